@@ -1,0 +1,1 @@
+"""fxlint's rule catalogue: one rule per file, loaded by :mod:`fxlint.registry`."""
