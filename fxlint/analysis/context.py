@@ -1,0 +1,157 @@
+"""What a rule sees: the shared analysis, seen from one traced function.
+
+The engine walks every function that tracing reaches once, and calls each rule's
+``visit_<NodeType>(node, ctx)``. ``ctx`` answers "what is this expression while tracing?"
+(:meth:`RuleContext.value`), "what does this call resolve to?" (:meth:`qualified`), and takes
+findings (:meth:`report`). Provenance and the call chain are attached automatically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from fxlint.analysis.interp import Analysis, Reach
+from fxlint.analysis.project import ClassInfo, FunctionRef, ModuleSource
+from fxlint.analysis.values import Kind, Taint, Value
+from fxlint.diagnostics import Fix
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A diagnostic before positions are resolved (positions cost a code-generation pass)."""
+
+    rule: type
+    node: cst.CSTNode
+    module: ModuleSource
+    message: str
+    value: Optional[Value]
+    chain: Tuple[str, ...]
+    fix: Optional[Fix] = None
+    help: str = ""
+
+
+class RuleContext:
+    """The analysis as seen from one reached function."""
+
+    def __init__(self, analysis: Analysis, reach: Reach, parents: Dict[cst.CSTNode, cst.CSTNode],
+                 sink: List[Finding]) -> None:
+        self.analysis = analysis
+        self.reach = reach
+        self._parents = parents
+        self._sink = sink
+        self.rule: type = object
+
+    # ------------------------------------------------------------- where we are
+    @property
+    def function(self) -> FunctionRef:
+        return self.reach.func
+
+    @property
+    def module(self) -> ModuleSource:
+        return self.reach.func.module
+
+    @property
+    def owner(self) -> Optional[ClassInfo]:
+        return self.reach.func.cls
+
+    @property
+    def is_forward(self) -> bool:
+        return self.reach.func.node.name.value == "forward"
+
+    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        return self._parents.get(node)
+
+    def is_condition(self, node: cst.CSTNode) -> bool:
+        """Is ``node`` the test of an if/while/assert/ternary/comprehension filter (reported there)?"""
+        parent = self.parent(node)
+        if isinstance(parent, (cst.If, cst.While, cst.IfExp)) and parent.test is node:
+            return True
+        if isinstance(parent, cst.Assert) and parent.test is node:
+            return True
+        if isinstance(parent, cst.CompIf):
+            return True
+        if isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation)):
+            return self.is_condition(parent)
+        return False
+
+    # ------------------------------------------------------------- what things are
+    def value(self, node: Optional[cst.CSTNode]) -> Optional[Value]:
+        return self.analysis.facts.get(node) if node is not None else None
+
+    def traced(self, node: Optional[cst.CSTNode]) -> Optional[Value]:
+        """The value of ``node`` if it is a Proxy (or holds one) while tracing, else None."""
+        v = self.value(node)
+        return v if v is not None and v.traced else None
+
+    def proxy(self, node: Optional[cst.CSTNode]) -> Optional[Value]:
+        """The value of ``node`` if it is itself a Proxy, else None."""
+        v = self.value(node)
+        return v if v is not None and v.is_proxy else None
+
+    def qualified(self, node: cst.CSTNode) -> str:
+        """Dotted name a callee denotes: "torch.zeros", "numpy.asarray", "builtins.len", or ""."""
+        v = self.value(node)
+        if v is None:
+            return ""
+        if v.kind is Kind.EXTERNAL:
+            return str(v.ref)
+        if v.kind is Kind.FUNCTION:
+            return v.ref[0].qualname
+        return ""
+
+    def code(self, node: cst.CSTNode) -> str:
+        text = self.module.tree.code_for_node(node).strip()
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def describe(self, value: Value) -> str:
+        """"the values of forward input `x`", "the shape of nn.Parameter `self.pos`", ..."""
+        what = "values" if value.taint & Taint.VALUE else "shape"
+        if value.scalar:
+            what = "a Python number taken from"
+            return f"{what} {self._origin_text(value)}"
+        return f"the {what} of {self._origin_text(value)}"
+
+    def _origin_text(self, value: Value) -> str:
+        origin = value.origin
+        if origin is None:
+            return "a traced value"
+        if origin.kind == "parameter":
+            return f"nn.Parameter `{origin.name}`"
+        if origin.kind == "varkw":
+            return f"`**{origin.name}`"
+        if origin.kind == "varargs":
+            return f"`*{origin.name}`"
+        return f"forward input `{origin.name}`"
+
+    # ------------------------------------------------------------- findings
+    def report(self, node: cst.CSTNode, message: str, value: Optional[Value] = None,
+               fix: Optional[Fix] = None, help: str = "") -> None:
+        self._sink.append(Finding(self.rule, node, self.module, message, value, self.reach.chain, fix,
+                                  help or getattr(self.rule, "help", "")))
+
+
+def condition_label(node: cst.CSTNode, parent: Optional[cst.CSTNode]) -> str:
+    """How a user names the construct whose test ``node`` is: `if`, `elif`, `while`, ..."""
+    if isinstance(node, cst.If):
+        return "`elif`" if isinstance(parent, cst.If) and parent.orelse is node else "`if`"
+    if isinstance(node, cst.While):
+        return "`while`"
+    if isinstance(node, cst.IfExp):
+        return "conditional expression"
+    if isinstance(node, cst.Assert):
+        return "`assert`"
+    return "condition"
+
+
+def is_flag(value: Value) -> bool:
+    """A forward parameter with a non-tensor default (`mode="a"`, `flag=False`) decides this value."""
+    origin = value.origin
+    return (origin is not None and origin.kind == "input" and origin.default is not None
+            and origin.default != "None" and not (value.taint & ~Taint.VALUE))
+
+
+FX_CONTROL_FLOW = ("FX cannot branch on a Proxy and stops with `TraceError: symbolically traced variables "
+                   "cannot be used as inputs to control flow`")

@@ -1,0 +1,535 @@
+"""The taint interpreter: one abstract run of every ``forward`` in the checked files.
+
+It walks the LibCST tree of each traced function the way ``symbolic_trace`` runs it, with
+:class:`~fxlint.analysis.values.Value` in place of real objects, and records the value of every
+expression it evaluates (joined over every context that reaches it). Calls into ``self``
+methods, staticmethods, module-level functions (same file or other checked files) and the
+``forward`` of user-defined submodules are followed with the taint of their arguments and
+memoised by argument signature (recursion-safe). ``torch.nn`` built-ins are leaves.
+
+Rules never re-derive data flow: they read :class:`Analysis` through
+:class:`fxlint.analysis.context.RuleContext`.
+
+Blind spots (deliberate, to stay fast and avoid false alarms): objects created from unknown
+classes are concrete; attributes not assigned in ``__init__`` are concrete; loops are run twice
+(enough for loop-carried taint in model code); exceptions do not change control flow.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from fxlint.analysis import dotted
+from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
+from fxlint.analysis.values import (
+    CONCRETE,
+    NONE_VALUE,
+    Kind,
+    Origin,
+    Taint,
+    Value,
+    const,
+    element_of,
+    join,
+    proxy_from,
+)
+
+SHAPE_ATTRS = {"shape", "ndim", "dtype", "device", "is_cuda", "layout", "is_sparse", "is_quantized", "is_meta"}
+SHAPE_METHODS = {"size", "dim", "numel", "ndimension", "nelement", "get_device", "is_contiguous", "is_floating_point",
+                 "is_complex", "stride", "element_size"}
+SCALAR_METHODS = {"item", "tolist", "numpy", "__index__", "__int__", "__float__"}
+CONCRETE_BUILTINS = {"isinstance", "issubclass", "hasattr", "callable", "type", "id", "print", "repr", "super",
+                     "globals", "locals", "vars", "dir", "open", "input", "setattr", "delattr"}
+BUILTIN_NAMES = set(dir(builtins))
+MAX_DEPTH = 16
+
+
+@dataclass
+class Reach:
+    """How the interpreter got to a function: first call chain and every entry module."""
+
+    func: FunctionRef
+    chain: Tuple[str, ...]  #: e.g. ("Net.forward", "Block.forward", "window_pad")
+    entry_modules: Set[str] = field(default_factory=set)  #: modules of the traced forward(s) reaching it
+
+
+@dataclass
+class Frame:
+    func: FunctionRef
+    env: Dict[str, Value]
+    self_value: Optional[Value]
+    chain: Tuple[str, ...]
+    entry_module: str
+    returns: List[Value] = field(default_factory=list)
+    stmt: Optional[cst.CSTNode] = None  #: the small statement being run (for provenance)
+
+    @property
+    def module(self) -> ModuleSource:
+        return self.func.module
+
+
+class Analysis:
+    """The shared result: per-expression values and the functions tracing reaches."""
+
+    def __init__(self, project: "ProjectLike") -> None:
+        self.project = project
+        self.facts: Dict[cst.CSTNode, Value] = {}
+        self.reached: Dict[cst.FunctionDef, Reach] = {}
+        self._memo: Dict[tuple, Value] = {}
+        self._active: Set[tuple] = set()
+
+    # ----------------------------------------------------------------- entry points
+    def analyze_class(self, cls: ClassInfo) -> None:
+        forward = self.project.find_method(cls, "forward")
+        if forward is None:
+            return
+        self_value = Value(Kind.SELF, ref=cls)
+        args = self._entry_arguments(forward.node)
+        entry = f"{cls.name}.forward" if forward.cls is cls else f"{cls.name}.forward ({forward.qualname})"
+        self.invoke(forward, args, {}, self_value, (entry,), cls.module.name)
+
+    def value(self, node: cst.CSTNode) -> Optional[Value]:
+        return self.facts.get(node)
+
+    def _entry_arguments(self, node: cst.FunctionDef) -> List[Value]:
+        params = node.params
+        out: List[Value] = []
+        for p in list(params.posonly_params) + list(params.params)[1:] + list(params.kwonly_params):
+            default = _code(p.default) if p.default is not None else None
+            origin = Origin(p.name.value, "input", default)
+            out.append(Value(Kind.PROXY, Taint.VALUE, origin, param=p.name.value))
+        return out
+
+    # ----------------------------------------------------------------- calls
+    def invoke(self, func: FunctionRef, args: Sequence[Value], kwargs: Dict[str, Value],
+               self_value: Optional[Value], chain: Tuple[str, ...], entry_module: str) -> Value:
+        reach = self.reached.get(func.node)
+        if reach is None:
+            reach = self.reached[func.node] = Reach(func, chain)
+        reach.entry_modules.add(entry_module)
+        if len(chain) > MAX_DEPTH:
+            return proxy_from(list(args) + list(kwargs.values()))
+        env = self._bind(func, args, kwargs, self_value, is_entry=len(chain) == 1)
+        key = (id(func.node), entry_module, tuple(_signature(v) for v in env.values()))
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._active:  # recursion: assume the result is traced if an argument is
+            return proxy_from(list(env.values()))
+        self._active.add(key)
+        frame = Frame(func, env, self_value, chain, entry_module)
+        self.run_block(func.node.body, frame)
+        self._active.discard(key)
+        result: Optional[Value] = None
+        for r in frame.returns:
+            result = join(result, r)
+        result = result if result is not None else NONE_VALUE
+        self._memo[key] = result
+        return result
+
+    def _bind(self, func: FunctionRef, args: Sequence[Value], kwargs: Dict[str, Value],
+              self_value: Optional[Value], is_entry: bool) -> Dict[str, Value]:
+        params = func.node.params
+        positional = list(params.posonly_params) + list(params.params)
+        env: Dict[str, Value] = {}
+        if func.cls is not None and not func.is_static and positional:
+            env[positional[0].name.value] = self_value if self_value is not None else CONCRETE
+            positional = positional[1:]
+        rest = list(args)
+        for p in positional + list(params.kwonly_params):
+            name = p.name.value
+            if name in kwargs:
+                env[name] = kwargs.pop(name)
+            elif rest and p not in params.kwonly_params:
+                env[name] = rest.pop(0)
+            elif p.default is not None:
+                env[name] = self._default_value(p.default, func.module)
+            else:
+                env[name] = CONCRETE
+        if isinstance(params.star_arg, cst.Param):
+            name = params.star_arg.name.value
+            env[name] = (Value(Kind.PROXY, Taint.VALUE, Origin(name, "varargs"), param=name) if is_entry
+                         else Value(Kind.CONTAINER, _taint_of(rest), items=tuple(rest)))
+        if params.star_kwarg is not None:
+            name = params.star_kwarg.name.value
+            env[name] = (Value(Kind.PROXY, Taint.VALUE, Origin(name, "varkw"), param=name) if is_entry
+                         else Value(Kind.CONTAINER, _taint_of(list(kwargs.values())), items=tuple(kwargs.values())))
+        return env
+
+    def _default_value(self, node: cst.BaseExpression, module: ModuleSource) -> Value:
+        literal = _literal(node)
+        return literal if literal is not None else CONCRETE
+
+    # ----------------------------------------------------------------- statements
+    def run_block(self, body: cst.BaseSuite, frame: Frame) -> None:
+        if isinstance(body, cst.IndentedBlock):
+            for stmt in body.body:
+                self.run_statement(stmt, frame)
+        elif isinstance(body, cst.SimpleStatementSuite):
+            for small in body.body:
+                self.run_small(small, frame)
+
+    def run_statement(self, stmt: cst.CSTNode, frame: Frame) -> None:
+        handler = getattr(self, f"_stmt_{type(stmt).__name__}", None)
+        if handler is not None:
+            handler(stmt, frame)
+
+    def _stmt_SimpleStatementLine(self, stmt: cst.SimpleStatementLine, frame: Frame) -> None:
+        for small in stmt.body:
+            self.run_small(small, frame)
+
+    def run_small(self, small: cst.CSTNode, frame: Frame) -> None:
+        frame.stmt = small
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, frame)
+            for target in small.targets:
+                self.bind_target(target.target, value, frame)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.bind_target(small.target, self.eval(small.value, frame), frame)
+        elif isinstance(small, cst.AugAssign):
+            current = self.eval(small.target, frame)
+            value = self.eval(small.value, frame)
+            self.bind_target(small.target, _arith(current, value), frame, augmented=True)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, frame)
+        elif isinstance(small, cst.Return):
+            frame.returns.append(self.eval(small.value, frame) if small.value is not None else NONE_VALUE)
+        elif isinstance(small, cst.Assert):
+            self.eval(small.test, frame)
+            if small.msg is not None:
+                self.eval(small.msg, frame)
+        elif isinstance(small, cst.Raise):
+            if small.exc is not None:
+                self.eval(small.exc, frame)
+        elif isinstance(small, cst.Del):
+            pass
+
+    def _stmt_If(self, stmt: cst.If, frame: Frame) -> None:
+        self.eval(stmt.test, frame)
+        before = dict(frame.env)
+        self.run_block(stmt.body, frame)
+        after_body = frame.env
+        frame.env = dict(before)
+        if isinstance(stmt.orelse, cst.If):
+            self._stmt_If(stmt.orelse, frame)
+        elif isinstance(stmt.orelse, cst.Else):
+            self.run_block(stmt.orelse.body, frame)
+        frame.env = _join_env(after_body, frame.env)
+
+    def _stmt_For(self, stmt: cst.For, frame: Frame) -> None:
+        iterable = self.eval(stmt.iter, frame)
+        frame.stmt = stmt
+        for _ in range(2):  # a second run carries loop-carried taint around the back edge
+            before = dict(frame.env)
+            self.bind_target(stmt.target, element_of(iterable), frame)
+            self.run_block(stmt.body, frame)
+            frame.env = _join_env(before, frame.env)
+        if stmt.orelse is not None:
+            self.run_block(stmt.orelse.body, frame)
+
+    def _stmt_While(self, stmt: cst.While, frame: Frame) -> None:
+        for _ in range(2):
+            self.eval(stmt.test, frame)
+            before = dict(frame.env)
+            self.run_block(stmt.body, frame)
+            frame.env = _join_env(before, frame.env)
+        if stmt.orelse is not None:
+            self.run_block(stmt.orelse.body, frame)
+
+    def _stmt_With(self, stmt: cst.With, frame: Frame) -> None:
+        for item in stmt.items:
+            value = self.eval(item.item, frame)
+            if item.asname is not None:
+                self.bind_target(item.asname.name, value, frame)
+        self.run_block(stmt.body, frame)
+
+    def _stmt_Try(self, stmt: cst.Try, frame: Frame) -> None:
+        before = dict(frame.env)
+        self.run_block(stmt.body, frame)
+        env = frame.env
+        for handler in stmt.handlers:
+            frame.env = dict(before)
+            if handler.type is not None:
+                self.eval(handler.type, frame)
+            self.run_block(handler.body, frame)
+            env = _join_env(env, frame.env)
+        frame.env = env
+        if stmt.orelse is not None:
+            self.run_block(stmt.orelse.body, frame)
+        if stmt.finalbody is not None:
+            self.run_block(stmt.finalbody.body, frame)
+
+    def _stmt_FunctionDef(self, stmt: cst.FunctionDef, frame: Frame) -> None:
+        # A nested def is a closure: analyzed when called, with the enclosing env visible.
+        ref = FunctionRef(stmt, frame.module, f"{frame.func.qualname}.{stmt.name.value}")
+        frame.env[stmt.name.value] = Value(Kind.FUNCTION, ref=(ref, None, dict(frame.env)))
+
+    # ----------------------------------------------------------------- binding
+    def bind_target(self, target: cst.BaseExpression, value: Value, frame: Frame, augmented: bool = False) -> None:
+        step = (frame.module, frame.stmt) if frame.stmt is not None else None
+        stepped = value.with_step(step) if step is not None else value
+        if isinstance(target, cst.Name):
+            frame.env[target.value] = stepped
+            self._record(target, stepped)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            self._record(target, value)
+            self._unpack(target, value, frame)
+        elif isinstance(target, (cst.Attribute, cst.Subscript)):
+            self.eval(target.value, frame)
+            if isinstance(target, cst.Subscript):
+                self._eval_slices(target, frame)
+            self._record(target, stepped)
+        elif isinstance(target, cst.StarredElement):
+            self.bind_target(target.value, value, frame)
+
+    def _unpack(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
+        elements = target.elements  # type: ignore[attr-defined]
+        starred = any(isinstance(e, cst.StarredElement) for e in elements)
+        items = value.items if value.kind is Kind.CONTAINER and value.items is not None else None
+        for i, element in enumerate(elements):
+            if items is not None and not starred and i < len(items):
+                part = items[i]
+            elif isinstance(element, cst.StarredElement):
+                part = Value(Kind.CONTAINER, value.taint, value.origin, value.steps) if value.traced else CONCRETE
+            else:
+                part = element_of(value) if value.kind is not Kind.PROXY else value.derived(param=None)
+            self.bind_target(element.value, part, frame)
+
+    # ----------------------------------------------------------------- expressions
+    def eval(self, node: cst.BaseExpression, frame: Frame) -> Value:
+        handler = getattr(self, f"_ex_{type(node).__name__}", None)
+        value = handler(node, frame) if handler is not None else self._ex_children(node, frame)
+        self._record(node, value)
+        return value
+
+    def _record(self, node: cst.CSTNode, value: Value) -> None:
+        old = self.facts.get(node)
+        self.facts[node] = value if old is None else join(old, value)
+
+    def _ex_children(self, node: cst.CSTNode, frame: Frame) -> Value:
+        values = [self.eval(c, frame) for c in _subexpressions(node)]
+        return proxy_from(values) if any(v.traced for v in values) else CONCRETE
+
+    def _ex_Name(self, node: cst.Name, frame: Frame) -> Value:
+        name = node.value
+        if name in frame.env:
+            return frame.env[name]
+        return self.project.global_value(frame.module, name)
+
+    def _ex_Integer(self, node: cst.Integer, frame: Frame) -> Value:
+        return const(node.evaluated_value)
+
+    def _ex_Float(self, node: cst.Float, frame: Frame) -> Value:
+        return const(node.evaluated_value)
+
+    def _ex_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
+        try:
+            return const(node.evaluated_value)
+        except Exception:  # noqa: BLE001 - odd prefixes: a concrete string all the same
+            return CONCRETE
+
+    def _ex_FormattedString(self, node: cst.FormattedString, frame: Frame) -> Value:
+        values = [self.eval(p.expression, frame) for p in node.parts if isinstance(p, cst.FormattedStringExpression)]
+        traced = [v for v in values if v.traced]
+        if traced:
+            return Value(Kind.FSTRING, proxy_from(traced).taint, traced[0].origin, traced[0].steps)
+        return CONCRETE
+
+    def _ex_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+        base = self.eval(node.value, frame)
+        return self.project.attribute(base, node.attr.value, frame)
+
+    def _ex_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
+        return self._container(node.elements, frame)
+
+    _ex_List = _ex_Tuple
+    _ex_Set = _ex_Tuple
+
+    def _container(self, elements: Iterable[cst.BaseElement], frame: Frame) -> Value:
+        items: List[Value] = []
+        known = True
+        for element in elements:
+            v = self.eval(element.value, frame)
+            if isinstance(element, cst.StarredElement):
+                known = False
+                if v.kind is Kind.CONTAINER and v.items is not None:
+                    items.extend(v.items)
+                    known = True
+                    continue
+            items.append(v)
+        return Value(Kind.CONTAINER, _taint_of(items), items=tuple(items) if known else None,
+                     origin=next((i.origin for i in items if i.traced), None))
+
+    def _ex_Dict(self, node: cst.Dict, frame: Frame) -> Value:
+        items: List[Value] = []
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                self.eval(element.key, frame)
+            items.append(self.eval(element.value, frame))
+        return Value(Kind.CONTAINER, _taint_of(items), items=None,
+                     origin=next((i.origin for i in items if i.traced), None))
+
+    def _ex_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
+        return _arith(self.eval(node.left, frame), self.eval(node.right, frame))
+
+    def _ex_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
+        operand = self.eval(node.expression, frame)
+        return proxy_from([operand]) if operand.traced else (operand if operand.has_const else CONCRETE)
+
+    def _ex_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
+        return join(self.eval(node.left, frame), self.eval(node.right, frame))
+
+    def _ex_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
+        values = [self.eval(node.left, frame)]
+        concrete_result = False
+        for target in node.comparisons:
+            values.append(self.eval(target.comparator, frame))
+            # `is`/`is not` compare identities (never traced); `in` on a Proxy raises (rule TRC401)
+            if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
+                concrete_result = True
+        if concrete_result:
+            return CONCRETE
+        return proxy_from(values) if any(v.traced for v in values) else CONCRETE
+
+    def _ex_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
+        self.eval(node.test, frame)
+        return join(self.eval(node.body, frame), self.eval(node.orelse, frame))
+
+    def _ex_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+        value = self.eval(node.value, frame)
+        self.bind_target(node.target, value, frame)
+        return value
+
+    def _ex_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
+        return CONCRETE  # analysed where it is called only when bound by a def; lambdas are rare in forward
+
+    def _ex_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+        base = self.eval(node.value, frame)
+        index_values = self._eval_slices(node, frame)
+        return self.project.subscript(base, index_values, node, frame)
+
+    def _eval_slices(self, node: cst.Subscript, frame: Frame) -> List[Value]:
+        out: List[Value] = []
+        for element in node.slice:
+            inner = element.slice
+            if isinstance(inner, cst.Index):
+                out.append(self.eval(inner.value, frame))
+            elif isinstance(inner, cst.Slice):
+                parts = [self.eval(p, frame) for p in (inner.lower, inner.upper, inner.step) if p is not None]
+                out.append(proxy_from(parts) if any(p.traced for p in parts) else CONCRETE)
+        return out
+
+    def _ex_Call(self, node: cst.Call, frame: Frame) -> Value:
+        callee = self.eval(node.func, frame)
+        args: List[Value] = []
+        kwargs: Dict[str, Value] = {}
+        for arg in node.args:
+            v = self.eval(arg.value, frame)
+            if arg.keyword is not None:
+                kwargs[arg.keyword.value] = v
+            elif arg.star == "*":
+                args.extend(v.items if v.kind is Kind.CONTAINER and v.items is not None else [v])
+            elif arg.star == "**":
+                kwargs[f"**{len(kwargs)}"] = v
+            else:
+                args.append(v)
+        return self.project.call(callee, args, kwargs, node, frame, self)
+
+    def _ex_ListComp(self, node: cst.BaseComp, frame: Frame) -> Value:
+        saved = dict(frame.env)
+        self._comp_for(node.for_in, frame)
+        element = self.eval(node.elt, frame)  # type: ignore[attr-defined]
+        frame.env = saved
+        return Value(Kind.CONTAINER, element.taint, element.origin, element.steps)
+
+    _ex_SetComp = _ex_ListComp
+    _ex_GeneratorExp = _ex_ListComp
+
+    def _ex_DictComp(self, node: cst.DictComp, frame: Frame) -> Value:
+        saved = dict(frame.env)
+        self._comp_for(node.for_in, frame)
+        self.eval(node.key, frame)
+        element = self.eval(node.value, frame)
+        frame.env = saved
+        return Value(Kind.CONTAINER, element.taint, element.origin, element.steps)
+
+    def _comp_for(self, comp: cst.CompFor, frame: Frame) -> None:
+        iterable = self.eval(comp.iter, frame)
+        self.bind_target(comp.target, element_of(iterable), frame)
+        for condition in comp.ifs:
+            self.eval(condition.test, frame)
+        if comp.inner_for_in is not None:
+            self._comp_for(comp.inner_for_in, frame)
+
+    def _ex_Await(self, node: cst.Await, frame: Frame) -> Value:
+        return self.eval(node.expression, frame)
+
+
+class ProjectLike:  # pragma: no cover - the protocol Analysis needs (implemented in semantics.py)
+    def find_method(self, cls: ClassInfo, name: str) -> Optional[FunctionRef]: ...
+    def global_value(self, module: ModuleSource, name: str) -> Value: ...
+    def attribute(self, base: Value, attr: str, frame: Frame) -> Value: ...
+    def subscript(self, base: Value, index: List[Value], node: cst.Subscript, frame: Frame) -> Value: ...
+    def call(self, callee: Value, args: List[Value], kwargs: Dict[str, Value], node: cst.Call,
+             frame: Frame, analysis: Analysis) -> Value: ...
+
+
+# --------------------------------------------------------------------- helpers
+def _arith(a: Value, b: Value) -> Value:
+    if a.traced or b.traced:
+        return proxy_from([a, b])
+    if a.kind is Kind.CONTAINER and b.kind is Kind.CONTAINER:
+        return Value(Kind.CONTAINER)
+    return CONCRETE
+
+
+def _taint_of(values: Iterable[Value]) -> Taint:
+    t = Taint.NONE
+    for v in values:
+        t |= v.taint
+    return t
+
+
+def _join_env(a: Dict[str, Value], b: Dict[str, Value]) -> Dict[str, Value]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = join(out.get(k), v) if k in out else v
+    return out
+
+
+def _signature(v: Value) -> tuple:
+    c = v.const if isinstance(v.const, (int, float, str, bool, type(None))) else None
+    return (v.kind, v.taint.value, id(v.ref) if v.ref is not None else 0, c, v.param is not None)
+
+
+def _literal(node: cst.BaseExpression) -> Optional[Value]:
+    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+        return const({"None": None, "True": True, "False": False}[node.value])
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+        try:
+            return const(node.evaluated_value)
+        except Exception:  # noqa: BLE001
+            return CONCRETE
+    return None
+
+
+def _subexpressions(node: cst.CSTNode) -> List[cst.BaseExpression]:
+    out: List[cst.BaseExpression] = []
+    for child in node.children:
+        if isinstance(child, cst.BaseExpression):
+            out.append(child)
+        elif not isinstance(child, (cst.BaseSuite, cst.BaseStatement)):
+            out.extend(_subexpressions(child))
+    return out
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+__all__ = ["Analysis", "Frame", "Reach", "SHAPE_ATTRS", "SHAPE_METHODS", "SCALAR_METHODS", "CONCRETE_BUILTINS",
+           "BUILTIN_NAMES", "Callable", "dotted", "MODULE_CONTAINERS", "NN_PREFIX"]

@@ -1,0 +1,184 @@
+"""What the checked files define: modules, imports, functions and nn.Module classes.
+
+Name resolution is purpose-built rather than LibCST's ScopeProvider/QualifiedNameProvider:
+those cost 3-5x a parse on model code (shared/notes/performance-anchors.md), while fxlint only
+needs module-level bindings (imports, defs, classes) and the locals of traced functions, which
+the interpreter tracks itself. Blind spots: names bound by ``exec``/``globals()`` tricks,
+star imports from outside the checked tree, and conditional imports (the first binding wins).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from fxlint.analysis import dotted
+
+#: base-class names that make a class an nn.Module without being torch.nn.Module itself
+NN_PREFIX = "torch.nn."
+MODULE_CONTAINERS = {"ModuleList", "ModuleDict", "Sequential", "ParameterList", "ParameterDict"}
+
+
+@dataclass
+class FunctionRef:
+    """A function or method definition in a checked file."""
+
+    node: cst.FunctionDef
+    module: "ModuleSource"
+    qualname: str  #: "Net.forward", "window_pad"
+    cls: Optional["ClassInfo"] = None  #: owning class for methods
+    is_static: bool = False
+
+    def __hash__(self) -> int:
+        return id(self.node)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FunctionRef) and other.node is self.node
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    """A class defined in a checked file, with what its ``__init__`` registers."""
+
+    name: str
+    module: "ModuleSource"
+    node: cst.ClassDef
+    base_names: List[str]  #: dotted names of the bases as written (resolved through imports)
+    methods: Dict[str, FunctionRef] = field(default_factory=dict)
+    #: attribute name -> "parameter" | "buffer" | "module" | "container" | "const"
+    attr_kinds: Dict[str, str] = field(default_factory=dict)
+    #: attribute name -> dotted class name or ClassInfo of a submodule / container element classes
+    attr_classes: Dict[str, Tuple[object, ...]] = field(default_factory=dict)
+    _bases: Optional[List[object]] = None
+
+    @property
+    def qualname(self) -> str:
+        return self.name
+
+
+class ModuleSource:
+    """One parsed file and its module-level bindings."""
+
+    def __init__(self, path: str, name: str, text: str, tree: cst.Module) -> None:
+        self.path = path
+        self.name = name  #: dotted module name ("pkg.sub.mod"), or the file stem outside packages
+        self.text = text
+        self.tree = tree
+        self.imports: Dict[str, str] = {}  #: local name -> dotted target
+        self.functions: Dict[str, FunctionRef] = {}
+        self.classes: Dict[str, ClassInfo] = {}
+        self.globals_assigned: Set[str] = set()
+        self._index()
+
+    @property
+    def package(self) -> str:
+        if os.path.basename(self.path) == "__init__.py":
+            return self.name
+        return self.name.rpartition(".")[0]
+
+    def _index(self) -> None:
+        for stmt in self.tree.body:
+            self._index_statement(stmt)
+
+    def _index_statement(self, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, cst.FunctionDef):
+            self.functions[stmt.name.value] = FunctionRef(stmt, self, stmt.name.value)
+        elif isinstance(stmt, cst.ClassDef):
+            self._index_class(stmt)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    self._index_import(small)
+                elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = small.targets if isinstance(small, cst.Assign) else [small]
+                    for t in targets:
+                        if isinstance(t.target, cst.Name):
+                            self.globals_assigned.add(t.target.value)
+        elif isinstance(stmt, (cst.If, cst.Try)):
+            # `try: import numpy as np except ImportError: np = None` and `if TYPE_CHECKING:`
+            for child in _suite_statements(stmt):
+                self._index_statement(child)
+
+    def _index_import(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = dotted(alias.name)
+                if alias.asname is not None:
+                    self.imports[dotted(alias.asname.name)] = full
+                else:
+                    top = full.split(".")[0]
+                    self.imports.setdefault(top, top)
+            return
+        assert isinstance(node, cst.ImportFrom)
+        base = self._absolute_from(node)
+        if isinstance(node.names, cst.ImportStar) or base is None:
+            return
+        for alias in node.names:
+            name = dotted(alias.name)
+            local = dotted(alias.asname.name) if alias.asname is not None else name
+            self.imports[local] = f"{base}.{name}" if base else name
+
+    def _absolute_from(self, node: cst.ImportFrom) -> Optional[str]:
+        module = dotted(node.module) if node.module is not None else ""
+        level = len(node.relative)
+        if level == 0:
+            return module
+        parts = self.package.split(".") if self.package else []
+        if level - 1 > len(parts):
+            return None
+        base_parts = parts[: len(parts) - (level - 1)] if level > 1 else parts
+        return ".".join(p for p in base_parts + ([module] if module else []) if p)
+
+    def _index_class(self, node: cst.ClassDef) -> None:
+        bases = [self.resolve_name(dotted(arg.value)) for arg in node.bases if dotted(arg.value)]
+        info = ClassInfo(node.name.value, self, node, bases)
+        for stmt in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            if isinstance(stmt, cst.FunctionDef):
+                static = any(dotted(d.decorator) in ("staticmethod",) for d in stmt.decorators)
+                info.methods[stmt.name.value] = FunctionRef(
+                    stmt, self, f"{info.name}.{stmt.name.value}", info, static
+                )
+        self.classes[info.name] = info
+
+    def resolve_name(self, name: str) -> str:
+        """Dotted name of a module-level reference, through this file's imports."""
+        head, _, rest = name.partition(".")
+        if head in self.imports:
+            target = self.imports[head]
+            return f"{target}.{rest}" if rest else target
+        if head in self.classes or head in self.functions:
+            return f"{self.name}.{name}" if self.name else name
+        return name
+
+
+def _suite_statements(stmt: cst.CSTNode) -> List[cst.CSTNode]:
+    out: List[cst.CSTNode] = []
+    for attr in ("body", "orelse", "handlers", "finalbody"):
+        part = getattr(stmt, attr, None)
+        if part is None:
+            continue
+        parts = part if isinstance(part, (list, tuple)) else [part]
+        for p in parts:
+            body = getattr(p, "body", None)
+            if isinstance(body, cst.BaseSuite) and isinstance(body, cst.IndentedBlock):
+                out.extend(body.body)
+            elif isinstance(p, cst.IndentedBlock):
+                out.extend(p.body)
+            elif isinstance(p, (cst.If, cst.Else)):
+                out.extend(_suite_statements(p))
+    return out
+
+
+def module_name_for(path: Path) -> Tuple[str, Path]:
+    """(dotted module name, import root) of a file, walking up through packages."""
+    path = path.resolve()
+    parts = [path.stem] if path.name != "__init__.py" else []
+    directory = path.parent
+    while (directory / "__init__.py").is_file() and directory.parent != directory:
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    return ".".join(parts), directory

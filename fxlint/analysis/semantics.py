@@ -1,0 +1,487 @@
+"""What names, attributes, subscripts and calls evaluate to while FX traces.
+
+:class:`Project` loads checked files on demand (so a helper imported from another checked file
+is analyzed with the taint of its arguments), resolves names through imports, knows which
+classes are ``nn.Module`` subclasses and what their ``__init__`` registers (Parameters are
+Proxies while tracing, buffers are real tensors, submodules are followed or are leaves).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from fxlint.analysis import dotted
+from fxlint.analysis.interp import (
+    BUILTIN_NAMES,
+    CONCRETE_BUILTINS,
+    SCALAR_METHODS,
+    SHAPE_ATTRS,
+    SHAPE_METHODS,
+    Analysis,
+    Frame,
+)
+from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
+from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, proxy_from
+
+#: loads a file: returns a ModuleSource, or None when it cannot be read or parsed
+Loader = Callable[[Path], Optional[ModuleSource]]
+
+PARAMETER_CTORS = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.Tensor.nn.Parameter"}
+CONSTANT_FOLDING_FREE = {"torch.jit.is_scripting", "torch.jit.is_tracing", "torch.is_tensor", "torch.finfo",
+                         "torch.iinfo", "torch.get_default_dtype", "torch.is_grad_enabled",
+                         "torch.compiler.is_compiling", "torch.fx._symbolic_trace.is_fx_tracing"}
+
+
+class Project:
+    """The checked tree: files by path and module name, loaded lazily and cached."""
+
+    def __init__(self, loader: Loader, roots: Tuple[Path, ...] = ()) -> None:
+        self._loader = loader
+        self._by_path: Dict[str, Optional[ModuleSource]] = {}
+        self._by_name: Dict[str, Optional[ModuleSource]] = {}
+        self._is_module: Dict[int, bool] = {}
+        self._attrs_done: Set[int] = set()
+        self.roots: List[Path] = list(roots)
+        self.used_paths: Set[str] = set()  #: files whose definitions the analysis used
+
+    # ------------------------------------------------------------------ loading
+    def add(self, module: ModuleSource, root: Path) -> None:
+        self._by_path[module.path] = module
+        self._by_name[module.name] = module
+        if root not in self.roots:
+            self.roots.append(root)
+
+    def module_named(self, name: str) -> Optional[ModuleSource]:
+        if name in self._by_name:
+            return self._by_name[name]
+        found: Optional[ModuleSource] = None
+        rel = name.replace(".", "/")
+        for root in self.roots:
+            for candidate in (root / f"{rel}.py", root / rel / "__init__.py"):
+                if candidate.is_file():
+                    found = self._load(candidate)
+                    break
+            if found is not None:
+                break
+        self._by_name[name] = found
+        return found
+
+    def _load(self, path: Path) -> Optional[ModuleSource]:
+        key = str(path)
+        if key not in self._by_path:
+            self._by_path[key] = self._loader(path)
+        return self._by_path[key]
+
+    def lookup(self, qualified: str) -> Optional[object]:
+        """The FunctionRef or ClassInfo a dotted name denotes in the checked tree, if any."""
+        parts = qualified.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = self.module_named(".".join(parts[:cut]))
+            if module is None:
+                continue
+            rest = parts[cut:]
+            if len(rest) == 1:
+                hit = module.functions.get(rest[0]) or module.classes.get(rest[0])
+                if hit is None and rest[0] in module.imports:
+                    target = module.imports[rest[0]]
+                    return self.lookup(target) if target != qualified else None
+                if hit is not None:
+                    self.used_paths.add(module.path)
+                return hit
+            return None
+        return None
+
+    # ------------------------------------------------------------------ classes
+    def is_module_class(self, cls: ClassInfo, _seen: Optional[Set[int]] = None) -> bool:
+        key = id(cls)
+        if key in self._is_module:
+            return self._is_module[key]
+        seen = _seen or set()
+        if key in seen:
+            return False
+        seen.add(key)
+        result = False
+        for base in self.bases(cls):
+            if isinstance(base, str):
+                result = base.startswith(NN_PREFIX)
+            else:
+                result = self.is_module_class(base, seen)
+            if result:
+                break
+        self._is_module[key] = result
+        return result
+
+    def bases(self, cls: ClassInfo) -> List[object]:
+        if cls._bases is None:
+            cls._bases = []
+            for name in cls.base_names:
+                local = cls.module.classes.get(name)
+                target = local if local is not None and local is not cls else self.lookup(name)
+                cls._bases.append(target if isinstance(target, ClassInfo) else name)
+        return cls._bases
+
+    def find_method(self, cls: ClassInfo, name: str, _depth: int = 0) -> Optional[FunctionRef]:
+        if name in cls.methods:
+            return cls.methods[name]
+        if _depth > 20:
+            return None
+        for base in self.bases(cls):
+            if isinstance(base, ClassInfo):
+                found = self.find_method(base, name, _depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def class_attrs(self, cls: ClassInfo) -> Dict[str, str]:
+        """attribute -> kind ("parameter", "buffer", "module", "container", "const"), bases first."""
+        if id(cls) in self._attrs_done:
+            return cls.attr_kinds
+        self._attrs_done.add(id(cls))
+        for base in self.bases(cls):
+            if isinstance(base, ClassInfo):
+                self.class_attrs(base)
+                for k, v in base.attr_kinds.items():
+                    cls.attr_kinds.setdefault(k, v)
+                    cls.attr_classes.setdefault(k, base.attr_classes.get(k, ()))
+        init = cls.methods.get("__init__")
+        if init is not None:
+            _InitScanner(self, cls).scan(init.node.body)
+        return cls.attr_kinds
+
+    # ------------------------------------------------------------------ names
+    def global_value(self, module: ModuleSource, name: str) -> Value:
+        if name in module.functions:
+            return Value(Kind.FUNCTION, ref=(module.functions[name], None, None))
+        if name in module.classes:
+            return Value(Kind.EXTERNAL, ref=f"{module.name}.{name}")
+        if name in module.imports:
+            target = module.imports[name]
+            hit = self.lookup(target) if not _is_external_prefix(target) else None
+            if isinstance(hit, FunctionRef):
+                return Value(Kind.FUNCTION, ref=(hit, None, None))
+            return Value(Kind.EXTERNAL, ref=target)
+        if name in module.globals_assigned:
+            return CONCRETE
+        if name in BUILTIN_NAMES:
+            return Value(Kind.EXTERNAL, ref=f"builtins.{name}")
+        return CONCRETE
+
+    # ------------------------------------------------------------------ attributes
+    def attribute(self, base: Value, attr: str, frame: Frame) -> Value:
+        kind = base.kind
+        if kind is Kind.PROXY:
+            if attr in SHAPE_ATTRS:
+                return proxy_from([base], Taint.SHAPE)
+            return proxy_from([base])
+        if kind in (Kind.SELF, Kind.MODULE) and isinstance(base.ref, ClassInfo):
+            return self._module_attribute(base, base.ref, attr)
+        if kind is Kind.MODULE:  # a torch.nn leaf (ref is its dotted class name) or unknown module
+            if attr.endswith("weight") or attr.endswith("bias") or attr.startswith("weight_"):
+                return _parameter(f"{_owner_name(base)}.{attr}")
+            return CONCRETE
+        if kind is Kind.EXTERNAL:
+            qualified = f"{base.ref}.{attr}"
+            hit = self.lookup(qualified) if not _is_external_prefix(qualified) else None
+            if isinstance(hit, FunctionRef):
+                return Value(Kind.FUNCTION, ref=(hit, None, None))
+            return Value(Kind.EXTERNAL, ref=qualified)
+        if kind is Kind.BUFFER:
+            return CONCRETE if attr in SHAPE_ATTRS else base
+        if base.traced:
+            return proxy_from([base])
+        return CONCRETE
+
+    def _module_attribute(self, base: Value, cls: ClassInfo, attr: str) -> Value:
+        method = self.find_method(cls, attr)
+        if method is not None:
+            return Value(Kind.FUNCTION, ref=(method, base, None))
+        kinds = self.class_attrs(cls)
+        kind = kinds.get(attr)
+        owner = _owner_name(base)
+        if kind == "parameter":
+            return _parameter(f"{owner}.{attr}")
+        if kind == "buffer":
+            return Value(Kind.BUFFER, ref=f"{owner}.{attr}")
+        classes = cls.attr_classes.get(attr, ())
+        if kind == "module":
+            return Value(Kind.MODULE, ref=classes[0] if classes else None, const=f"{owner}.{attr}")
+        if kind == "container":
+            items = tuple(Value(Kind.MODULE, ref=c, const=f"{owner}.{attr}[]") for c in classes) or None
+            return Value(Kind.MODULE_CONTAINER, ref=f"{owner}.{attr}", items=items)
+        return CONCRETE
+
+    # ------------------------------------------------------------------ subscripts
+    def subscript(self, base: Value, index: List[Value], node: cst.Subscript, frame: Frame) -> Value:
+        index_traced = any(i.traced for i in index)
+        if base.kind is Kind.PROXY:
+            return proxy_from([base] + index, base.taint if not index_traced else None)
+        if base.kind is Kind.CONTAINER:
+            if base.items is not None and len(index) == 1 and isinstance(index[0].const, int) \
+                    and -len(base.items) <= index[0].const < len(base.items):
+                return base.items[index[0].const]
+            return element_of(base) if not isinstance(node.slice[0].slice, cst.Slice) else base
+        if base.kind is Kind.MODULE_CONTAINER:
+            if isinstance(node.slice[0].slice, cst.Slice):
+                return base
+            return element_of(base) if base.items else Value(Kind.MODULE)
+        if base.kind is Kind.BUFFER:
+            return proxy_from([base] + index) if index_traced else base
+        if index_traced:
+            return proxy_from(index)
+        return CONCRETE
+
+    # ------------------------------------------------------------------ calls
+    def call(self, callee: Value, args: List[Value], kwargs: Dict[str, Value], node: cst.Call,
+             frame: Frame, analysis: Analysis) -> Value:
+        every = args + list(kwargs.values())
+        if callee.kind is Kind.FUNCTION:
+            return self._call_function(callee, args, kwargs, frame, analysis)
+        if callee.kind in (Kind.MODULE, Kind.SELF):
+            return self._call_module(callee, args, kwargs, frame, analysis)
+        if callee.kind is Kind.MODULE_CONTAINER:
+            return self._call_sequential(callee, args, kwargs, frame, analysis)
+        if callee.kind is Kind.EXTERNAL:
+            return self._call_external(str(callee.ref), args, kwargs, node, frame, analysis)
+        if callee.kind is Kind.PROXY:
+            return proxy_from([callee] + every)
+        if isinstance(node.func, cst.Attribute):
+            receiver = analysis.value(node.func.value)
+            if receiver is not None:
+                return self._call_method(receiver, node.func.attr.value, every)
+        return proxy_from(every) if any(v.traced for v in every) else CONCRETE
+
+    def _call_function(self, callee: Value, args: List[Value], kwargs: Dict[str, Value],
+                       frame: Frame, analysis: Analysis) -> Value:
+        func, bound_self, closure = callee.ref
+        chain = frame.chain + (func.qualname,)
+        if closure is not None:  # nested def: run with the enclosing env visible
+            env_frame_args = args
+            return _run_closure(analysis, func, env_frame_args, kwargs, closure, frame, chain)
+        self_value = bound_self if bound_self is not None else (frame.self_value if func.cls else None)
+        return analysis.invoke(func, args, dict(kwargs), self_value, chain, frame.entry_module)
+
+    def _call_module(self, callee: Value, args: List[Value], kwargs: Dict[str, Value],
+                     frame: Frame, analysis: Analysis) -> Value:
+        cls = callee.ref
+        if isinstance(cls, ClassInfo):
+            forward = self.find_method(cls, "forward")
+            if forward is not None:
+                chain = frame.chain + (forward.qualname if forward.cls is cls else f"{cls.name}.forward",)
+                return analysis.invoke(forward, args, dict(kwargs), callee, chain, frame.entry_module)
+        every = args + list(kwargs.values())
+        return proxy_from(every, Taint.VALUE) if any(v.traced for v in every) else CONCRETE
+
+    def _call_sequential(self, callee: Value, args: List[Value], kwargs: Dict[str, Value],
+                         frame: Frame, analysis: Analysis) -> Value:
+        value = args[0] if args else CONCRETE
+        for item in callee.items or ():
+            value = self._call_module(item, [value], {}, frame, analysis)
+        return value if callee.items else proxy_from(args + list(kwargs.values()))
+
+    def _call_method(self, receiver: Value, method: str, every: List[Value]) -> Value:
+        if receiver.kind is Kind.PROXY:
+            if method in SHAPE_METHODS:
+                return proxy_from([receiver], Taint.SHAPE)
+            if method in SCALAR_METHODS:
+                return proxy_from([receiver] + every, scalar=True)
+            return proxy_from([receiver] + every)
+        if receiver.kind is Kind.BUFFER:
+            if any(v.traced for v in every):
+                return proxy_from(every, Taint.VALUE)
+            return CONCRETE if method in SHAPE_METHODS or method in SCALAR_METHODS else receiver
+        if receiver.traced:
+            return proxy_from([receiver] + every)
+        return proxy_from(every) if any(v.traced for v in every) else CONCRETE
+
+    def _call_external(self, name: str, args: List[Value], kwargs: Dict[str, Value], node: cst.Call,
+                       frame: Frame, analysis: Analysis) -> Value:
+        every = args + list(kwargs.values())
+        traced = [v for v in every if v.traced]
+        if name.startswith("builtins."):
+            return _call_builtin(name[9:], args, every, self, frame, analysis, node)
+        if name in CONSTANT_FOLDING_FREE:
+            return CONCRETE
+        if isinstance(node.func, cst.Attribute) and not name.startswith(("torch", "math", "numpy")):
+            receiver = analysis.value(node.func.value)
+            if receiver is not None and receiver.kind is not Kind.EXTERNAL:
+                return self._call_method(receiver, node.func.attr.value, every)
+        if not traced:
+            return CONCRETE
+        if name.startswith("torch."):
+            return proxy_from(every, Taint.VALUE if any(v.taint & Taint.VALUE for v in traced)
+                              or not name.startswith("torch.Size") else None)
+        return proxy_from(every)
+
+
+def _call_builtin(name: str, args: List[Value], every: List[Value], project: Project, frame: Frame,
+                  analysis: Analysis, node: cst.Call) -> Value:
+    if name in CONCRETE_BUILTINS:
+        return CONCRETE
+    if name == "getattr" and len(args) >= 2 and isinstance(args[1].const, str):
+        return project.attribute(args[0], args[1].const, frame)
+    if name == "len":
+        first = args[0] if args else CONCRETE
+        if first.kind is Kind.PROXY:
+            return proxy_from([first], Taint.SHAPE)
+        return proxy_from([first], Taint.SHAPE) if first.traced and first.items is None else CONCRETE
+    if name == "range":
+        return Value(Kind.CONTAINER, proxy_from(every, Taint.SHAPE).taint if any(v.traced for v in every)
+                     else Taint.NONE, next((v.origin for v in every if v.traced), None))
+    if name in ("zip", "enumerate", "reversed", "sorted", "list", "tuple", "set", "filter", "map", "iter"):
+        items = [element_of(v) if v.kind is not Kind.PROXY else v for v in args]
+        traced = [v for v in items if v.traced]
+        if name in ("list", "tuple") and args and args[0].kind is Kind.CONTAINER and args[0].items is not None:
+            return args[0]
+        return Value(Kind.CONTAINER, proxy_from(traced).taint if traced else Taint.NONE,
+                     traced[0].origin if traced else None, traced[0].steps if traced else ())
+    if name in ("str", "format", "repr"):
+        traced = [v for v in every if v.traced]
+        return Value(Kind.FSTRING, traced[0].taint, traced[0].origin, traced[0].steps) if traced else CONCRETE
+    if name in ("dict",):
+        return Value(Kind.CONTAINER, proxy_from(every).taint if any(v.traced for v in every) else Taint.NONE)
+    if name in ("int", "float", "round", "abs", "bool", "min", "max", "sum", "any", "all", "divmod", "pow"):
+        flat = [element_of(v) if v.kind is Kind.CONTAINER else v for v in every]
+        return proxy_from(flat) if any(v.traced for v in flat) else CONCRETE
+    return proxy_from(every) if any(v.traced for v in every) else CONCRETE
+
+
+def _run_closure(analysis: Analysis, func: FunctionRef, args: List[Value], kwargs: Dict[str, Value],
+                 closure: Dict[str, Value], frame: Frame, chain: Tuple[str, ...]) -> Value:
+    env = dict(closure)
+    env.update(analysis._bind(func, args, dict(kwargs), None, is_entry=False))
+    inner = Frame(func, env, frame.self_value, chain, frame.entry_module)
+    if func.node not in analysis.reached:
+        from fxlint.analysis.interp import Reach
+
+        analysis.reached[func.node] = Reach(func, chain)
+    analysis.reached[func.node].entry_modules.add(frame.entry_module)
+    analysis.run_block(func.node.body, inner)
+    result: Optional[Value] = None
+    for r in inner.returns:
+        from fxlint.analysis.values import join
+
+        result = join(result, r)
+    return result if result is not None else CONCRETE
+
+
+def _parameter(name: str) -> Value:
+    return Value(Kind.PROXY, Taint.VALUE, Origin(name, "parameter"))
+
+
+def _owner_name(base: Value) -> str:
+    if base.kind is Kind.SELF:
+        return "self"
+    return str(base.const) if isinstance(base.const, str) else "self.<submodule>"
+
+
+def _is_external_prefix(name: str) -> bool:
+    head = name.split(".")[0]
+    return head in ("torch", "numpy", "math", "scipy", "builtins", "typing", "collections", "functools",
+                    "itertools", "os", "sys", "random", "time", "warnings", "logging", "einops", "cv2", "PIL")
+
+
+class _InitScanner:
+    """Reads ``self.x = ...`` / ``register_buffer`` / ``register_parameter`` in ``__init__``."""
+
+    def __init__(self, project: Project, cls: ClassInfo) -> None:
+        self.project = project
+        self.cls = cls
+        self.module = cls.module
+
+    def scan(self, body: cst.CSTNode) -> None:
+        for node in _walk_statements(body):
+            if isinstance(node, (cst.Assign, cst.AnnAssign)):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                if node.value is None:
+                    continue
+                for target in targets:
+                    if isinstance(target, cst.Attribute) and dotted(target.value) == "self":
+                        self._record(target.attr.value, node.value)
+            elif isinstance(node, cst.Expr) and isinstance(node.value, cst.Call):
+                self._register_call(node.value)
+
+    def _register_call(self, call: cst.Call) -> None:
+        name = dotted(call.func)
+        kind = {"self.register_buffer": "buffer", "self.register_parameter": "parameter",
+                "self.add_module": "module", "self.register_module": "module"}.get(name)
+        if kind is None or not call.args or not isinstance(call.args[0].value, cst.SimpleString):
+            return
+        attr = call.args[0].value.evaluated_value
+        if kind == "module" and len(call.args) > 1:
+            self._record(str(attr), call.args[1].value)
+        else:
+            self._set(str(attr), kind if kind != "parameter" or _is_not_none(call) else "const")
+
+    def _set(self, attr: str, kind: str, classes: Tuple[object, ...] = ()) -> None:
+        previous = self.cls.attr_kinds.get(attr)
+        if previous in ("parameter", "buffer", "module", "container") and kind == "const":
+            return  # `self.x = None` before/after a real registration: keep the registration
+        self.cls.attr_kinds[attr] = kind
+        if classes:
+            self.cls.attr_classes[attr] = classes
+
+    def _record(self, attr: str, value: cst.BaseExpression) -> None:
+        if isinstance(value, cst.Call):
+            qualified = self.module.resolve_name(dotted(value.func))
+            last = qualified.rsplit(".", 1)[-1]
+            if qualified in PARAMETER_CTORS or last == "Parameter":
+                self._set(attr, "parameter")
+                return
+            if qualified.startswith(NN_PREFIX) and last in MODULE_CONTAINERS:
+                self._set(attr, "container", self._element_classes(value))
+                return
+            target = self._class_for(qualified)
+            if target is not None:
+                self._set(attr, "module", (target,))
+                return
+        self._set(attr, "const")
+
+    def _class_for(self, qualified: str) -> Optional[object]:
+        if qualified.startswith(NN_PREFIX):
+            last = qualified.rsplit(".", 1)[-1]
+            return qualified if last[:1].isupper() else None
+        local = self.module.classes.get(qualified.rsplit(".", 1)[-1]) if qualified.startswith(
+            f"{self.module.name}.") or "." not in qualified else None
+        hit = local if local is not None else self.project.lookup(qualified)
+        if isinstance(hit, ClassInfo) and self.project.is_module_class(hit):
+            return hit
+        return None
+
+    def _element_classes(self, call: cst.Call) -> Tuple[object, ...]:
+        found: List[object] = []
+        for node in _walk_expressions(call):
+            if isinstance(node, cst.Call) and node is not call:
+                target = self._class_for(self.module.resolve_name(dotted(node.func)))
+                if target is not None and target not in found:
+                    found.append(target)
+        return tuple(found)
+
+
+def _is_not_none(call: cst.Call) -> bool:
+    return len(call.args) < 2 or dotted(call.args[1].value) != "None"
+
+
+def _walk_statements(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.SimpleStatementLine):
+            yield from current.body
+            continue
+        if isinstance(current, (cst.BaseExpression,)):
+            continue
+        stack.extend(reversed(current.children))
+
+
+def _walk_expressions(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
+
+
+__all__ = ["Project", "const"]

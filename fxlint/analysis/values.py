@@ -1,0 +1,161 @@
+"""The abstract values of the taint analysis: what a Python value is while FX traces ``forward``.
+
+During ``torch.fx.symbolic_trace`` every ``forward`` parameter and every ``nn.Parameter`` read
+through ``self`` is a ``Proxy``; anything computed from a Proxy is a Proxy. fxlint keeps two
+kinds of dependence apart (``Taint.VALUE``: tensor contents; ``Taint.SHAPE``: shape, dtype,
+device, rank) because the hazard and the remedy differ. Registered buffers, plain attributes
+and module structure are concrete while tracing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Any, Optional, Tuple
+
+import libcst as cst
+
+
+class Taint(enum.Flag):
+    """How a value depends on traced inputs; ``a | b`` is the join."""
+
+    NONE = 0
+    VALUE = enum.auto()  #: depends on tensor contents
+    SHAPE = enum.auto()  #: depends only on shape / dtype / device / rank of an input
+
+
+class Kind(enum.Enum):
+    """What sort of Python object the value is while tracing."""
+
+    PROXY = "proxy"  #: a torch.fx Proxy (tensor, flag, shape, ... of a traced input)
+    CONST = "const"  #: a concrete Python value (literal, config, unknown concrete)
+    CONTAINER = "container"  #: a tuple/list/dict/set built in the code (iterable while tracing)
+    SELF = "self"  #: the module instance whose forward is analyzed
+    MODULE = "module"  #: a submodule instance (user class or torch.nn leaf)
+    MODULE_CONTAINER = "module-container"  #: ModuleList / ModuleDict / Sequential
+    BUFFER = "buffer"  #: a registered buffer: a real tensor while tracing
+    FUNCTION = "function"  #: a function defined in the checked files (analyzable)
+    PYMODULE = "pymodule"  #: an imported module object, e.g. ``np`` or ``F``
+    EXTERNAL = "external"  #: a callable/object from outside the checked files, with its dotted name
+    FSTRING = "fstring"  #: a str formatted from Proxies: concrete, but spells "Proxy(...)"
+
+
+_UNKNOWN: Any = object()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where traced-ness enters: a forward parameter or an ``nn.Parameter``."""
+
+    name: str  #: "x", "mask", "kwargs", "self.gate"
+    #: "input" (forward parameter), "parameter" (nn.Parameter), "varkw" (**kwargs), "varargs" (*args)
+    kind: str
+    #: the parameter's default as source text, when it has one ("None", "False", "'a'")
+    default: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Value:
+    """One abstract value. Immutable; derive new ones with :meth:`derived`."""
+
+    kind: Kind
+    taint: Taint = Taint.NONE
+    origin: Optional[Origin] = None
+    #: statements the value flowed through, as (ModuleSource, statement node) pairs, oldest first
+    steps: Tuple[Any, ...] = ()
+    #: known elements of a CONTAINER (in order), or element values of a MODULE_CONTAINER
+    items: Optional[Tuple["Value", ...]] = None
+    #: payload: FunctionRef for FUNCTION, ClassInfo for MODULE/SELF, dotted name for PYMODULE/EXTERNAL
+    ref: Any = None
+    #: the literal value when known (ints, strings, None, bools)
+    const: Any = _UNKNOWN
+    #: produced by .item() / .tolist() / .numpy(): a Python scalar in eager mode
+    scalar: bool = False
+    #: the forward parameter this value *is* (unchanged), for `is None` / flag rules
+    param: Optional[str] = None
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.kind is Kind.PROXY
+
+    @property
+    def has_const(self) -> bool:
+        return self.const is not _UNKNOWN
+
+    @property
+    def traced(self) -> bool:
+        """A Proxy, or a container holding one."""
+        return self.taint is not Taint.NONE
+
+    @property
+    def shape_only(self) -> bool:
+        return self.taint == Taint.SHAPE
+
+    def derived(self, **changes: Any) -> "Value":
+        return replace(self, **changes)
+
+    def with_step(self, step: Any) -> "Value":
+        if not self.traced or (self.steps and self.steps[-1] == step) or len(self.steps) >= 8:
+            return self
+        return replace(self, steps=self.steps + (step,), param=None)
+
+
+CONCRETE = Value(Kind.CONST)
+NONE_VALUE = Value(Kind.CONST, const=None)
+
+
+def const(v: Any) -> Value:
+    return Value(Kind.CONST, const=v)
+
+
+def proxy_from(values: "Tuple[Value, ...] | list", taint: Optional[Taint] = None, scalar: bool = False) -> Value:
+    """A Proxy computed from ``values``: the provenance of the first traced one is kept."""
+    first = next((v for v in values if v.traced), None)
+    joined = Taint.NONE
+    for v in values:
+        joined |= v.taint
+    if first is None:
+        return CONCRETE
+    return Value(
+        Kind.PROXY,
+        taint=taint if taint is not None else joined,
+        origin=first.origin,
+        steps=first.steps,
+        scalar=scalar,
+    )
+
+
+def join(a: Optional[Value], b: Optional[Value]) -> Value:
+    """The least upper bound: a value that may be either."""
+    if a is None:
+        return b if b is not None else CONCRETE
+    if b is None or a is b:
+        return a
+    if a.is_proxy or b.is_proxy:
+        base = a if a.is_proxy else b
+        return base.derived(taint=a.taint | b.taint, param=a.param if a.param == b.param else None)
+    if a.kind is b.kind and a.ref is b.ref:
+        if a.items is not None and b.items is not None and len(a.items) == len(b.items):
+            items = tuple(join(x, y) for x, y in zip(a.items, b.items))
+        else:
+            items = None
+        return a.derived(taint=a.taint | b.taint, items=items, const=a.const if a.const == b.const else _UNKNOWN)
+    if a.traced or b.traced:
+        base = a if a.traced else b
+        return base.derived(taint=a.taint | b.taint, items=None)
+    return CONCRETE
+
+
+def element_of(container: Value) -> Value:
+    """The value of one element of an iterable (for-loop target, comprehension variable)."""
+    if container.items:
+        out: Optional[Value] = None
+        for item in container.items:
+            out = join(out, item)
+        return out if out is not None else CONCRETE
+    if container.traced:
+        return proxy_from([container])
+    return CONCRETE
+
+
+Node = cst.CSTNode

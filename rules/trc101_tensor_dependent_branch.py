@@ -1,0 +1,106 @@
+"""TRC101: an `if`/`elif`/`while`/conditional expression decides on the values of a traced tensor."""
+
+import libcst as cst
+
+from fxlint.analysis.context import FX_CONTROL_FLOW, RuleContext, condition_label, is_flag
+from fxlint.diagnostics import FixAvailability, Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+
+class TensorDependentBranch(Rule):
+    """
+    ## What it does
+    Finds `if`, `elif`, `while` and `a if c else b` whose condition depends on the *values*
+    of a `forward()` input or an `nn.Parameter` (not only on its shape).
+
+    ## Why is this bad?
+    `symbolic_trace` runs `forward()` on `Proxy` objects. A Proxy has no truth value, so
+    the trace stops with `TraceError: symbolically traced variables cannot be used as
+    inputs to control flow`. Conditions on hyper-parameters, `self.training` or buffers
+    are concrete while tracing and are fine.
+
+    ## Example
+    ```python
+    def forward(self, x):
+        if x.sum() > 0:
+            x = torch.relu(x)
+        return x
+    ```
+
+    ## Use instead
+    Keep the computation in the graph with `torch.where(x.sum() > 0, torch.relu(x), x)`,
+    or hoist the branch into a top-level `@torch.fx.wrap` function that receives `x`.
+
+    ## Fix safety
+    `torch.where` evaluates both branches (unsafe when a branch has side effects or is
+    expensive); hoisting hides the ops inside from quantization.
+    """
+
+    code = "TRC101"
+    hazard = Hazard.CONTROL_FLOW
+    summary = "Python control flow on tensor values"
+    fix_availability = FixAvailability.SOMETIMES
+    help = ("compute both results and select with `torch.where`, or hoist the branch into a top-level "
+            "`@torch.fx.wrap` function that receives the tensor")
+
+    VALID = [
+        Valid("""
+            class M(nn.Module):
+                def forward(self, x):
+                    if self.training:
+                        x = torch.dropout(x, 0.1, True)
+                    return x
+        """),
+        Valid("""
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("stats", torch.zeros(3))
+                def forward(self, x):
+                    if self.stats.sum() > 0:
+                        x = x * 2
+                    return x
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            class M(nn.Module):
+                def forward(self, x):
+                    s = x.sum()
+                    if s > 0:
+                        return torch.relu(x)
+                    return x
+        """, message_contains="forward input `x`", line=4),
+        Invalid("""
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.gate = nn.Parameter(torch.ones(1))
+                def forward(self, x):
+                    return x if self.gate > 0 else -x
+        """, message_contains="nn.Parameter `self.gate`"),
+        Invalid("""
+            class M(nn.Module):
+                def forward(self, x):
+                    while x.norm() > 1:
+                        x = x / 2
+                    return x
+        """, message_contains="`while`"),
+    ]
+
+    def visit_If(self, node: cst.If, ctx: RuleContext) -> None:
+        self._check(node, node.test, ctx)
+
+    def visit_While(self, node: cst.While, ctx: RuleContext) -> None:
+        self._check(node, node.test, ctx)
+
+    def visit_IfExp(self, node: cst.IfExp, ctx: RuleContext) -> None:
+        self._check(node, node.test, ctx)
+
+    def _check(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
+        value = ctx.proxy(test)
+        if value is None or not value.taint & value.taint.VALUE or value.scalar or is_flag(value):
+            return
+        label = condition_label(node, ctx.parent(node))
+        ctx.report(test, f"{label} condition `{ctx.code(test)}` depends on {ctx.describe(value)}; {FX_CONTROL_FLOW}",
+                   value)

@@ -1,0 +1,98 @@
+"""TRC201: Python control flow on the shape, rank, dtype or device of a traced tensor."""
+
+import libcst as cst
+
+from fxlint.analysis.context import FX_CONTROL_FLOW, RuleContext, condition_label
+from fxlint.analysis.values import Taint
+from fxlint.diagnostics import FixAvailability, Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+
+class ShapeDependentBranch(Rule):
+    """
+    ## What it does
+    Finds `if`, `elif`, `while` and conditional expressions whose condition depends only on
+    the shape, rank (`ndim`, `dim()`), size, dtype or device of a `forward()` input or
+    `nn.Parameter`.
+
+    ## Why is this bad?
+    While tracing, `x.shape[0]`, `x.size(1)`, `x.ndim` and `x.dtype` are Proxies, not
+    Python ints: `if H != W:` stops with `TraceError: symbolically traced variables cannot
+    be used as inputs to control flow`. This is the most common failure in real model zoos
+    (padding to a window size, resizing position embeddings).
+
+    ## Example
+    ```python
+    pad_h = (ws - H % ws) % ws
+    if pad_h > 0:
+        x = F.pad(x, (0, 0, 0, pad_h))
+    ```
+
+    ## Use instead
+    Drop guards that are no-ops at zero (`F.pad(x, (0, 0, 0, pad_h))` with `pad_h == 0`
+    changes nothing), or hoist the shape logic into a top-level `@torch.fx.wrap` function.
+
+    ## Fix safety
+    Removing a no-op guard is safe when the guarded call is an identity at the boundary;
+    hoisting is unsafe because the hoisted ops are hidden from quantization.
+    """
+
+    code = "TRC201"
+    hazard = Hazard.SHAPE
+    summary = "Python control flow on tensor shapes"
+    fix_availability = FixAvailability.SOMETIMES
+    help = ("make the computation unconditional when the guarded branch is a no-op at the boundary, "
+            "or hoist it into a top-level `@torch.fx.wrap` function that receives the tensor")
+
+    VALID = [
+        Valid("""
+            class M(nn.Module):
+                def forward(self, x):
+                    b, c, h, w = x.shape
+                    return x.view(b, c, h * w)
+        """),
+        Valid("""
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("table", torch.zeros(4, 4))
+                def forward(self, x):
+                    if self.table.shape[0] > 2:
+                        x = x + 1
+                    return x
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            class M(nn.Module):
+                def forward(self, x):
+                    H, W = x.shape[-2:]
+                    if H != W:
+                        x = x[..., :H, :H]
+                    return x
+        """, message_contains="shape of forward input `x`", line=4),
+        Invalid("""
+            class M(nn.Module):
+                def forward(self, x):
+                    if x.ndim == 4:
+                        x = x.flatten(2)
+                    return x
+        """, message_contains="`if`"),
+    ]
+
+    def visit_If(self, node: cst.If, ctx: RuleContext) -> None:
+        self._check(node, node.test, ctx)
+
+    def visit_While(self, node: cst.While, ctx: RuleContext) -> None:
+        self._check(node, node.test, ctx)
+
+    def visit_IfExp(self, node: cst.IfExp, ctx: RuleContext) -> None:
+        self._check(node, node.test, ctx)
+
+    def _check(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
+        value = ctx.proxy(test)
+        if value is None or value.taint != Taint.SHAPE or value.scalar:
+            return
+        label = condition_label(node, ctx.parent(node))
+        ctx.report(test, f"{label} condition `{ctx.code(test)}` depends on {ctx.describe(value)}; "
+                         f"shapes are Proxies while tracing, so {FX_CONTROL_FLOW}", value)
