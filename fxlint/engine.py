@@ -78,7 +78,7 @@ def parse_text(text: str, path: Path, module_name: Optional[str] = None) -> Load
 def _syntax_diagnostic(filename: str, exc: cst.ParserSyntaxError) -> Diagnostic:
     message = exc.message.strip().splitlines()[0] if exc.message else "invalid syntax"
     at = Location(exc.raw_line, exc.raw_column + 1)
-    return Diagnostic(SYNTAX_ERROR_CODE, "syntax-error", Hazard.INTERNAL,
+    return Diagnostic(SYNTAX_ERROR_CODE, "invalid-syntax", Hazard.INTERNAL,
                       f"cannot parse: {message}; the file was not analyzed", filename, at, at)
 
 

@@ -11,7 +11,7 @@ import importlib.util
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from fxlint.rule import Rule
 
@@ -71,27 +71,3 @@ def unknown_selectors(selectors: Iterable[str]) -> List[str]:
     """Selectors (code prefixes) that match no rule, e.g. a typo in --select."""
     codes = [r.code for r in all_rules()] + ["ALL"]
     return [s for s in selectors if not any(c.startswith(s.upper()) for c in codes)]
-
-
-def select(select: Sequence[str] = (), ignore: Sequence[str] = ()) -> Tuple[type, ...]:
-    """Rules enabled by code prefixes (ruff semantics: the longer matching prefix wins)."""
-    chosen = []
-    for rule in all_rules():
-        sel = _longest(rule.code, select) if select else 0
-        if select and sel < 0:
-            continue
-        if _longest(rule.code, ignore) > sel:
-            continue
-        chosen.append(rule)
-    return tuple(chosen)
-
-
-def _longest(code: str, prefixes: Sequence[str]) -> int:
-    best = -1
-    for p in prefixes:
-        p = p.upper()
-        if p == "ALL":
-            best = max(best, 0)
-        elif code.startswith(p):
-            best = max(best, len(p))
-    return best

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
-from typing import ClassVar, List, Optional, Sequence
+from typing import ClassVar, List, Optional, Sequence, Tuple
 
 from fxlint.diagnostics import FixAvailability, Hazard
 
@@ -26,6 +26,8 @@ class Valid:
     """An example that must produce no diagnostic of the rule."""
 
     code: str  #: a whole module (dedented); imports are added by the test harness when absent
+    #: other files of the example, as (relative path, source) pairs, importable from the main one
+    helpers: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Invalid:
     message_contains: str = ""
     #: 1-based line (of the dedented example) the first diagnostic must be on, 0 = any
     line: int = 0
+    #: other files of the example, as (relative path, source) pairs, importable from the main one
+    helpers: Tuple[Tuple[str, str], ...] = ()
 
 
 def camel_to_kebab(name: str) -> str:

@@ -106,13 +106,12 @@ class RuleContext:
         text = self.module.tree.code_for_node(node).strip()
         return text if len(text) <= 60 else text[:57] + "..."
 
-    def describe(self, value: Value) -> str:
+    def describe(self, value: Value, article: bool = True) -> str:
         """"the values of forward input `x`", "the shape of nn.Parameter `self.pos`", ..."""
-        what = "values" if value.taint & Taint.VALUE else "shape"
         if value.scalar:
-            what = "a Python number taken from"
-            return f"{what} {self._origin_text(value)}"
-        return f"the {what} of {self._origin_text(value)}"
+            return f"a Python number taken from {self._origin_text(value)}"
+        what = "values" if value.taint & Taint.VALUE else "shape"
+        return f"{'the ' if article else ''}{what} of {self._origin_text(value)}"
 
     def _origin_text(self, value: Value) -> str:
         origin = value.origin

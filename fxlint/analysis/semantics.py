@@ -237,6 +237,10 @@ class Project:
     def call(self, callee: Value, args: List[Value], kwargs: Dict[str, Value], node: cst.Call,
              frame: Frame, analysis: Analysis) -> Value:
         every = args + list(kwargs.values())
+        if isinstance(node.func, cst.Attribute):
+            receiver = analysis.value(node.func.value)
+            if receiver is not None and receiver.kind in (Kind.PROXY, Kind.BUFFER):
+                return self._call_method(receiver, node.func.attr.value, every)
         if callee.kind is Kind.FUNCTION:
             return self._call_function(callee, args, kwargs, frame, analysis)
         if callee.kind in (Kind.MODULE, Kind.SELF):

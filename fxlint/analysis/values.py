@@ -116,12 +116,15 @@ def proxy_from(values: "Tuple[Value, ...] | list", taint: Optional[Taint] = None
         joined |= v.taint
     if first is None:
         return CONCRETE
+    # Python-number-ness survives only arithmetic among Python numbers: `s * 2` of an `.item()`
+    # is still a float, `y / s` is a tensor.
+    all_scalar = all(v.scalar for v in values if v.traced)
     return Value(
         Kind.PROXY,
         taint=taint if taint is not None else joined,
         origin=first.origin,
         steps=first.steps,
-        scalar=scalar,
+        scalar=scalar or all_scalar,
     )
 
 

@@ -1,0 +1,139 @@
+"""fxlint's library interface: returns data, never prints. The CLI is a thin shell over it.
+
+>>> from fxlint.api import check_source
+>>> [d.code for d in check_source("import torch\\nclass M(torch.nn.Module):\\n"
+...                               "    def forward(self, x):\\n        return len(x)\\n")]
+['TRC204']
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from fxlint.cache import ResultCache, digest_bytes, digest_file, rules_fingerprint
+from fxlint.config import Config
+from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem
+from fxlint.files import collect
+
+#: below this many files to analyze, worker processes cost more than they save
+PARALLEL_THRESHOLD = 8
+
+
+def check_source(source: str, filename: str = "<string>.py", select: Sequence[str] = (),
+                 ignore: Sequence[str] = ()) -> List[Diagnostic]:
+    """Diagnostics for one module given as text (imports resolve next to ``filename``)."""
+    from fxlint import registry
+    from fxlint.engine import Checker
+
+    checker = Checker(registry.all_rules(), roots=(Path(filename).resolve().parent,))
+    found = checker.check_source(source, filename)
+    return [d for d in found if _selected(d.code, select, ignore)]
+
+
+def check_paths(paths: Sequence[Path], config: Config, jobs: int = 0, use_cache: bool = True) -> CheckResult:
+    """Check every Python file under ``paths``; results are sorted and deduplicated."""
+    files, problems = collect(paths, config)
+    cache = _open_cache(config) if use_cache else None
+    digests: Dict[str, Optional[str]] = {}
+    diagnostics: List[Diagnostic] = []
+    todo: List[str] = []
+    cached = 0
+    for path in files:
+        key = str(path)
+        digest = digest_file(key)
+        digests[os.path.abspath(key)] = digest
+        hit = cache.get(key, digest, digests) if cache is not None and digest is not None else None
+        if hit is None:
+            todo.append(key)
+        else:
+            cached += 1
+            diagnostics.extend(hit)
+    for key, found, problem, deps in _analyze(todo, jobs):
+        if problem is not None:
+            problems.append(problem)
+            continue
+        diagnostics.extend(found)
+        if cache is not None and digests.get(os.path.abspath(key)) is not None:
+            cache.put(key, digests[os.path.abspath(key)] or "", found, deps)
+    if cache is not None:
+        cache.save()
+    final = _finalize(diagnostics, config)
+    return CheckResult(final, tuple(sorted(problems, key=lambda p: p.filename)), len(files), cached)
+
+
+def _finalize(diagnostics: List[Diagnostic], config: Config) -> Tuple[Diagnostic, ...]:
+    unique: Dict[tuple, Diagnostic] = {}
+    for d in diagnostics:
+        if not _selected(d.code, config.select, config.ignore + config.ignored_for(d.filename)):
+            continue
+        key = (os.path.abspath(d.filename), d.location.row, d.location.column, d.code)
+        if key not in unique or len(d.reached_from) < len(unique[key].reached_from):
+            unique[key] = d
+    return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
+
+
+def _selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    """ruff's semantics: the most specific matching prefix wins; on a tie, ignore wins."""
+
+    def longest(prefixes: Sequence[str]) -> int:
+        best = -1
+        for p in prefixes:
+            p = p.upper()
+            if p == "ALL" or code.startswith(p):
+                best = max(best, 0 if p == "ALL" else len(p))
+        return best
+
+    chosen = longest(select) if select else 0
+    return chosen >= 0 and longest(ignore) < chosen if ignore else chosen >= 0
+
+
+def _open_cache(config: Config) -> Optional[ResultCache]:
+    from fxlint.registry import rules_dir
+
+    directory = config.cache_dir or Path(os.environ.get("FXLINT_CACHE_DIR", config.root / ".fxlint_cache"))
+    return ResultCache(directory, rules_fingerprint(rules_dir()))
+
+
+# ---------------------------------------------------------------------- workers
+_CHECKER = None
+
+WorkerResult = Tuple[str, Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[Tuple[str, str], ...]]
+
+
+def _check_one(path: str) -> WorkerResult:
+    global _CHECKER
+    if _CHECKER is None:
+        from fxlint import registry
+        from fxlint.engine import Checker
+
+        _CHECKER = Checker(registry.all_rules())
+    try:
+        found, problem, used = _CHECKER.check_file(Path(path))
+    except RecursionError:
+        return path, (), FileProblem(path, "too-complex", "skipped: too deeply nested to analyze"), ()
+    except Exception as exc:  # noqa: BLE001 - one bad file must not end the run; reported, not raised
+        return path, (), FileProblem(path, "internal-error", f"fxlint could not analyze this file "
+                                                            f"({type(exc).__name__}: {exc}); please report it"), ()
+    deps = tuple((dep, digest_file(dep) or "") for dep in used)
+    return path, found, problem, deps
+
+
+def _analyze(paths: List[str], jobs: int):
+    if not paths:
+        return []
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1 or len(paths) < PARALLEL_THRESHOLD:
+        return [_check_one(p) for p in paths]
+    import gc
+
+    gc.freeze()  # forked workers then share the parent's objects without copying them
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    chunk = max(1, min(16, len(paths) // (jobs * 8)))
+    with context.Pool(min(jobs, len(paths))) as pool:
+        return list(pool.imap(_check_one, paths, chunksize=chunk))
+
+
+__all__ = ["check_source", "check_paths", "digest_bytes"]

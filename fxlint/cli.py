@@ -1,0 +1,170 @@
+"""The `fxlint` command: parses options, calls :mod:`fxlint.api`, renders, exits.
+
+Exit codes follow ruff: 0 no findings, 1 findings, 2 usage or internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import click
+
+from fxlint import __version__
+
+USAGE_PROBLEMS = {"missing", "not-python"}
+
+
+def _split_codes(values: Sequence[str]) -> Tuple[str, ...]:
+    return tuple(c.strip().upper() for v in values for c in v.split(",") if c.strip())
+
+
+def _fail(message: str) -> "click.exceptions.Exit":
+    click.echo(f"fxlint: error: {message}", err=True)
+    return click.exceptions.Exit(2)
+
+
+class _Group(click.Group):
+    """Turns unexpected exceptions into one line and exit 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            raise _fail("interrupted") from None
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(f"internal error: {type(exc).__name__}: {exc} (please report this)") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="fxlint")
+def main() -> None:
+    """Find (and fix) PyTorch model code that torch.fx.symbolic_trace cannot capture."""
+
+
+def _selection_options(f):
+    f = click.option("--select", multiple=True, metavar="CODES",
+                     help="Enable only these rule codes or prefixes (comma-separated, e.g. TRC1,TRC501).")(f)
+    f = click.option("--extend-select", multiple=True, metavar="CODES", help="Enable these in addition.")(f)
+    f = click.option("--ignore", multiple=True, metavar="CODES", help="Disable these rule codes or prefixes.")(f)
+    f = click.option("--exclude", multiple=True, metavar="GLOB", help="Skip paths matching this glob.")(f)
+    f = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Read [tool.fxlint] from this pyproject.toml instead of the nearest one.")(f)
+    return f
+
+
+def _load_config(paths: Sequence[Path], config_path: Optional[Path], select, extend_select, ignore, exclude):
+    from fxlint import registry
+    from fxlint.config import ConfigError, load_config, merge_cli
+
+    try:
+        config = load_config(paths[0] if paths else Path.cwd(), config_path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    config = merge_cli(config, _split_codes(select), _split_codes(ignore), _split_codes(extend_select), exclude)
+    unknown = registry.unknown_selectors(config.select + config.ignore)
+    if unknown:
+        raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
+    return config
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_selection_options
+@click.option("--format", "output_format", type=click.Choice(["text", "concise", "full", "json", "sarif", "github"]),
+              default="text", show_default=True, help="Output format.")
+@click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
+@click.option("--show-fixes", is_flag=True, help="Show the available fix or guidance under each finding.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when hazards are found.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes (0 = one per core).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+@click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
+def check(paths: Tuple[Path, ...], select, extend_select, ignore, exclude, config_path, output_format: str,
+          statistics: bool, show_fixes: bool, exit_zero: bool, jobs: int, no_cache: bool, quiet: bool) -> None:
+    """Report code in PATHS (default: .) that breaks or silently corrupts torch.fx tracing."""
+    from fxlint import api, render
+
+    paths = paths or (Path("."),)
+    config = _load_config(paths, config_path, select, extend_select, ignore, exclude)
+    result = api.check_paths(list(paths), config, jobs=jobs, use_cache=not no_cache)
+    _emit(result, output_format, statistics, show_fixes, quiet)
+    usage = [p for p in result.problems if p.kind in USAGE_PROBLEMS]
+    if usage:
+        raise click.exceptions.Exit(2)
+    raise click.exceptions.Exit(0 if exit_zero or not result.diagnostics else 1)
+
+
+def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet: bool) -> None:
+    from fxlint import registry, render
+
+    for line in render.problem_lines(result.problems):
+        click.echo(f"fxlint: {line}", err=True)
+    if output_format == "json":
+        click.echo(render.render_json(result))
+        return
+    if output_format == "sarif":
+        click.echo(render.render_sarif(result, registry.all_rules()))
+        return
+    if output_format == "github":
+        text = render.render_github(result)
+        if text:
+            click.echo(text)
+        return
+    style = render.Style(render.color_wanted(sys.stdout.isatty()))
+    body = render.statistics(result) if statistics else render.render_text(result, style, output_format, show_fixes)
+    if body:
+        click.echo(body)
+    if not quiet:
+        click.echo(render.summary(result, style))
+
+
+@main.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text")
+def rules_command(output_format: str) -> None:
+    """List every rule: code, name, hazard class and fix availability."""
+    from fxlint import registry
+    from fxlint.docs import rules_json, rules_markdown_table
+
+    all_rules = registry.all_rules()
+    if output_format == "json":
+        click.echo(rules_json(all_rules))
+    elif output_format == "markdown":
+        click.echo(rules_markdown_table(all_rules))
+    else:
+        width = max(len(r.name()) for r in all_rules)
+        for r in all_rules:
+            click.echo(f"{r.code}  {r.name():<{width}}  {r.hazard.value:<28}  {r.summary}")
+
+
+@main.command("rule")
+@click.argument("code")
+def rule_command(code: str) -> None:
+    """Print the documentation of one rule (by code, e.g. TRC101, or name)."""
+    from fxlint import registry
+    from fxlint.docs import rule_text
+
+    rule = registry.find(code)
+    if rule is None:
+        raise _fail(f"unknown rule {code!r} (see `fxlint rules`)")
+    click.echo(rule_text(rule))
+
+
+def _register_optional_commands() -> None:
+    """`verify` and `fix` live in their own modules; neither imports torch at start-up."""
+    for module_name, attr in (("fxlint.verify.command", "verify"), ("fxlint.fix.command", "fix")):
+        try:
+            module = __import__(module_name, fromlist=[attr])
+        except ImportError:
+            continue
+        main.add_command(getattr(module, attr))
+
+
+_register_optional_commands()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,140 @@
+"""``[tool.fxlint]`` in pyproject.toml: select, ignore, per-file-ignores, exclude.
+
+Bad configuration is a usage error: :class:`ConfigError` carries a one-line message and the
+CLI exits 2. ``[tool.fxlint.verify]`` is read by ``fxlint verify`` and only passed through here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KNOWN_KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "exclude", "extend-exclude", "verify",
+              "cache-dir"}
+DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", "__pycache__", "build", "dist",
+                   "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".fxlint_cache", "site-packages",
+                   ".eggs", "*.egg-info")
+
+
+class ConfigError(Exception):
+    """A problem with the user's configuration or options (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings for one run."""
+
+    select: Tuple[str, ...] = ()  #: code prefixes to enable; empty = all rules
+    ignore: Tuple[str, ...] = ()  #: code prefixes to disable
+    per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  #: (glob, code prefixes)
+    exclude: Tuple[str, ...] = DEFAULT_EXCLUDE  #: globs matched against path parts and relative paths
+    root: Path = field(default_factory=Path.cwd)  #: directory of the pyproject.toml (or cwd)
+    source: Optional[Path] = None  #: the pyproject.toml read, if any
+    verify: Dict[str, Any] = field(default_factory=dict)  #: raw [tool.fxlint.verify]
+    cache_dir: Optional[Path] = None
+
+    def ignored_for(self, filename: str) -> Tuple[str, ...]:
+        try:
+            rel = Path(filename).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            rel = Path(filename).as_posix()
+        out: Tuple[str, ...] = ()
+        for pattern, codes in self.per_file_ignores:
+            if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern):
+                out += codes
+        return out
+
+    def is_excluded(self, path: Path) -> bool:
+        try:
+            rel = path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            rel = path
+        parts = rel.parts
+        for pattern in self.exclude:
+            if any(fnmatch.fnmatch(p, pattern) for p in parts) or fnmatch.fnmatch(rel.as_posix(), pattern) \
+                    or rel.as_posix().startswith(pattern.rstrip("/") + "/"):
+                return True
+        return False
+
+
+def find_pyproject(start: Path) -> Optional[Path]:
+    start = start.resolve()
+    for directory in [start] + list(start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(start: Path, explicit: Optional[Path] = None) -> Config:
+    path = explicit if explicit is not None else find_pyproject(start if start.is_dir() else start.parent)
+    if path is None:
+        return Config(root=Path.cwd())
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    section = data.get("tool", {}).get("fxlint", {})
+    return from_table(section, path)
+
+
+def from_table(section: Dict[str, Any], path: Path) -> Config:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.fxlint] must be a table")
+    unknown = sorted(set(section) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [tool.fxlint]: {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(KNOWN_KEYS))})")
+    per_file = section.get("per-file-ignores", {})
+    if not isinstance(per_file, dict):
+        raise ConfigError(f"{path}: per-file-ignores must be a table of glob = [codes]")
+    root = path.parent
+    cache_dir = section.get("cache-dir")
+    return Config(
+        select=_codes(section.get("select", ()), "select", path) + _codes(section.get("extend-select", ()),
+                                                                           "extend-select", path),
+        ignore=_codes(section.get("ignore", ()), "ignore", path),
+        per_file_ignores=tuple((str(k), _codes(v, f"per-file-ignores.{k}", path)) for k, v in per_file.items()),
+        exclude=DEFAULT_EXCLUDE + _strings(section.get("exclude", ()), "exclude", path)
+        + _strings(section.get("extend-exclude", ()), "extend-exclude", path),
+        root=root,
+        source=path,
+        verify=dict(section.get("verify", {})),
+        cache_dir=(root / cache_dir) if isinstance(cache_dir, str) else None,
+    )
+
+
+def _strings(value: Any, key: str, path: Path) -> Tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def _codes(value: Any, key: str, path: Path) -> Tuple[str, ...]:
+    return tuple(v.strip().upper() for v in _strings(value, key, path))
+
+
+def merge_cli(config: Config, select: Sequence[str], ignore: Sequence[str], extend_select: Sequence[str] = (),
+              exclude: Sequence[str] = ()) -> Config:
+    """Command-line options override the file's select and add to its ignore (ruff semantics)."""
+    from dataclasses import replace
+
+    return replace(
+        config,
+        select=tuple(s.upper() for s in select) if select else config.select + tuple(s.upper() for s in extend_select),
+        ignore=config.ignore + tuple(i.upper() for i in ignore),
+        exclude=config.exclude + tuple(exclude),
+    )

@@ -1,0 +1,219 @@
+"""The one place that formats results for people and machines.
+
+Formats: ``text`` (ruff-like one line per finding, followed by where the value comes from and
+how tracing reaches it), ``concise`` (one line), ``full`` (adds the source line with a caret
+and the fix or help), ``json`` (ruff's field names plus ``hazard``, ``provenance`` and
+``reached_from``), ``sarif`` (SARIF 2.1.0) and ``github`` (workflow annotations).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from fxlint import __version__
+from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, Location
+
+FORMATS = ("text", "concise", "full", "json", "sarif", "github")
+
+
+class Style:
+    """ANSI styling, off unless the stream is a terminal and NO_COLOR is unset."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def red(self, text: str) -> str:
+        return self._wrap("1;31", text)
+
+    def cyan(self, text: str) -> str:
+        return self._wrap("36", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+
+def color_wanted(is_tty: bool) -> bool:
+    return is_tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def display_path(filename: str) -> str:
+    try:
+        rel = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if rel.startswith(".." + os.sep + "..") else rel
+
+
+# ------------------------------------------------------------------------- text
+def concise_line(d: Diagnostic, style: Style) -> str:
+    where = f"{display_path(d.filename)}:{d.location.row}:{d.location.column}:"
+    return f"{style.bold(where)} {style.red(d.code)} {d.message}"
+
+
+def provenance_lines(d: Diagnostic, style: Style) -> List[str]:
+    out: List[str] = []
+    if d.provenance:
+        chain = " -> ".join(f"line {s.row} `{s.text}`" for s in d.provenance)
+        out.append(style.dim(f"    from `{d.source}`: {chain}"))
+    if len(d.reached_from) > 1:
+        out.append(style.dim(f"    reached from {' -> '.join(d.reached_from)}"))
+    return out
+
+
+def render_text(result: CheckResult, style: Style, mode: str = "text", show_fixes: bool = False,
+                sources: Optional[Dict[str, List[str]]] = None) -> str:
+    lines: List[str] = []
+    for d in result.diagnostics:
+        lines.append(concise_line(d, style))
+        if mode == "concise":
+            continue
+        if mode == "full":
+            lines.extend(_source_excerpt(d, sources or {}, style))
+        lines.extend(provenance_lines(d, style))
+        if mode == "full" or show_fixes:
+            if d.fix is not None:
+                lines.append(style.cyan(f"    fix ({d.fix.applicability.value}): {d.fix.title}"))
+            elif d.help:
+                lines.append(style.cyan(f"    help: {d.help}"))
+    for p in result.problems:
+        lines.append(f"{style.bold(display_path(p.filename) + ':')} {p.message}")
+    return "\n".join(lines)
+
+
+def _source_excerpt(d: Diagnostic, sources: Dict[str, List[str]], style: Style) -> List[str]:
+    text = sources.get(d.filename)
+    if text is None:
+        try:
+            with open(d.filename, encoding="utf-8-sig") as fh:
+                text = sources[d.filename] = fh.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            text = sources[d.filename] = []
+    if not 0 < d.location.row <= len(text):
+        return []
+    line = text[d.location.row - 1]
+    width = (d.end_location.column if d.end_location.row == d.location.row else len(line) + 1) - d.location.column
+    gutter = f"{d.location.row:>5} | "
+    return [style.dim(gutter) + line, " " * (len(gutter) + d.location.column - 1) + style.red("^" * max(1, width))]
+
+
+def summary(result: CheckResult, style: Style) -> str:
+    n = len(result.diagnostics)
+    files = len({d.filename for d in result.diagnostics})
+    head = "No traceability hazards found" if n == 0 else f"Found {n} hazard{'s' * (n != 1)} in {files} file{'s' * (files != 1)}"
+    tail = f" ({result.files_checked} file{'s' * (result.files_checked != 1)} checked"
+    tail += f", {result.files_cached} from cache)." if result.files_cached else ")."
+    fixable = sum(1 for d in result.diagnostics if d.fix is not None)
+    extra = f"\n{fixable} fixable with `fxlint fix`." if fixable else ""
+    return style.bold(head) + tail + extra
+
+
+def statistics(result: CheckResult) -> str:
+    counts = Counter((d.code, d.rule) for d in result.diagnostics)
+    width = max((len(str(c)) for c in counts.values()), default=1)
+    return "\n".join(f"{count:>{width}}  {code}  {rule}" for (code, rule), count in
+                     sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ------------------------------------------------------------------------- json
+def _loc(loc: Location) -> Dict[str, int]:
+    return {"row": loc.row, "column": loc.column}
+
+
+def diagnostic_json(d: Diagnostic) -> Dict[str, object]:
+    fix = None
+    if d.fix is not None:
+        fix = {"applicability": d.fix.applicability.value, "message": d.fix.title,
+               "edits": [{"content": e.content, "location": _loc(e.start), "end_location": _loc(e.end)}
+                         for e in d.fix.edits]}
+    return {
+        "code": d.code,
+        "name": d.rule,
+        "message": d.message,
+        "filename": os.path.abspath(d.filename),
+        "location": _loc(d.location),
+        "end_location": _loc(d.end_location),
+        "fix": fix,
+        "url": d.url,
+        "hazard": d.hazard.value,
+        "source": d.source,
+        "provenance": [{"row": s.row, "text": s.text, **({"filename": s.filename} if s.filename else {})}
+                       for s in d.provenance],
+        "reached_from": list(d.reached_from),
+        "help": d.help,
+    }
+
+
+def render_json(result: CheckResult) -> str:
+    return json.dumps([diagnostic_json(d) for d in result.diagnostics], indent=2)
+
+
+# ------------------------------------------------------------------------- github
+def render_github(result: CheckResult) -> str:
+    out = []
+    for d in result.diagnostics:
+        msg = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        out.append(f"::error title=fxlint ({d.code}),file={display_path(d.filename)},line={d.location.row},"
+                   f"col={d.location.column},endLine={d.end_location.row},endColumn={d.end_location.column}::"
+                   f"{display_path(d.filename)}:{d.location.row}:{d.location.column}: {d.code} {msg}")
+    for p in result.problems:
+        out.append(f"::warning file={display_path(p.filename)}::{p.message}")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------- sarif
+def render_sarif(result: CheckResult, rules: Sequence[type]) -> str:
+    rule_index = {r.code: i for i, r in enumerate(rules)}
+    sarif_rules = [{
+        "id": r.code,
+        "name": r.name(),
+        "shortDescription": {"text": r.summary},
+        "fullDescription": {"text": r.documentation().split("## Why is this bad?")[-1].split("##")[0].strip()},
+        "helpUri": f"https://github.com/fxlint/fxlint/blob/main/README.md#rule-{r.code.lower()}",
+        "properties": {"hazard": r.hazard.value},
+    } for r in rules]
+    results = [_sarif_result(d, rule_index) for d in result.diagnostics]
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "fxlint", "version": __version__,
+                                      "informationUri": "https://github.com/fxlint/fxlint", "rules": sarif_rules}},
+                  "results": results}],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _sarif_result(d: Diagnostic, rule_index: Dict[str, int]) -> Dict[str, object]:
+    region = {"startLine": d.location.row, "startColumn": d.location.column,
+              "endLine": d.end_location.row, "endColumn": d.end_location.column}
+    out: Dict[str, object] = {
+        "ruleId": d.code,
+        "level": "error",
+        "message": {"text": d.message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(d.filename)}, "region": region}}],
+    }
+    if d.code in rule_index:
+        out["ruleIndex"] = rule_index[d.code]
+    if d.fix is not None and d.fix.edits:
+        out["fixes"] = [{"description": {"text": d.fix.title}, "artifactChanges": [{
+            "artifactLocation": {"uri": _uri(d.filename)},
+            "replacements": [{"deletedRegion": {"startLine": e.start.row, "startColumn": e.start.column,
+                                                "endLine": e.end.row, "endColumn": e.end.column},
+                              "insertedContent": {"text": e.content}} for e in d.fix.edits]}]}]
+    return out
+
+
+def _uri(filename: str) -> str:
+    return display_path(filename).replace(os.sep, "/")
+
+
+def problem_lines(problems: Iterable[FileProblem]) -> List[str]:
+    return [f"{p.filename}: {p.message}" for p in problems]

@@ -1,0 +1,67 @@
+"""TRC202: `int()`, `float()`, `round()` or `operator.index()` of a traced value."""
+
+import libcst as cst
+
+from fxlint.analysis.context import RuleContext
+from fxlint.diagnostics import FixAvailability, Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+_CONVERTERS = {"builtins.int": "int", "builtins.float": "float", "builtins.round": "round",
+               "operator.index": "operator.index", "builtins.complex": "complex"}
+
+
+class PythonNumberFromProxy(Rule):
+    """
+    ## What it does
+    Finds `int(...)`, `float(...)`, `round(...)` and `operator.index(...)` applied to a value
+    computed from a traced tensor, typically shape arithmetic such as
+    `int(math.sqrt(x.shape[1]))` or `int(h * self.scale)`.
+
+    ## Why is this bad?
+    A Proxy is not a number: tracing stops with `TypeError: int() argument must be a string,
+    a bytes-like object or a real number, not 'Proxy'`.
+
+    ## Example
+    ```python
+    grid = int(math.sqrt(T))
+    ```
+
+    ## Use instead
+    Keep the arithmetic on Proxies (`T // 2`, `math.floor(...)` in the forward's own
+    module is recorded), or hoist it into a top-level `@torch.fx.wrap` function.
+
+    ## Fix safety
+    Replacing `int(a / b)` with `a // b` is exact for non-negative sizes; a hoisted helper
+    is opaque to quantization.
+    """
+
+    code = "TRC202"
+    hazard = Hazard.SHAPE
+    summary = "`int()`/`float()` of a traced value"
+    fix_availability = FixAvailability.SOMETIMES
+    help = "keep the arithmetic on Proxies (`//`, `math.floor`) or hoist it into a `@torch.fx.wrap` function"
+
+    VALID = [Valid("""
+        class M(nn.Module):
+            def forward(self, x):
+                n = int(self.ratio * 4)
+                return x[:, : x.size(1) // 2] * n
+    """)]
+    INVALID = [Invalid("""
+        class M(nn.Module):
+            def forward(self, x):
+                T = x.shape[1]
+                grid = int(math.sqrt(T))
+                return x.view(x.size(0), grid, grid, -1)
+    """, message_contains="`int()`", line=4)]
+
+    def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
+        name = _CONVERTERS.get(ctx.qualified(node.func))
+        if name is None or not node.args:
+            return
+        value = ctx.proxy(node.args[0].value)
+        if value is None or value.scalar:
+            return
+        ctx.report(node, f"`{name}()` of `{ctx.code(node.args[0].value)}`, which depends on {ctx.describe(value)}; "
+                         f"a Proxy is not a Python number, so tracing stops with `TypeError: {name}() argument "
+                         "must be ... not 'Proxy'`", value)

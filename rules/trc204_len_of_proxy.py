@@ -1,0 +1,63 @@
+"""TRC204: `len()` of a traced tensor or shape."""
+
+import libcst as cst
+
+from fxlint.analysis.context import RuleContext
+from fxlint.diagnostics import FixAvailability, Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+
+class LenOfProxy(Rule):
+    """
+    ## What it does
+    Finds `len(x)` where `x` is a traced tensor, a traced shape (`len(x.shape)`) or a
+    traced container input.
+
+    ## Why is this bad?
+    `Proxy.__len__` refuses: `RuntimeError: 'len' is not supported in symbolic tracing by
+    default. If you want this call to be recorded, please call torch.fx.wrap('len') at
+    module scope`.
+
+    ## Example
+    ```python
+    n = len(x)
+    ```
+
+    ## Use instead
+    `x.size(0)` for a tensor, `x.dim()` for `len(x.shape)`; both are recorded.
+
+    ## Fix safety
+    Safe when the argument is a tensor: `len(t) == t.size(0)` for every tensor of rank >= 1.
+    """
+
+    code = "TRC204"
+    hazard = Hazard.SHAPE
+    summary = "`len()` of a traced value"
+    fix_availability = FixAvailability.SOMETIMES
+    help = "use `x.size(0)` (or `x.dim()` for `len(x.shape)`)"
+
+    VALID = [Valid("""
+        class M(nn.Module):
+            def forward(self, x):
+                n = len(self.blocks)
+                feats = [x, x]
+                return x * n * len(feats)
+    """)]
+    INVALID = [Invalid("""
+        class M(nn.Module):
+            def forward(self, x):
+                n = len(x)
+                return x.view(n, -1)
+    """, message_contains="x.size(0)", line=3)]
+
+    def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
+        if ctx.qualified(node.func) != "builtins.len" or len(node.args) != 1:
+            return
+        value = ctx.proxy(node.args[0].value)
+        if value is None:
+            return
+        arg = ctx.code(node.args[0].value)
+        instead = f"`{arg[:-6]}.dim()`" if arg.endswith(".shape") else f"`{arg}.size(0)`"
+        ctx.report(node, f"`len({arg})` of a Proxy (derived from {ctx.describe(value, article=False)}); FX raises "
+                         f"`RuntimeError: 'len' is not supported in symbolic tracing by default`; use {instead}",
+                   value)

@@ -1,0 +1,83 @@
+"""TRC205: a buffer or Python sequence sliced or indexed with a traced value."""
+
+import libcst as cst
+
+from fxlint.analysis.context import RuleContext
+from fxlint.analysis.values import Kind
+from fxlint.diagnostics import FixAvailability, Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+
+class ProxyIndexIntoPythonObject(Rule):
+    """
+    ## What it does
+    Finds subscripts whose base is concrete while tracing (a registered buffer, a Python
+    list/tuple/dict, a constant) and whose index or slice bound is traced, e.g. GPT's
+    causal mask `self.mask[:, :, :T, :T]` with `T = x.size(1)`.
+
+    ## Why is this bad?
+    Registered buffers are real tensors while tracing, not Proxies, so slicing one with a
+    Proxy goes through Python's slice protocol: `TypeError: slice indices must be integers
+    or None or have an __index__ method`. Python sequences fail the same way (`list indices
+    must be integers`), and a dict key that is a Proxy is never found.
+
+    ## Example
+    ```python
+    T = x.size(1)
+    att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+    ```
+
+    ## Use instead
+    `self.bias.narrow(2, 0, T).narrow(3, 0, T)` records the slice, or register the mask
+    as an `nn.Parameter(requires_grad=False)`.
+
+    ## Fix safety
+    `narrow` returns the same view as the slice; safe.
+    """
+
+    code = "TRC205"
+    hazard = Hazard.SHAPE
+    summary = "buffer or Python sequence indexed by a traced value"
+    fix_availability = FixAvailability.SOMETIMES
+    help = "use `buffer.narrow(dim, start, length)` (recorded), or index with static values"
+
+    VALID = [Valid("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.pos = nn.Parameter(torch.zeros(1, 64, 8))
+            def forward(self, x):
+                return x + self.pos[:, : x.size(1)]
+    """)]
+    INVALID = [Invalid("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("mask", torch.tril(torch.ones(64, 64)))
+            def forward(self, x):
+                T = x.size(1)
+                return x.masked_fill(self.mask[:T, :T] == 0, 0.0)
+    """, message_contains="buffer", line=7)]
+
+    def visit_Subscript(self, node: cst.Subscript, ctx: RuleContext) -> None:
+        base = ctx.value(node.value)
+        if base is None or base.kind not in (Kind.BUFFER, Kind.CONTAINER, Kind.CONST, Kind.FSTRING):
+            return
+        index = _traced_index(node, ctx)
+        if index is None:
+            return
+        what = f"buffer `{base.ref}`" if base.kind is Kind.BUFFER else f"Python object `{ctx.code(node.value)}`"
+        ctx.report(node, f"{what} is concrete while tracing but is indexed with a value that depends on "
+                         f"{ctx.describe(index)}; Python's indexing cannot take a Proxy (`TypeError: slice "
+                         "indices must be integers`)", index)
+
+
+def _traced_index(node: cst.Subscript, ctx: RuleContext):
+    for element in node.slice:
+        inner = element.slice
+        parts = [inner.value] if isinstance(inner, cst.Index) else [inner.lower, inner.upper, inner.step]
+        for part in parts:
+            value = ctx.traced(part)
+            if value is not None:
+                return value
+    return None

@@ -1,0 +1,60 @@
+"""TRC208: `torch.tensor([...])` / `torch.as_tensor(...)` built from traced values."""
+
+import libcst as cst
+
+from fxlint.analysis.context import RuleContext
+from fxlint.diagnostics import Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+CONSTRUCTORS = {"torch.tensor", "torch.as_tensor", "torch.Tensor", "torch.LongTensor", "torch.FloatTensor",
+                "torch.from_numpy", "torch.asarray"}
+
+
+class TensorFromProxies(Rule):
+    """
+    ## What it does
+    Finds `torch.tensor(...)`, `torch.as_tensor(...)`, `torch.from_numpy(...)` and the legacy
+    constructors called on traced values, e.g. `torch.tensor([h, w])` of sizes.
+
+    ## Why is this bad?
+    These constructors read Python data; they call `len()` on the Proxy or look for the
+    array interface and fail (`RuntimeError: 'len' is not supported in symbolic tracing`,
+    ``TypeError: `__cuda_array_interface__` must be a dict``, `expected np.ndarray (got Proxy)`).
+
+    ## Example
+    ```python
+    size = torch.tensor([h, w])
+    ```
+
+    ## Use instead
+    `torch.stack` of tensors, or arithmetic on `x.shape` that stays on Proxies; or hoist into
+    a `@torch.fx.wrap` function.
+    """
+
+    code = "TRC208"
+    hazard = Hazard.SHAPE
+    summary = "tensor constructed from traced Python values"
+    help = "build the tensor with torch ops on Proxies (`torch.stack`, arithmetic), or hoist into `@torch.fx.wrap`"
+
+    VALID = [Valid("""
+        class M(nn.Module):
+            def forward(self, x):
+                scale = torch.tensor([1.0, 2.0])
+                return x * scale
+    """)]
+    INVALID = [Invalid("""
+        class M(nn.Module):
+            def forward(self, x):
+                h, w = x.shape[-2:]
+                size = torch.tensor([h, w])
+                return x * size.prod()
+    """, message_contains="torch.tensor", line=4)]
+
+    def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
+        name = ctx.qualified(node.func)
+        if name not in CONSTRUCTORS or not node.args:
+            return
+        value = ctx.traced(node.args[0].value)
+        if value is not None:
+            ctx.report(node, f"`{name}()` of `{ctx.code(node.args[0].value)}`, which depends on "
+                             f"{ctx.describe(value)}; it reads Python data and fails on a Proxy", value)

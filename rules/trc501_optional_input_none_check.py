@@ -1,0 +1,75 @@
+"""TRC501: `is None` / `is not None` on a forward() input."""
+
+import libcst as cst
+
+from fxlint.analysis.context import RuleContext
+from fxlint.analysis import dotted
+from fxlint.diagnostics import Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+
+class OptionalInputNoneCheck(Rule):
+    """
+    ## What it does
+    Finds `arg is None`, `arg is not None`, `arg == None` and `arg != None` where `arg` is a
+    parameter of the traced `forward()` (directly or passed on to a helper).
+
+    ## Why is this bad?
+    Every `forward()` parameter is a Proxy while tracing, and a Proxy is never `None`. The
+    check is silently answered once: `mask is not None` is always true, the masked branch is
+    baked into the graph, and the traced module crashes (or computes something else) when
+    it is later called with `mask=None`. Nothing fails at trace time.
+
+    ## Example
+    ```python
+    def forward(self, x, mask=None):
+        if mask is not None:
+            x = x.masked_fill(mask, 0.0)
+    ```
+
+    ## Use instead
+    Trace the `None` path explicitly: make the choice a constructor argument
+    (`self.use_mask`), split the model into the two variants you deploy, or pass
+    `concrete_args={"mask": None}` to `symbolic_trace` (note: `prepare_qat_fx` ignores
+    `concrete_args`).
+    """
+
+    code = "TRC501"
+    hazard = Hazard.SILENT
+    summary = "`is None` check on a forward() input (always false while tracing)"
+    help = ("decide the None case at construction (a constructor flag) or trace each variant separately; "
+            "a Proxy is never None")
+
+    VALID = [Valid("""
+        class M(nn.Module):
+            def __init__(self, norm=None):
+                super().__init__()
+                self.norm = norm
+            def forward(self, x):
+                if self.norm is not None:
+                    x = self.norm(x)
+                return x
+    """)]
+    INVALID = [Invalid("""
+        class M(nn.Module):
+            def forward(self, x, mask=None):
+                if mask is not None:
+                    x = x.masked_fill(mask, 0.0)
+                return x
+    """, message_contains="forward input `mask`", line=3)]
+
+    def visit_Comparison(self, node: cst.Comparison, ctx: RuleContext) -> None:
+        left = node.left
+        for target in node.comparisons:
+            op = target.operator
+            if isinstance(op, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)):
+                other = target.comparator
+                subject = left if dotted(other) == "None" else other if dotted(left) == "None" else None
+                value = ctx.proxy(subject) if subject is not None else None
+                if value is not None and value.param is not None:
+                    verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
+                    ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
+                                     f"`{value.param}` is a Proxy, never None, so this branch is baked into the "
+                                     "graph and the traced module misbehaves when called with None", value)
+                    return
+            left = target.comparator

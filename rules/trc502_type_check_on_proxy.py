@@ -1,0 +1,74 @@
+"""TRC502: `isinstance` / `torch.is_tensor` / `hasattr` / `type()` on a traced value."""
+
+import libcst as cst
+
+from fxlint.analysis.context import RuleContext
+from fxlint.diagnostics import FixAvailability, Hazard
+from fxlint.rule import Invalid, Rule, Valid
+
+_CHECKS = {"builtins.isinstance": "False for most types", "torch.is_tensor": "False",
+           "builtins.hasattr": "True for any name", "builtins.type": "`torch.fx.proxy.Proxy`",
+           "builtins.callable": "True", "torch.overrides.is_tensor_like": "True"}
+
+
+class TypeCheckOnProxy(Rule):
+    """
+    ## What it does
+    Finds `isinstance(x, ...)`, `torch.is_tensor(x)`, `hasattr(x, ...)`, `type(x)` and
+    `callable(x)` where `x` is traced.
+
+    ## Why is this bad?
+    A Proxy is not a `torch.Tensor` (or a tuple, or a dict): `isinstance(x, torch.Tensor)`
+    and `torch.is_tensor(x)` are False, `hasattr(x, name)` is True for any name, and
+    `isinstance(self.lstm(x), tuple)` is False because a leaf module returns one Proxy. The
+    check is answered once at trace time and the other branch is baked into the graph,
+    silently.
+
+    ## Example
+    ```python
+    if isinstance(x, torch.Tensor):
+        x = [x]
+    ```
+
+    ## Use instead
+    Decide the input type by contract (one type per `forward()` parameter) or at
+    construction time.
+
+    ## Fix safety
+    Pinning the branch that tracing takes is unsafe: it changes eager behaviour for the other
+    input types.
+    """
+
+    code = "TRC502"
+    hazard = Hazard.SILENT
+    summary = "type check on a traced value (answered wrongly at trace time)"
+    fix_availability = FixAvailability.SOMETIMES
+    help = "fix the input type by contract or decide it at construction; a Proxy is never a Tensor"
+
+    VALID = [Valid("""
+        class M(nn.Module):
+            def __init__(self, act=None):
+                super().__init__()
+                self.act = act
+            def forward(self, x):
+                if isinstance(self.act, nn.ReLU):
+                    x = self.act(x)
+                return x
+    """)]
+    INVALID = [Invalid("""
+        class M(nn.Module):
+            def forward(self, x):
+                if isinstance(x, torch.Tensor):
+                    x = x * 2
+                return x
+    """, message_contains="isinstance", line=3)]
+
+    def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
+        name = ctx.qualified(node.func)
+        answer = _CHECKS.get(name)
+        if answer is None or not node.args:
+            return
+        value = ctx.proxy(node.args[0].value)
+        if value is not None:
+            ctx.report(node, f"`{ctx.code(node)}` inspects a Proxy (from {ctx.describe(value, article=False)}): while "
+                             f"tracing it is {answer}, decided once and baked into the graph", value)
