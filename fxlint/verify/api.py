@@ -52,9 +52,10 @@ def verify_paths(paths: Sequence[str], options: VerifyOptions = VerifyOptions(),
     targets = plan_targets(paths, options.factory, options.alt_factory)
     run = _Run(options, user_roots(paths), Blamer(check_source), progress)
     jobs = [job for index, target in enumerate(targets) for job in run.start(target, (index,))]
-    run_jobs(jobs, run.parallel, run.on_answer, use_fork=options.use_fork)
+    startup_s = run_jobs(jobs, run.parallel, run.on_answer, use_fork=options.use_fork) if jobs else 0.0
     messages = (run.blamer.unavailable,) if run.blamer.unavailable else ()
-    return VerifyReport(tuple(run.ordered_reports()), options.backend, round(time.monotonic() - started, 2), messages)
+    return VerifyReport(tuple(run.ordered_reports()), options.backend, round(time.monotonic() - started, 2),
+                        round(startup_s, 2), messages)
 
 
 class _Run:
@@ -126,9 +127,8 @@ class _Run:
 def _input_source(target: Target) -> str:
     if target.factory is None:
         return ""
-    where = f" in {display_path(target.file)}" if target.file and not (target.factory.module or target.factory.file) else ""
-    prefix = "config: " if target.how == "config" else ""
-    return f"{prefix}{target.factory.label}(){where}"
+    in_checked_file = target.file and not (target.factory.module or target.factory.file)
+    return f"{target.factory.label}()" + (f" in {display_path(target.file)}" if in_checked_file else "")
 
 
 # ---------------------------------------------------------------------------------------------- assembly
@@ -193,10 +193,14 @@ def _stage_result(name: str, message: Dict[str, Any], model: Dict[str, Any], mod
     if message["status"] == "fail" and name in FX_STAGES and message.get("blame", True):
         if frames or name != "equivalence":
             blame = blamer.blame_frames(frames, model_file)
-        else:  # an output mismatch, or the GraphModule's generated code raised: no line of the user's to match
-            blame = blamer.blame_mismatch(model_file, model.get("class_span"))
+        if name == "equivalence" and (blame is None or blame.code is None):
+            # a silent hazard shows up as a mismatch with no frame, or as a crash lines after its cause
+            # (`if mask is not None` baked in, `mask[...]` raises): look for one in the model's file
+            fallback = blamer.blame_mismatch(model_file, model.get("class_span"))
+            blame = fallback if fallback.code is not None or blame is None else blame
     return StageResult(message["status"], message.get("error", ""), location,
-                       innermost["line"] if innermost else "", blame, tuple(message.get("details", ())))
+                       innermost["line"] if innermost else "", blame, tuple(message.get("details", ())),
+                       float(message.get("seconds", 0.0)))
 
 
 def _stop_reason(answer: Dict[str, Any], by_type: Dict[str, Dict[str, Any]]) -> str:

@@ -45,8 +45,11 @@ def worker_command(mode: str) -> List[str]:
     return [sys.executable, "-m", "fxlint.verify.worker", mode]
 
 
-def run_jobs(jobs: List[Dict[str, Any]], parallel: int, on_answer: OnAnswer, use_fork: Optional[bool] = None) -> None:
-    """Run every job; ``on_answer(job, answer)`` may return follow-up jobs (discovery -> classes)."""
+def run_jobs(jobs: List[Dict[str, Any]], parallel: int, on_answer: OnAnswer, use_fork: Optional[bool] = None) -> float:
+    """Run every job; ``on_answer(job, answer)`` may return follow-up jobs (discovery -> classes).
+
+    Returns the seconds spent starting zygotes (0 without fork, where every job pays its own start-up).
+    """
     if use_fork is None:
         use_fork = hasattr(os, "fork") and os.environ.get("FXLINT_VERIFY_NO_FORK") != "1"
     runner = ZygoteRunner(parallel) if use_fork else SubprocessRunner(parallel)
@@ -54,6 +57,7 @@ def run_jobs(jobs: List[Dict[str, Any]], parallel: int, on_answer: OnAnswer, use
         runner.run(list(jobs), on_answer)
     finally:
         runner.close()
+    return runner.startup_s
 
 
 class ZygoteRunner:
@@ -64,6 +68,7 @@ class ZygoteRunner:
         self.process: Optional[subprocess.Popen] = None
         self.stderr = tempfile.TemporaryFile()
         self.buffer = b""
+        self.startup_s = 0.0
 
     def run(self, pending: List[Dict[str, Any]], on_answer: OnAnswer) -> None:
         outstanding: Dict[int, Dict[str, Any]] = {}
@@ -85,7 +90,9 @@ class ZygoteRunner:
         self.process = subprocess.Popen(worker_command("serve"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.stderr, env=worker_env())
         self.buffer = b""
-        ready = self._read_line(time.monotonic() + STARTUP_TIMEOUT_S)
+        started = time.monotonic()
+        ready = self._read_line(started + STARTUP_TIMEOUT_S)
+        self.startup_s += time.monotonic() - started
         if not ready or not ready.get("ready"):
             error = (ready or {}).get("error") or self._stderr_tail() or "no answer"
             self.close()
@@ -156,6 +163,7 @@ class SubprocessRunner:
 
     def __init__(self, parallel: int):
         self.parallel = max(1, parallel)
+        self.startup_s = 0.0
 
     def run(self, pending: List[Dict[str, Any]], on_answer: OnAnswer) -> None:
         lock = threading.Lock()

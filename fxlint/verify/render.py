@@ -120,6 +120,7 @@ def to_json(report: VerifyReport) -> Dict[str, Any]:
         "version": JSON_VERSION,
         "backend": report.backend,
         "wall_s": report.wall_s,
+        "worker_startup_s": report.worker_startup_s,
         "summary": {"models": len(report.models), **{v: report.count(v) for v in ("pass", "fail", "skipped")}},
         "messages": list(report.messages),
         "models": [_model_json(m) for m in report.models],
@@ -148,7 +149,8 @@ def _stage_json(result: StageResult) -> Dict[str, Any]:
     return {"status": result.status, "error": result.error or None, "location": _location_json(result.location),
             "code": result.code, "source_line": result.source_line or None,
             "blame": blame.note if blame else None,
-            "flagged_at": _location_json(blame.flagged_at) if blame else None, "details": list(result.details)}
+            "flagged_at": _location_json(blame.flagged_at) if blame else None, "details": list(result.details),
+            "seconds": result.seconds}
 
 
 def _location_json(location: Optional[SourceLocation]) -> Optional[Dict[str, Any]]:

@@ -55,6 +55,7 @@ class StageResult:
     blame: Optional[Blame] = None
     #: extra facts, e.g. "eval mode, input B: out['logits'] differs (max abs diff 0.5)"
     details: Tuple[str, ...] = ()
+    seconds: float = 0.0  #: wall time of the stage inside the worker (the torch work itself)
 
     @property
     def code(self) -> Optional[str]:
@@ -139,6 +140,8 @@ class VerifyReport:
     models: Tuple[ModelReport, ...]
     backend: str
     wall_s: float = 0.0
+    #: seconds spent starting worker processes (importing torch once per zygote)
+    worker_startup_s: float = 0.0
     #: problems that concern no single model, e.g. "fxlint static analysis unavailable"
     messages: Tuple[str, ...] = field(default=())
 

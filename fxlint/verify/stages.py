@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import random
+import re
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -71,6 +74,7 @@ class Pipeline:
         self.frames = FrameFilter(job.get("user_roots", ()))
         self.statuses: Dict[str, str] = {}
         self.aborted = ""
+        self.stage_started = 0.0
         self.notes: List[str] = []
         self.ao_warnings: Dict[str, None] = {}
         self.module: Any = None
@@ -110,6 +114,7 @@ class Pipeline:
 
     def run_stage(self, name: str, step: Callable[[], Optional[List[str]]]) -> None:
         self.emit({"type": "start", "stage": name})
+        self.stage_started = time.perf_counter()
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -122,15 +127,18 @@ class Pipeline:
             self.report(name, "fail", failure.error, failure.frames, failure.details, failure.blame)
         except VerifyTimeout as timeout:
             self.aborted = "not run: the model timed out"
-            self.report(name, "fail", str(timeout), self.frames.user_frames(timeout))
+            # where it was stuck is worth showing, but a slow model is no FX hazard: no static blame
+            self.report(name, "fail", str(timeout), self.frames.user_frames(timeout), blame=False)
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything, SystemExit included
             self.report(name, "fail", first_line(exc), self.frames.user_frames(exc))
 
     def report(self, name: str, status: str, error: str = "", frames: Optional[List[dict]] = None,
                details: Any = (), blame: bool = True) -> None:
         self.statuses[name] = status
+        seconds = time.perf_counter() - self.stage_started if self.stage_started else 0.0
+        self.stage_started = 0.0
         self.emit({"type": "stage", "stage": name, "status": status, "error": error, "frames": frames or [],
-                   "details": list(details), "blame": blame})
+                   "details": list(details), "blame": blame, "seconds": round(seconds, 4)})
 
     def _record_ao_warnings(self, caught: List[warnings.WarningMessage]) -> None:
         # torch.ao deprecations are recorded for the JSON report, never shown (issue 3)
@@ -216,16 +224,34 @@ class Pipeline:
         return []
 
     def do_qat_run(self) -> List[str]:
-        output = call(self.prepared, self.a, 0)
+        pristine = copy.deepcopy(self.prepared)
+        try:
+            output = call(self.prepared, self.a, 0)
+        except Exception as exc:  # noqa: BLE001
+            raise StageFailure(first_line(exc), self._frames_in_graph(exc, pristine, self.a, 0)) from exc
         details = [self._backward(output)]
         if self.b is not None:
             try:
                 call(self.prepared, self.b, 1)
             except Exception as exc:  # noqa: BLE001 - say which input: A already passed
-                raise StageFailure(first_line(exc), self.frames.user_frames(exc),
+                raise StageFailure(first_line(exc), self._frames_in_graph(exc, pristine, self.b, 1),
                                    (f"input B ({self.b_how}) fails; input A passed forward and backward",)) from exc
             details.append("forward on input B ok")
         return details
+
+    def _frames_in_graph(self, exc: BaseException, graph_module: torch.fx.GraphModule, example: Example,
+                         seed: int) -> List[dict]:
+        return self.frames.user_frames(exc) or self._failing_node_frames(graph_module, example, seed)
+
+    def _failing_node_frames(self, graph_module: torch.fx.GraphModule, example: Example, seed: int) -> List[dict]:
+        """The user's line behind the graph node that raised.
+
+        A GraphModule re-raises errors of its generated code with the traceback cut off, so the node is
+        found by replaying the graph node by node; its source line comes from the stack trace recorded
+        at trace time (prepare_qat_fx records them; verify's own comparison traces do too).
+        """
+        node = failing_node(graph_module, example, seed)
+        return node_frames(node, self.frames) if node is not None else []
 
     def _backward(self, output: Any) -> str:
         differentiable = [t for t in iter_tensors(output) if t.requires_grad]
@@ -257,7 +283,7 @@ class Pipeline:
         eager = {tag: self._eager(base, example, seed, f"input {tag} in {mode} mode") for tag, example, seed in inputs}
         try:
             seed_everything(TRACE_SEED)
-            graph_module = torch.fx.symbolic_trace(copy.deepcopy(base))
+            graph_module = trace_recording_stacks(copy.deepcopy(base))
         except Exception as exc:  # noqa: BLE001
             return [Problem(f"{mode} mode: tracing raised {first_line(exc)}", self.frames.user_frames(exc))]
         problems = []
@@ -275,10 +301,12 @@ class Pipeline:
 
     def _compare_call(self, reference: Any, graph_module: nn.Module, example: Example, seed: int,
                       what: str) -> List[Problem]:
+        pristine = copy.deepcopy(graph_module)
         try:
             output = call(graph_module, example, seed)
         except Exception as exc:  # noqa: BLE001
-            return [Problem(f"{what}: the GraphModule raised {first_line(exc)}", self.frames.user_frames(exc))]
+            frames = self.frames.user_frames(exc) or self._failing_node_frames(pristine, example, seed)
+            return [Problem(f"{what}: the GraphModule raised {first_line(exc)}", frames)]
         diff = first_difference(reference, output)
         return [Problem(f"{what}: {diff}", [])] if diff else []
 
@@ -305,6 +333,73 @@ class Pipeline:
 
 
 # ---------------------------------------------------------------------------------------------- module-level
+def trace_recording_stacks(model: nn.Module) -> torch.fx.GraphModule:
+    """What ``torch.fx.symbolic_trace`` builds, plus each node's source line in ``node.meta``."""
+    tracer = torch.fx.Tracer()
+    tracer.record_stack_traces = True
+    graph = tracer.trace(model)
+    return torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+class _NodeRecorder(torch.fx.Interpreter):
+    current: Optional[torch.fx.Node] = None
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        self.current = n
+        return super().run_node(n)
+
+
+def failing_node(graph_module: torch.fx.GraphModule, example: Example, seed: int) -> Optional[torch.fx.Node]:
+    """Replay the graph with an Interpreter; the node that raises, or None when the replay passes."""
+    args = _placeholder_values(graph_module, example)
+    if args is None:
+        return None
+    recorder = _NodeRecorder(graph_module)
+    seed_everything(seed)
+    try:
+        with torch.enable_grad():
+            recorder.run(*args)
+    except Exception:  # noqa: BLE001 - the failure being located
+        return recorder.current
+    return None
+
+
+def _placeholder_values(graph_module: torch.fx.GraphModule, example: Example) -> Optional[list]:
+    """Interpreter.run takes positional values only: line keyword arguments up with the placeholders."""
+    values = list(copy.deepcopy(example.args))
+    kwargs = copy.deepcopy(example.kwargs)
+    placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"][len(values):]
+    for node in placeholders:
+        if node.target in kwargs:
+            values.append(kwargs.pop(node.target))
+        elif node.args:  # a default value
+            values.append(node.args[0])
+        else:
+            return None  # **kwargs / *args placeholders: not replayable this way
+    return values
+
+
+_STACK_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<row>\d+), in \S+\n[ \t]*(?P<line>[^\n]*)')
+
+
+def node_frames(node: torch.fx.Node, frames: FrameFilter, depth: int = 4) -> List[dict]:
+    """User frames from the node's recorded stack trace, outermost first; nodes that quantization
+    inserted (observers) have none, so their first input's is used."""
+    current: Optional[torch.fx.Node] = node
+    for _ in range(depth):
+        if current is None:
+            break
+        found = [{"filename": os.path.realpath(m["file"]), "row": int(m["row"]), "end_row": int(m["row"]),
+                  "line": m["line"].strip()}
+                 for m in _STACK_FRAME.finditer(current.meta.get("stack_trace") or "")
+                 if frames.is_user_file(m["file"])]
+        if found:
+            return found
+        inputs = current.all_input_nodes
+        current = inputs[0] if inputs else None
+    return []
+
+
 def call(model: Any, example: Example, seed: int) -> Any:
     """One forward with fresh copies of the inputs (models may modify them) and every RNG seeded."""
     seed_everything(seed)

@@ -27,8 +27,8 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-#: the child raises VerifyTimeout at the job's deadline; the zygote SIGKILLs it this much later
-#: (for code stuck where Python cannot raise: C loops, `except BaseException`)
+#: the child raises VerifyTimeout at the job's deadline; the zygote SIGKILLs it up to this much later
+#: (half the timeout, at least 1 s), for code stuck where Python cannot raise: C loops, `except BaseException`
 KILL_GRACE_S = 5.0
 _OUTPUT_TAIL = 2000
 
@@ -167,8 +167,9 @@ class Zygote:
             _child_main(job, write_fd, output.fileno(), close=[r for r in self.children] + [self.out_fd])
         os.close(write_fd)
         timeout = float(job.get("timeout") or 0) or 1e9
+        grace = min(KILL_GRACE_S, max(1.0, timeout / 2))
         self.children[read_fd] = {"id": request["id"], "pid": pid, "start": time.monotonic(),
-                                  "deadline": time.monotonic() + timeout + KILL_GRACE_S, "chunks": [],
+                                  "deadline": time.monotonic() + timeout + grace, "chunks": [],
                                   "output": output, "timed_out": False}
 
     def _read_child(self, fd: int) -> None:
