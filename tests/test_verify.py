@@ -283,10 +283,46 @@ def test_cli_as_a_new_user_runs_it(tmp_path):
     model = tmp_path / "my_model.py"
     model.write_text((BASIC / "error_kind.py").read_text())
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    code = "import sys; from fxlint.verify.command import verify; sys.exit(verify())"
-    proc = subprocess.run([sys.executable, "-c", code, "my_model.py"], cwd=tmp_path, env=env,
+    code = ("import sys; from fxlint.verify.command import verify\n"
+            "code = verify.main(['my_model.py'], standalone_mode=False)\n"
+            "assert 'torch' not in sys.modules, 'the parent process imported torch'\n"
+            "sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert "my_model.py::Gate" in proc.stdout and "FAIL" in proc.stdout
     assert f"at my_model.py:{marker_row(model, '# HAZARD')}: if y.sum() > 0:" in proc.stdout
     assert "Traceback" not in proc.stderr and not proc.stderr.strip(), "no progress or noise when not a terminal"
+
+
+def test_a_model_that_kills_the_worker_is_reported_and_the_run_goes_on():
+    report = verify_paths([str(CASES / "lost")], VerifyOptions(timeout=60, jobs=1))
+    models = {m.class_name: m for m in report.models}
+    trace = models["Assassin"].stage("trace")
+    assert statuses(models["Assassin"])["construct"] == "pass", "messages sent before the loss are kept"
+    assert trace.status == "fail" and "worker process died" in trace.error
+    assert models["Survivor"].verdict == "pass", "a fresh zygote takes over"
+
+
+def test_missing_torch_is_a_usage_error(tmp_path, monkeypatch):
+    fake = tmp_path / "fake"
+    (fake / "torch").mkdir(parents=True)
+    (fake / "torch" / "__init__.py").write_text("raise ImportError('no torch here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    result = CliRunner().invoke(verify, [str(BASIC / "clean.py")])
+    assert result.exit_code == 2, result.output
+    assert "could not start (is torch installed?)" in result.output and "no torch here" in result.output
+
+
+def test_progress_rewrites_one_stderr_line(monkeypatch):
+    import io
+
+    from fxlint.verify import command
+
+    stream = io.StringIO()
+    monkeypatch.setattr(command.click, "get_text_stream", lambda name: stream)
+    progress = command._Progress()
+    progress(1, 3, "a.py::Net")
+    progress(2, 3, "b.py::N")
+    progress.clear()
+    assert stream.getvalue().startswith("\r[1/3] a.py::Net\r[2/3] b.py::N  ")

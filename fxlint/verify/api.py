@@ -208,7 +208,7 @@ def _stop_reason(answer: Dict[str, Any], by_type: Dict[str, Dict[str, Any]]) -> 
     if answer.get("timed_out"):
         return "timed out: killed after the deadline (stuck where Python could not interrupt it)"
     if answer.get("worker_lost"):
-        return f"the verify worker was lost{': ' + tail if tail else ''}"
+        return f"the verify worker process died (killed from outside, or by the model){': ' + tail if tail else ''}"
     if "internal" in by_type:
         return f"internal error in fxlint verify: {by_type['internal']['error']}"
     code = answer.get("exit", 0)

@@ -5,7 +5,8 @@ imports torch once and forks a child per job, so a model costs a fork instead of
 plus ``import torch`` (about 2.5 s here). Elsewhere every job gets its own ``... worker run`` process.
 
 An answer is ``{"messages": [...], "exit": int, "timed_out": bool, "output_tail": str, "elapsed": s}``
-whatever happened: a crashed or killed worker yields an answer with the messages it managed to send.
+whatever happened: a crashed or killed worker (or zygote) yields an answer with the messages it managed
+to send.
 """
 
 from __future__ import annotations
@@ -77,12 +78,13 @@ class ZygoteRunner:
             self._ensure_started()
             while pending and len(outstanding) < self.parallel:
                 job = pending.pop(0)
-                outstanding[next_id] = {"job": job, "sent": time.monotonic()}
+                outstanding[next_id] = {"job": job, "sent": time.monotonic(), "messages": []}
                 self._send({"id": next_id, "job": job})
                 next_id += 1
             for job_id, answer in self._receive(outstanding):
-                job = outstanding.pop(job_id)["job"]
-                pending.extend(on_answer(job, answer) or [])
+                entry = outstanding.pop(job_id)
+                answer["messages"] = entry["messages"]
+                pending.extend(on_answer(entry["job"], answer) or [])
 
     def _ensure_started(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -107,18 +109,25 @@ class ZygoteRunner:
             pass  # the zygote died: noticed when reading
 
     def _receive(self, outstanding: Dict[int, Dict[str, Any]]):
-        """Yield (id, answer) for at least one job, or crash answers for all if the zygote died."""
+        """Yield (id, answer) for at least one finished job, or lost answers for all if the zygote died.
+
+        Messages of running jobs are collected on the way (``outstanding[id]["messages"]``).
+        """
         deadline = min(entry["sent"] + float(entry["job"].get("timeout") or 0) + WATCHDOG_GRACE_S
                        for entry in outstanding.values()) if outstanding else time.monotonic() + 1
-        line = self._read_line(max(deadline, time.monotonic() + 1))
-        if line is not None and "id" in line:
+        while True:
+            line = self._read_line(max(deadline, time.monotonic() + 1))
+            if line is None or line.get("id") not in outstanding:
+                break
+            if "message" in line:
+                outstanding[line["id"]]["messages"].append(line["message"])
+                continue
             yield line["id"], line
             return
-        reason = self._stderr_tail() or "the verify worker died"
+        reason = self._stderr_tail()
         self.close()  # dead or hung: every outstanding job is lost, the next round starts a new zygote
         for job_id in list(outstanding):
-            yield job_id, {"messages": [], "exit": -9, "timed_out": False, "output_tail": reason,
-                           "elapsed": 0.0, "worker_lost": True}
+            yield job_id, {"exit": -9, "timed_out": False, "output_tail": reason, "elapsed": 0.0, "worker_lost": True}
 
     def _read_line(self, deadline: float) -> Optional[Dict[str, Any]]:
         assert self.process is not None and self.process.stdout is not None

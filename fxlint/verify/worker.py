@@ -5,8 +5,9 @@ Two ways to run, both speaking JSON lines (see :mod:`fxlint.verify.pool` for the
 ``python -m fxlint.verify.worker serve``
     A zygote: imports torch and torch.ao once, then reads one job per line on stdin and forks one child
     per job. Each child runs the job with its own deadline and writes its messages to a private pipe;
-    when it exits (or is killed at its deadline) the zygote answers with one line
-    ``{"id", "messages", "exit", "timed_out", "output_tail", "elapsed"}``. A fresh child per model keeps
+    each message is passed on at once as ``{"id", "message"}``, and when the child exits (or is killed
+    at its deadline) one line ``{"id", "done": true, "exit", "timed_out", "output_tail", "elapsed"}``
+    closes the job. A fresh child per model keeps
     the process-global FX wrap registry and user state from leaking between models (fx-hazards.md §4)
     while paying torch's import once.
 ``python -m fxlint.verify.worker run``
@@ -169,18 +170,26 @@ class Zygote:
         timeout = float(job.get("timeout") or 0) or 1e9
         grace = min(KILL_GRACE_S, max(1.0, timeout / 2))
         self.children[read_fd] = {"id": request["id"], "pid": pid, "start": time.monotonic(),
-                                  "deadline": time.monotonic() + timeout + grace, "chunks": [],
+                                  "deadline": time.monotonic() + timeout + grace, "pending": b"",
                                   "output": output, "timed_out": False}
 
     def _read_child(self, fd: int) -> None:
         chunk = os.read(fd, 1 << 16)
         if chunk:
-            self.children[fd]["chunks"].append(chunk)
+            self._forward_messages(self.children[fd], chunk)
             return
         record = self.children.pop(fd)
         os.close(fd)
         _, status = os.waitpid(record["pid"], 0)
         self._answer(record, status)
+
+    def _forward_messages(self, record: Dict[str, Any], chunk: bytes) -> None:
+        """Pass each complete message on at once: if this zygote dies, the parent still knows how far
+        the model got."""
+        record["pending"] += chunk
+        *lines, record["pending"] = record["pending"].split(b"\n")
+        for message in _parse_messages(b"\n".join(lines)):
+            _write_all(self.out_fd, _json_line({"id": record["id"], "message": message}))
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -190,9 +199,9 @@ class Zygote:
                 _kill_group(record["pid"])
 
     def _answer(self, record: Dict[str, Any], status: int) -> None:
-        messages = _parse_messages(b"".join(record["chunks"]))
+        self._forward_messages(record, b"\n")  # a last message without its newline
         exit_code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
-        answer = {"id": record["id"], "messages": messages, "exit": exit_code, "timed_out": record["timed_out"],
+        answer = {"id": record["id"], "done": True, "exit": exit_code, "timed_out": record["timed_out"],
                   "output_tail": _tail(record["output"]) if exit_code != 0 else "",
                   "elapsed": round(time.monotonic() - record["start"], 3)}
         record["output"].close()
@@ -274,6 +283,9 @@ def _protocol_fd() -> int:
 
 def serve() -> int:
     out_fd = _protocol_fd()
+    # Ctrl-C reaches the whole foreground process group: the parent decides (it closes our stdin, we
+    # kill the children and exit); children restore the default handler
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         info = preload()
     except BaseException as exc:  # noqa: BLE001 - e.g. torch not installed: tell the parent, once
