@@ -50,6 +50,8 @@ def test_cli_factory_per_file(tmp_path):
     assert [(Path(t.file).name, t.kind) for t in targets] == [("a.py", "factory")], "helpers under a dir are ignored"
     (skip,) = plan_targets([str(tmp_path / "helper.py")], factory="build")
     assert skip.kind == "skip" and "no top-level `build`" in skip.skip_reason
+    with pytest.raises(VerifyUsageError, match="defines `nothing`"):
+        plan_targets([str(tmp_path)], factory="nothing")
 
 
 def test_module_factory_is_one_target(tmp_path):

@@ -53,9 +53,15 @@ def verify(paths: Tuple[str, ...], factory: Optional[str], alt_factory: Optional
            timeout: float, output_format: str, jobs: Optional[int]) -> None:
     """Prove that models trace, match eager and survive FX QAT; blame failures on source lines.
 
+    Models and inputs come from [tool.fxlint.verify] in pyproject.toml ("path.py::Class" =
+    "module:factory"), else --factory, else a make() in the file, else every nn.Module class that
+    builds with no arguments (inputs inferred from its first layer).
+
     Each model runs in its own worker process: import, construct, symbolic_trace, eager equivalence
     (train and eval, two inputs, repeated calls), prepare_qat_fx, a QAT forward and backward, and
     convert_fx (reported, not part of the verdict).
+
+    Exit status: 0 when every verified model passes through qat_run, 1 when any fails, 2 on usage errors.
     """
     options = VerifyOptions(factory, alt_factory, qat_backend, timeout, jobs)
     stderr = click.get_text_stream("stderr")

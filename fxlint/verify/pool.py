@@ -69,6 +69,7 @@ class ZygoteRunner:
         self.process: Optional[subprocess.Popen] = None
         self.stderr = tempfile.TemporaryFile()
         self.buffer = b""
+        self.stderr_mark = 0
         self.startup_s = 0.0
 
     def run(self, pending: List[Dict[str, Any]], on_answer: OnAnswer) -> None:
@@ -89,6 +90,9 @@ class ZygoteRunner:
     def _ensure_started(self) -> None:
         if self.process is not None and self.process.poll() is None:
             return
+        self.stderr.seek(0)
+        self.stderr.truncate()
+        self.stderr_mark = 0
         self.process = subprocess.Popen(worker_command("serve"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.stderr, env=worker_env())
         self.buffer = b""
@@ -99,6 +103,7 @@ class ZygoteRunner:
             error = (ready or {}).get("error") or self._stderr_tail() or "no answer"
             self.close()
             raise VerifyUsageError(f"the verify worker could not start (is torch installed?): {error}")
+        self.stderr_mark = self.stderr.seek(0, os.SEEK_END)  # start-up chatter is no reason for a later death
 
     def _send(self, request: Dict[str, Any]) -> None:
         assert self.process is not None and self.process.stdin is not None
@@ -150,7 +155,7 @@ class ZygoteRunner:
             return None
 
     def _stderr_tail(self) -> str:
-        self.stderr.seek(0)
+        self.stderr.seek(self.stderr_mark)
         lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
         return lines[-1] if lines else ""
 

@@ -53,7 +53,7 @@ def _where(result: StageResult) -> str:
     parts = []
     if result.location is not None:
         parts.append(f" at {result.location.filename}:{result.location.row}")
-    if result.blame is not None:
+    if result.blame is not None and (result.blame.code or result.location is not None):
         parts.append(f" ({result.blame.code})" if result.blame.code else " (not flagged by fxlint)")
     return "".join(parts)
 

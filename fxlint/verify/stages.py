@@ -71,7 +71,7 @@ class Pipeline:
 
     def __init__(self, job: Dict[str, Any], emit: Emit):
         self.job, self.emit = job, emit
-        self.frames = FrameFilter(job.get("user_roots", ()))
+        self.frame_filter = FrameFilter(job.get("user_roots", ()))
         self.statuses: Dict[str, str] = {}
         self.aborted = ""
         self.stage_started = 0.0
@@ -115,22 +115,28 @@ class Pipeline:
     def run_stage(self, name: str, step: Callable[[], Optional[List[str]]]) -> None:
         self.emit({"type": "start", "stage": name})
         self.stage_started = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = self._attempt(step)
+        self._record_ao_warnings(caught)
+        self.report(name, **outcome)
+
+    def _attempt(self, step: Callable[[], Optional[List[str]]]) -> Dict[str, Any]:
+        """Run a stage's step; its outcome as keyword arguments of :meth:`report`."""
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                details = step() or []
-            self._record_ao_warnings(caught)
-            self.report(name, "pass", details=details)
+            return {"status": "pass", "details": step() or []}
         except Skip as skip:
-            self.report(name, "skipped", str(skip))
+            return {"status": "skipped", "error": str(skip)}
         except StageFailure as failure:
-            self.report(name, "fail", failure.error, failure.frames, failure.details, failure.blame)
+            return {"status": "fail", "error": failure.error, "frames": failure.frames, "details": failure.details,
+                    "blame": failure.blame}
         except VerifyTimeout as timeout:
             self.aborted = "not run: the model timed out"
             # where it was stuck is worth showing, but a slow model is no FX hazard: no static blame
-            self.report(name, "fail", str(timeout), self.frames.user_frames(timeout), blame=False)
+            return {"status": "fail", "error": str(timeout), "frames": self.frame_filter.user_frames(timeout),
+                    "blame": False}
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything, SystemExit included
-            self.report(name, "fail", first_line(exc), self.frames.user_frames(exc))
+            return {"status": "fail", "error": first_line(exc), "frames": self.frame_filter.user_frames(exc)}
 
     def report(self, name: str, status: str, error: str = "", frames: Optional[List[dict]] = None,
                details: Any = (), blame: bool = True) -> None:
@@ -172,26 +178,31 @@ class Pipeline:
     def _prepare_inputs(self, example: Optional[Example]) -> None:
         how, source = self.job.get("how", "factory"), self.job.get("label", "")
         if example is None:
-            how = "inferred"
-            try:
-                example, source = infer_example(self.model)
-            except CannotInfer as exc:
-                self.no_input_reason = str(exc)
+            how, (example, source) = "inferred", self._inferred_input()
         self.a = example
-        second_how = ""
-        if self.a is not None and self.job.get("alt_factory"):
-            alt = resolve_factory(self.job["alt_factory"], self.module)
-            _, self.b = split_factory_result(alt())
-            if self.b is None:
-                raise TypeError(f"the alt factory {self.job['alt_factory']['function']}() returned no inputs")
-            second_how = f"alt factory {self.job['alt_factory']['function']}()"
-        elif self.a is not None:
-            self.b, second_how = derive_second(self.model, self.a)
-        self.b_how = second_how
-        self.emit({"type": "inputs", "how": how if self.a is not None else "none",
-                   "source": source if self.a is not None else self.no_input_reason,
-                   "first": describe_example(self.model, self.a) if self.a else "",
-                   "second": describe_example(self.model, self.b) if self.b else "", "second_how": second_how})
+        if self.a is None:
+            self.emit({"type": "inputs", "how": "none", "source": self.no_input_reason})
+            return
+        self.b, self.b_how = self._second_input()
+        self.emit({"type": "inputs", "how": how, "source": source, "first": describe_example(self.model, self.a),
+                   "second": describe_example(self.model, self.b) if self.b else "", "second_how": self.b_how})
+
+    def _inferred_input(self) -> Tuple[Optional[Example], str]:
+        try:
+            return infer_example(self.model)
+        except CannotInfer as exc:
+            self.no_input_reason = str(exc)
+            return None, ""
+
+    def _second_input(self) -> Tuple[Optional[Example], str]:
+        """Input B: the alt factory's inputs (its model is ignored), else derived from input A."""
+        spec = self.job.get("alt_factory")
+        if not spec:
+            return derive_second(self.model, self.a)
+        _, example = split_factory_result(resolve_factory(spec, self.module)())
+        if example is None:
+            raise TypeError(f"the alt factory {spec['function']}() returned no inputs")
+        return example, f"alt factory {spec['function']}()"
 
     def do_trace(self) -> List[str]:
         seed_everything(TRACE_SEED)
@@ -241,7 +252,7 @@ class Pipeline:
 
     def _frames_in_graph(self, exc: BaseException, graph_module: torch.fx.GraphModule, example: Example,
                          seed: int) -> List[dict]:
-        return self.frames.user_frames(exc) or self._failing_node_frames(graph_module, example, seed)
+        return self.frame_filter.user_frames(exc) or self._failing_node_frames(graph_module, example, seed)
 
     def _failing_node_frames(self, graph_module: torch.fx.GraphModule, example: Example, seed: int) -> List[dict]:
         """The user's line behind the graph node that raised.
@@ -251,7 +262,7 @@ class Pipeline:
         at trace time (prepare_qat_fx records them; verify's own comparison traces do too).
         """
         node = failing_node(graph_module, example, seed)
-        return node_frames(node, self.frames) if node is not None else []
+        return node_frames(node, self.frame_filter) if node is not None else []
 
     def _backward(self, output: Any) -> str:
         differentiable = [t for t in iter_tensors(output) if t.requires_grad]
@@ -285,7 +296,7 @@ class Pipeline:
             seed_everything(TRACE_SEED)
             graph_module = trace_recording_stacks(copy.deepcopy(base))
         except Exception as exc:  # noqa: BLE001
-            return [Problem(f"{mode} mode: tracing raised {first_line(exc)}", self.frames.user_frames(exc))]
+            return [Problem(f"{mode} mode: tracing raised {first_line(exc)}", self.frame_filter.user_frames(exc))]
         problems = []
         for tag, example, seed in inputs:
             problems += self._compare_call(eager[tag], copy.deepcopy(graph_module), example, seed,
@@ -296,7 +307,7 @@ class Pipeline:
         try:
             return call(copy.deepcopy(model), example, seed)
         except Exception as exc:  # noqa: BLE001 - the example does not run even without FX
-            raise StageFailure(f"eager forward raised on {what}: {first_line(exc)}", self.frames.user_frames(exc),
+            raise StageFailure(f"eager forward raised on {what}: {first_line(exc)}", self.frame_filter.user_frames(exc),
                                blame=False) from exc
 
     def _compare_call(self, reference: Any, graph_module: nn.Module, example: Example, seed: int,
@@ -305,7 +316,7 @@ class Pipeline:
         try:
             output = call(graph_module, example, seed)
         except Exception as exc:  # noqa: BLE001
-            frames = self.frames.user_frames(exc) or self._failing_node_frames(pristine, example, seed)
+            frames = self.frame_filter.user_frames(exc) or self._failing_node_frames(pristine, example, seed)
             return [Problem(f"{what}: the GraphModule raised {first_line(exc)}", frames)]
         diff = first_difference(reference, output)
         return [Problem(f"{what}: {diff}", [])] if diff else []
@@ -328,7 +339,7 @@ class Pipeline:
         try:
             return call(model, example, seed)
         except Exception as exc:  # noqa: BLE001
-            raise StageFailure(f"eager forward raised on {what}: {first_line(exc)}", self.frames.user_frames(exc),
+            raise StageFailure(f"eager forward raised on {what}: {first_line(exc)}", self.frame_filter.user_frames(exc),
                                blame=False) from exc
 
 

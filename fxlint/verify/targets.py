@@ -254,6 +254,8 @@ def plan_targets(paths: Sequence[str], factory: Optional[str] = None, alt_factor
         is_explicit = file in explicit
         targets.extend(replace(t, explicit=is_explicit)
                        for t in _targets_for_file(file, is_explicit, cli_factory, cli_alt, cwd, config_cache))
+    if cli_factory is not None and not targets:
+        raise VerifyUsageError(f"no file in {', '.join(paths)} defines `{cli_factory.function}`")
     return targets
 
 
