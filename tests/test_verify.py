@@ -239,7 +239,8 @@ def test_timeouts_interrupt_python_and_kill_stuck_workers():
 
 def test_pyproject_factories(monkeypatch):
     monkeypatch.chdir(CASES / "configured")
-    report = verify_paths(["models/net.py"], VerifyOptions(timeout=60))
+    # --python: the workers may run in another environment's interpreter (here: the same one, named)
+    report = verify_paths(["models/net.py"], VerifyOptions(timeout=60, python=sys.executable))
     models = {m.class_name: m for m in report.models}
     assert set(models) == {"Head", "Body"}, "a file with config entries verifies exactly those"
     assert models["Head"].verdict == "pass" and models["Head"].inputs.how == "config"

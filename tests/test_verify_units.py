@@ -68,6 +68,20 @@ def test_pyproject_entries_win():
     assert str(CONFIGURED) in targets[0].sys_path
 
 
+def test_explicit_config_file_with_a_list_of_tables(tmp_path):
+    (tmp_path / "m.py").write_text("class M: pass\n")
+    (tmp_path / "elsewhere").mkdir()
+    config = tmp_path / "elsewhere" / "verify.toml"
+    config.write_text(f'[tool.fxlint.verify]\n"{tmp_path / "m.py"}" = [{{factory = "f:a", alt = "f:a_alt"}}, "f:b"]\n')
+    targets = plan_targets([str(tmp_path / "m.py")], config=str(config))
+    assert [(t.factory.label, t.alt_factory.label if t.alt_factory else None) for t in targets] == [
+        ("f:a", "f:a_alt"), ("f:b", None)]
+    assert str(tmp_path / "elsewhere") in targets[0].sys_path
+    (tmp_path / "empty.toml").write_text("[tool.other]\n")
+    with pytest.raises(VerifyUsageError, match="no \\[tool.fxlint.verify\\] table"):
+        plan_targets([str(tmp_path / "m.py")], config=str(tmp_path / "empty.toml"))
+
+
 def test_targets_usage_errors(tmp_path):
     with pytest.raises(VerifyUsageError, match="no Python files"):
         plan_targets([str(tmp_path)])

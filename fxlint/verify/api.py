@@ -39,6 +39,8 @@ class VerifyOptions:
     timeout: float = 120.0  #: seconds per model, all stages together
     jobs: Optional[int] = None  #: models verified side by side; default: CPU count, at most 4
     use_fork: Optional[bool] = None  #: None = fork a zygote where the OS can; False = one process per model
+    config: Optional[str] = None  #: a TOML file with [tool.fxlint.verify], instead of the nearest pyproject.toml
+    python: Optional[str] = None  #: interpreter for the workers (an environment with torch); default: this one
 
 
 def verify_paths(paths: Sequence[str], options: VerifyOptions = VerifyOptions(),
@@ -49,10 +51,10 @@ def verify_paths(paths: Sequence[str], options: VerifyOptions = VerifyOptions(),
     if options.timeout <= 0:
         raise VerifyUsageError("--timeout must be positive")
     started = time.monotonic()
-    targets = plan_targets(paths, options.factory, options.alt_factory)
+    targets = plan_targets(paths, options.factory, options.alt_factory, config=options.config)
     run = _Run(options, user_roots(paths), Blamer(check_source), progress)
     jobs = [job for index, target in enumerate(targets) for job in run.start(target, (index,))]
-    startup_s = run_jobs(jobs, run.parallel, run.on_answer, use_fork=options.use_fork) if jobs else 0.0
+    startup_s = run_jobs(jobs, run.parallel, run.on_answer, options.use_fork, options.python) if jobs else 0.0
     messages = (run.blamer.unavailable,) if run.blamer.unavailable else ()
     return VerifyReport(tuple(run.ordered_reports()), options.backend, round(time.monotonic() - started, 2),
                         round(startup_s, 2), messages)

@@ -49,8 +49,14 @@ class _Progress:
               show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Models verified side by side (default: CPU count, at most 4).")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False),
+              help="A TOML file with [tool.fxlint.verify], instead of the nearest pyproject.toml.")
+@click.option("--python", "python", type=click.Path(exists=True, dir_okay=False),
+              help="Python of the environment that has torch and the model's dependencies "
+                   "(default: the one running fxlint).")
 def verify(paths: Tuple[str, ...], factory: Optional[str], alt_factory: Optional[str], qat_backend: str,
-           timeout: float, output_format: str, jobs: Optional[int]) -> None:
+           timeout: float, output_format: str, jobs: Optional[int], config: Optional[str],
+           python: Optional[str]) -> None:
     """Prove that models trace, match eager and survive FX QAT; blame failures on source lines.
 
     Models and inputs come from [tool.fxlint.verify] in pyproject.toml ("path.py::Class" =
@@ -63,7 +69,7 @@ def verify(paths: Tuple[str, ...], factory: Optional[str], alt_factory: Optional
 
     Exit status: 0 when every verified model passes through qat_run, 1 when any fails, 2 on usage errors.
     """
-    options = VerifyOptions(factory, alt_factory, qat_backend, timeout, jobs)
+    options = VerifyOptions(factory, alt_factory, qat_backend, timeout, jobs, config=config, python=python)
     stderr = click.get_text_stream("stderr")
     progress = _Progress() if stderr.isatty() else None
     try:

@@ -42,18 +42,21 @@ def worker_env() -> Dict[str, str]:
     return env
 
 
-def worker_command(mode: str) -> List[str]:
-    return [sys.executable, "-m", "fxlint.verify.worker", mode]
+def worker_command(mode: str, python: Optional[str] = None) -> List[str]:
+    """The worker needs only torch and this package's own code, so ``python`` may be another
+    environment's interpreter (the project's venv with torch, when fxlint itself lives elsewhere)."""
+    return [python or sys.executable, "-m", "fxlint.verify.worker", mode]
 
 
-def run_jobs(jobs: List[Dict[str, Any]], parallel: int, on_answer: OnAnswer, use_fork: Optional[bool] = None) -> float:
+def run_jobs(jobs: List[Dict[str, Any]], parallel: int, on_answer: OnAnswer, use_fork: Optional[bool] = None,
+             python: Optional[str] = None) -> float:
     """Run every job; ``on_answer(job, answer)`` may return follow-up jobs (discovery -> classes).
 
     Returns the seconds spent starting zygotes (0 without fork, where every job pays its own start-up).
     """
     if use_fork is None:
         use_fork = hasattr(os, "fork") and os.environ.get("FXLINT_VERIFY_NO_FORK") != "1"
-    runner = ZygoteRunner(parallel) if use_fork else SubprocessRunner(parallel)
+    runner = ZygoteRunner(parallel, python) if use_fork else SubprocessRunner(parallel, python)
     try:
         runner.run(list(jobs), on_answer)
     finally:
@@ -64,8 +67,9 @@ def run_jobs(jobs: List[Dict[str, Any]], parallel: int, on_answer: OnAnswer, use
 class ZygoteRunner:
     """Feeds jobs to one zygote, at most ``parallel`` outstanding; restarts it if it dies."""
 
-    def __init__(self, parallel: int):
+    def __init__(self, parallel: int, python: Optional[str] = None):
         self.parallel = max(1, parallel)
+        self.python = python
         self.process: Optional[subprocess.Popen] = None
         self.stderr = tempfile.TemporaryFile()
         self.buffer = b""
@@ -93,7 +97,7 @@ class ZygoteRunner:
         self.stderr.seek(0)
         self.stderr.truncate()
         self.stderr_mark = 0
-        self.process = subprocess.Popen(worker_command("serve"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen(worker_command("serve", self.python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.stderr, env=worker_env())
         self.buffer = b""
         started = time.monotonic()
@@ -175,8 +179,9 @@ class ZygoteRunner:
 class SubprocessRunner:
     """One fresh interpreter per job (no fork): slower, same answers."""
 
-    def __init__(self, parallel: int):
+    def __init__(self, parallel: int, python: Optional[str] = None):
         self.parallel = max(1, parallel)
+        self.python = python
         self.startup_s = 0.0
 
     def run(self, pending: List[Dict[str, Any]], on_answer: OnAnswer) -> None:
@@ -188,7 +193,7 @@ class SubprocessRunner:
                     if not pending:
                         return
                     job = pending.pop(0)
-                answer = run_in_subprocess(job)
+                answer = run_in_subprocess(job, self.python)
                 with lock:
                     pending.extend(on_answer(job, answer) or [])
 
@@ -204,11 +209,11 @@ class SubprocessRunner:
         pass
 
 
-def run_in_subprocess(job: Dict[str, Any]) -> Dict[str, Any]:
+def run_in_subprocess(job: Dict[str, Any], python: Optional[str] = None) -> Dict[str, Any]:
     timeout = float(job.get("timeout") or 0) or None
     start = time.monotonic()
     with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(worker_command("run"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        process = subprocess.Popen(worker_command("run", python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=stderr, env=worker_env())
         timed_out = False
         try:

@@ -156,12 +156,14 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------ stages
     def do_import(self) -> None:
         prepend_sys_path(self.job.get("sys_path", ()))
-        if self.job.get("file"):
-            self.module = import_file(self.job["file"])
+        # a factory module outside the checked file comes first: it may prepare the environment the
+        # model's package needs (sys.path entries, shims), as a test harness would
         for key in ("factory", "alt_factory"):
             spec = self.job.get(key)
             if spec and (spec.get("module") or spec.get("file")):
-                resolve_factory(spec, None)  # importing the factory's module is part of the import stage
+                resolve_factory(spec, None)
+        if self.job.get("file"):
+            self.module = import_file(self.job["file"])
 
     def do_construct(self) -> None:
         seed_everything(0)

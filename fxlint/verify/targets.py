@@ -193,6 +193,15 @@ def find_config_entries(start_dir: str, cache: Dict[str, List[ConfigEntry]]) -> 
     return entries
 
 
+def read_config_file(path: str) -> List[ConfigEntry]:
+    """Entries of an explicitly given TOML file (``--config``); keys are relative to its directory."""
+    path = os.path.abspath(path)
+    table = _verify_table(path)
+    if table is None:
+        raise VerifyUsageError(f"{path} has no [tool.fxlint.verify] table")
+    return _parse_entries(table, os.path.dirname(path), path)
+
+
 def _verify_table(pyproject: str) -> Optional[dict]:
     try:
         import tomllib  # Python 3.11+
@@ -222,21 +231,27 @@ def _parse_entries(table: dict, config_dir: str, pyproject: str) -> List[ConfigE
 
 
 def _factories_of(value: object, key: str, pyproject: str) -> List[Tuple[str, str]]:
-    """A value is "mod:f", a list of those, or a table {factory = "mod:f", alt = "mod:g"}."""
-    if isinstance(value, str):
-        return [(value, "")]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [(v, "") for v in value]
-    if isinstance(value, dict) and isinstance(value.get("factory"), str):
-        return [(value["factory"], str(value.get("alt", "")))]
-    raise VerifyUsageError(f"{pyproject}: [tool.fxlint.verify] {key!r} must be \"module:factory\", a list of "
-                           "those, or {factory = ..., alt = ...}")
+    """A value is "mod:f", a table {factory = "mod:f", alt = "mod:g"}, or a list of those (one model each)."""
+    items = value if isinstance(value, list) else [value]
+    pairs = []
+    for item in items:
+        if isinstance(item, str):
+            pairs.append((item, ""))
+        elif isinstance(item, dict) and isinstance(item.get("factory"), str):
+            pairs.append((item["factory"], str(item.get("alt", ""))))
+        else:
+            raise VerifyUsageError(f"{pyproject}: [tool.fxlint.verify] {key!r} must be \"module:factory\", "
+                                   "{factory = ..., alt = ...}, or a list of those")
+    return pairs
 
 
 # ---------------------------------------------------------------------------------------------- targets
 def plan_targets(paths: Sequence[str], factory: Optional[str] = None, alt_factory: Optional[str] = None,
-                 cwd: Optional[str] = None) -> List[Target]:
-    """Every model to verify (or file to discover) for the given paths, in a stable order."""
+                 cwd: Optional[str] = None, config: Optional[str] = None) -> List[Target]:
+    """Every model to verify (or file to discover) for the given paths, in a stable order.
+
+    ``config``: a TOML file whose [tool.fxlint.verify] is used instead of the nearest pyproject.toml's.
+    """
     cwd = os.path.abspath(cwd or os.getcwd())
     explicit, found = collect_files(paths)
     if not explicit and not found:
@@ -249,6 +264,9 @@ def plan_targets(paths: Sequence[str], factory: Optional[str] = None, alt_factor
         # one model built by a function outside the checked files: the files are only where blame looks
         return [Target("factory", "", "factory", factory=cli_factory, alt_factory=cli_alt, sys_path=(cwd,))]
     config_cache: Dict[str, List[ConfigEntry]] = {}
+    if config:
+        entries = read_config_file(config)
+        config_cache.update({os.path.dirname(f): entries for f in explicit + found})
     targets: List[Target] = []
     for file in explicit + found:
         is_explicit = file in explicit
