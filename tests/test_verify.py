@@ -234,7 +234,7 @@ def test_timeouts_interrupt_python_and_kill_stuck_workers():
     assert spinner.location.row == marker_row(CASES / "hang" / "hanging.py", "# HANGS")
     stuck = models["Stuck"].stage("trace")
     assert stuck.status == "fail" and stuck.error.startswith("timed out: killed")
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60, "2 s timeouts plus one worker start-up"
 
 
 def test_pyproject_factories(monkeypatch):
