@@ -6,18 +6,18 @@ caches results; :mod:`fxlint.render` formats them.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from fxlint.analysis import child_nodes
 from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
 from fxlint.analysis.project import ModuleSource, module_name_for
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step
+from fxlint.positions import PositionIndex
 from fxlint.suppression import Suppressions
 
 #: files larger than this are skipped with a message: model files are far smaller, and a
@@ -90,7 +90,7 @@ class Checker:
         self._dispatch = _dispatch_table(self.rules)
         self._loaded: Dict[str, Loaded] = {}
         self.project = Project(self._load_for_project, tuple(roots))
-        self._positions: Dict[str, Dict[cst.CSTNode, CodeRange]] = {}
+        self._positions: Dict[str, PositionIndex] = {}
 
     def _load_for_project(self, path: Path) -> Optional[ModuleSource]:
         return self._get(path).module
@@ -137,9 +137,9 @@ class Checker:
     def _run_rules(self, analysis: Analysis) -> List[Finding]:
         findings: List[Finding] = []
         for reach in list(analysis.reached.values()):
-            parents: Dict[cst.CSTNode, cst.CSTNode] = {}
-            ctx = RuleContext(analysis, reach, parents, findings)
-            for node in _walk_function(reach.func.node, parents):
+            ctx = RuleContext(analysis, reach, findings)
+            for node in _walk_function(reach.func.node, ctx):
+                ctx.current = node
                 for rule, method in self._dispatch.get(type(node).__name__, ()):
                     ctx.rule = type(rule)
                     method(node, ctx)
@@ -161,28 +161,27 @@ class Checker:
                 out[key] = d
         return tuple(sorted(out.values(), key=Diagnostic.sort_key))
 
-    def positions(self, module: ModuleSource) -> Dict[cst.CSTNode, CodeRange]:
-        if module.path not in self._positions:
-            wrapper = MetadataWrapper(module.tree, unsafe_skip_copy=True)
-            self._positions[module.path] = dict(wrapper.resolve(PositionProvider))
-        return self._positions[module.path]
+    def positions(self, module: ModuleSource) -> PositionIndex:
+        index = self._positions.get(module.path)
+        if index is None or index.tree is not module.tree:
+            index = self._positions[module.path] = PositionIndex(module.tree, module.text)
+        return index
 
     def _diagnostic(self, f: Finding) -> Diagnostic:
-        positions = self.positions(f.module)
-        where = positions[f.node]
+        line, col, end_line, end_col = self.positions(f.module).span(f.node, f.statement)
         steps: List[Step] = []
         source = ""
         if f.value is not None:
             source = f.value.origin.name if f.value.origin is not None else ""
             for module, stmt in f.value.steps:
-                pos = self.positions(module).get(stmt)
-                if pos is not None:
-                    text = module.tree.code_for_node(stmt).strip().splitlines()[0]
-                    steps.append(Step(pos.start.line, text, "" if module is f.module else module.path))
+                row = self.positions(module).statement_line(stmt)
+                if row is not None:
+                    text = statement_header(module.tree, stmt)
+                    steps.append(Step(row, text, "" if module is f.module else module.path))
         rule = f.rule
         return Diagnostic(
             rule.code, rule.name(), rule.hazard, f.message, f.module.path,
-            Location(where.start.line, where.start.column + 1), Location(where.end.line, where.end.column + 1),
+            Location(line, col + 1), Location(end_line, end_col + 1),
             tuple(steps), f.chain, source, f.fix, f.help,
         )
 
@@ -196,24 +195,43 @@ def _dispatch_table(rules: Sequence[object]) -> Dict[str, List[tuple]]:
 
 
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_STATEMENTS = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
 
 
-def _walk_function(func: cst.FunctionDef, parents: Dict[cst.CSTNode, cst.CSTNode]):
-    """Pre-order walk of a function (decorators and body), not into nested defs or classes."""
+def _walk_function(func: cst.FunctionDef, ctx: RuleContext):
+    """Pre-order walk of a function (decorators and body), not into nested defs or classes.
+
+    Records each node's parent and innermost enclosing statement *before* visiting it, so
+    rules can look upwards from the node they are given.
+    """
+    parents, statements = ctx.parents, ctx.statements
     yield func
-    stack: List[cst.CSTNode] = list(reversed(func.decorators)) + [func.body]
-    for child in stack:
+    top: List[cst.CSTNode] = list(func.decorators) + [func.body]
+    for child in top:
         parents[child] = func
-    stack.reverse()
+        statements[child] = func
+    stack = list(reversed(top))
     while stack:
         node = stack.pop()
-        yield node
         if isinstance(node, _NESTED):
+            yield node
             continue
-        children = node.children
+        children = child_nodes(node)
+        owner = node if isinstance(node, _STATEMENTS) else statements.get(node)
         for child in children:
             parents[child] = node
+            statements[child] = owner
+        yield node
         stack.extend(reversed(children))
 
 
-NOQA = re.compile(r"#\s*noqa")
+def statement_header(tree: cst.Module, stmt: cst.CSTNode) -> str:
+    """A statement's first line as written, without generating code for a whole loop body."""
+    if isinstance(stmt, cst.For):
+        return f"for {tree.code_for_node(stmt.target)} in {tree.code_for_node(stmt.iter)}:"
+    if isinstance(stmt, (cst.If, cst.While)):
+        return f"{'if' if isinstance(stmt, cst.If) else 'while'} {tree.code_for_node(stmt.test)}:"
+    if isinstance(stmt, cst.With):
+        return "with ...:"
+    text = tree.code_for_node(stmt).strip()
+    return text.splitlines()[0] if text else text

@@ -2,7 +2,7 @@
 
 import libcst as cst
 
-from fxlint.analysis import dotted
+from fxlint.analysis import child_nodes, dotted
 from fxlint.analysis.context import RuleContext
 from fxlint.diagnostics import Hazard
 from fxlint.rule import Invalid, Rule, Valid
@@ -88,5 +88,5 @@ def _first_traced(body: cst.CSTNode, ctx: RuleContext):
         value = ctx.value(node)
         if value is not None and value.is_proxy:
             return value
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return None

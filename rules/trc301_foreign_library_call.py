@@ -62,7 +62,7 @@ class ForeignLibraryCall(Rule):
     """, message_contains="numpy.clip", line=4)]
 
     def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
-        name = ctx.qualified(node.func)
+        name = ctx.external(node.func)
         if not name or name.split(".")[0] in SAFE_TOP_LEVEL or _in_checked_tree(name, ctx):
             return
         for arg in node.args:

@@ -31,16 +31,22 @@ class Finding:
     chain: Tuple[str, ...]
     fix: Optional[Fix] = None
     help: str = ""
+    #: the innermost statement containing ``node`` (anchors its position)
+    statement: Optional[cst.CSTNode] = None
 
 
 class RuleContext:
     """The analysis as seen from one reached function."""
 
-    def __init__(self, analysis: Analysis, reach: Reach, parents: Dict[cst.CSTNode, cst.CSTNode],
-                 sink: List[Finding]) -> None:
+    def __init__(self, analysis: Analysis, reach: Reach, sink: List[Finding]) -> None:
         self.analysis = analysis
         self.reach = reach
-        self._parents = parents
+        #: parent of every node visited so far (filled by the engine's walk)
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        #: innermost enclosing statement of every node visited so far
+        self.statements: Dict[cst.CSTNode, Optional[cst.CSTNode]] = {}
+        #: the node whose visit_* method is running
+        self.current: Optional[cst.CSTNode] = None
         self._sink = sink
         self.rule: type = object
 
@@ -62,7 +68,7 @@ class RuleContext:
         return self.reach.func.node.name.value == "forward"
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        return self._parents.get(node)
+        return self.parents.get(node)
 
     def is_condition(self, node: cst.CSTNode) -> bool:
         """Is ``node`` the test of an if/while/assert/ternary/comprehension filter (reported there)?"""
@@ -102,6 +108,11 @@ class RuleContext:
             return v.ref[0].qualname
         return ""
 
+    def external(self, node: cst.CSTNode) -> str:
+        """Dotted name of a callee defined outside the checked files ("numpy.clip"), else ""."""
+        v = self.value(node)
+        return str(v.ref) if v is not None and v.kind is Kind.EXTERNAL else ""
+
     def code(self, node: cst.CSTNode) -> str:
         text = self.module.tree.code_for_node(node).strip()
         return text if len(text) <= 60 else text[:57] + "..."
@@ -129,7 +140,16 @@ class RuleContext:
     def report(self, node: cst.CSTNode, message: str, value: Optional[Value] = None,
                fix: Optional[Fix] = None, help: str = "") -> None:
         self._sink.append(Finding(self.rule, node, self.module, message, value, self.reach.chain, fix,
-                                  help or getattr(self.rule, "help", "")))
+                                  help or getattr(self.rule, "help", ""), self.statement_of(node)))
+
+    def statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The innermost statement containing ``node`` (a descendant of the node being visited)."""
+        for candidate in (node, self.current):
+            if isinstance(candidate, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+                return candidate
+            if candidate in self.statements:
+                return self.statements[candidate]
+        return None
 
 
 def condition_label(node: cst.CSTNode, parent: Optional[cst.CSTNode]) -> str:

@@ -23,7 +23,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 
 import libcst as cst
 
-from fxlint.analysis import dotted
+from fxlint.analysis import child_nodes, dotted
 from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
 from fxlint.analysis.values import (
     CONCRETE,
@@ -321,16 +321,13 @@ class Analysis:
         return self.project.global_value(frame.module, name)
 
     def _ex_Integer(self, node: cst.Integer, frame: Frame) -> Value:
-        return const(node.evaluated_value)
+        return _number_literal(node)
 
     def _ex_Float(self, node: cst.Float, frame: Frame) -> Value:
-        return const(node.evaluated_value)
+        return _number_literal(node)
 
     def _ex_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
-        try:
-            return const(node.evaluated_value)
-        except Exception:  # noqa: BLE001 - odd prefixes: a concrete string all the same
-            return CONCRETE
+        return _string_literal(node)
 
     def _ex_FormattedString(self, node: cst.FormattedString, frame: Frame) -> Value:
         values = [self.eval(p.expression, frame) for p in node.parts if isinstance(p, cst.FormattedStringExpression)]
@@ -502,24 +499,47 @@ def _join_env(a: Dict[str, Value], b: Dict[str, Value]) -> Dict[str, Value]:
 
 
 def _signature(v: Value) -> tuple:
-    c = v.const if isinstance(v.const, (int, float, str, bool, type(None))) else None
+    # Only literal constants take part: a submodule's display name ("self.tree1.tree2") must not,
+    # or recursive module structures (DLA trees) defeat the memo and the recursion guard.
+    c = v.const if v.kind is Kind.CONST and isinstance(v.const, (int, float, str, bool, type(None))) else None
     return (v.kind, v.taint.value, id(v.ref) if v.ref is not None else 0, c, v.param is not None)
 
 
 def _literal(node: cst.BaseExpression) -> Optional[Value]:
     if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
         return const({"None": None, "True": True, "False": False}[node.value])
-    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
-        try:
-            return const(node.evaluated_value)
-        except Exception:  # noqa: BLE001
-            return CONCRETE
+    if isinstance(node, cst.SimpleString):
+        return _string_literal(node)
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return _number_literal(node)
     return None
+
+
+def _string_literal(node: cst.SimpleString) -> Value:
+    """The value of a plain string literal; LibCST's evaluated_value runs ast.literal_eval (slow)."""
+    raw = node.value
+    quote = raw[-1:]
+    if raw[:1] in ("'", '"') and "\\" not in raw and not raw.startswith(quote * 3):
+        return const(raw[1:-1])
+    try:
+        return const(node.evaluated_value)
+    except Exception:  # noqa: BLE001 - odd prefixes: a concrete string all the same
+        return CONCRETE
+
+
+def _number_literal(node: cst.BaseNumber) -> Value:
+    text = node.value.replace("_", "")
+    try:
+        if isinstance(node, cst.Integer):
+            return const(int(text, 0) if not (len(text) > 1 and text[0] == "0" and text.isdigit()) else int(text))
+        return const(float(text))
+    except ValueError:
+        return CONCRETE
 
 
 def _subexpressions(node: cst.CSTNode) -> List[cst.BaseExpression]:
     out: List[cst.BaseExpression] = []
-    for child in node.children:
+    for child in child_nodes(node):
         if isinstance(child, cst.BaseExpression):
             out.append(child)
         elif not isinstance(child, (cst.BaseSuite, cst.BaseStatement)):

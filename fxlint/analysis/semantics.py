@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from fxlint.analysis import dotted
+from fxlint.analysis import child_nodes, dotted
 from fxlint.analysis.interp import (
     BUILTIN_NAMES,
     CONCRETE_BUILTINS,
@@ -477,7 +477,7 @@ def _walk_statements(node: cst.CSTNode):
             continue
         if isinstance(current, (cst.BaseExpression,)):
             continue
-        stack.extend(reversed(current.children))
+        stack.extend(reversed(child_nodes(current)))
 
 
 def _walk_expressions(node: cst.CSTNode):
@@ -485,7 +485,7 @@ def _walk_expressions(node: cst.CSTNode):
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(current.children)
+        stack.extend(child_nodes(current))
 
 
 __all__ = ["Project", "const"]

@@ -1,0 +1,210 @@
+"""Source positions for the few nodes that get reported, without LibCST's PositionProvider.
+
+PositionProvider regenerates the whole module to count characters and costs 1-2x a parse
+(shared/notes/performance-anchors.md); on timm it was 75% of fxlint's time. Instead:
+
+1. statements are anchored by walking LibCST's statement tree beside the stdlib ``ast`` of the
+   same text (``ast.parse`` is ~10x cheaper than LibCST's parser), which has line/column
+   positions for free;
+2. an expression inside a statement is found by searching its exact source text (LibCST is
+   lossless, so ``code_for_node`` is a verbatim slice) from the statement's start, taking the
+   n-th occurrence when the same text appears earlier in that statement.
+
+When the two parsers disagree (syntax newer than the running Python), it falls back to
+PositionProvider for that module.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from fxlint.analysis import child_nodes
+
+Span = Tuple[int, int, int, int]  #: (line, column, end line, end column); lines 1-based, columns 0-based
+
+
+class _Mismatch(Exception):
+    pass
+
+
+@dataclass
+class _Anchor:
+    line: int
+    col: int  #: 0-based character column
+
+
+class PositionIndex:
+    """Positions of nodes of one module, computed on demand."""
+
+    def __init__(self, tree: cst.Module, text: str) -> None:
+        self.tree = tree
+        self.text = text
+        self.lines = text.splitlines(keepends=True)
+        self._offsets = _line_offsets(self.lines)
+        self._anchors: Dict[cst.CSTNode, _Anchor] = {}
+        self._fallback: Optional[Dict[cst.CSTNode, object]] = None
+        try:
+            self._anchor_block(tree.body, ast.parse(text).body)
+        except (_Mismatch, SyntaxError, ValueError, RecursionError):
+            self._use_position_provider()
+
+    # ----------------------------------------------------------------- public
+    def span(self, node: cst.CSTNode, statement: Optional[cst.CSTNode]) -> Span:
+        """Where ``node`` is; ``statement`` is a statement containing it (or the node itself)."""
+        if self._fallback is not None:
+            return self._provider_span(node)
+        anchor_node = node if node in self._anchors else statement if statement in self._anchors else node
+        anchor = self._anchors.get(anchor_node)
+        if anchor is None:
+            return self._provider_span(node)
+        start = self._offsets[anchor.line - 1] + anchor.col
+        if anchor_node is node:  # a statement: its first line is what a reader looks for
+            line_end = self.text.find("\n", start)
+            return self._to_span(start, line_end if line_end >= 0 else len(self.text))
+        code = self.tree.code_for_node(node)
+        stripped = code.strip()
+        lead = len(code) - len(code.lstrip())
+        nth = _occurrence_index(anchor_node, node, stripped, self.tree) if anchor_node is not node else 0
+        offset = start
+        for _ in range(nth + 1):
+            found = self.text.find(stripped, offset)
+            if found < 0:
+                return self._provider_span(node)
+            offset = found + 1
+        begin = offset - 1 if stripped else start + lead
+        return self._to_span(begin, begin + len(stripped))
+
+    def statement_line(self, statement: cst.CSTNode) -> Optional[int]:
+        anchor = self._anchors.get(statement)
+        if anchor is not None:
+            return anchor.line
+        if self._fallback is not None:
+            return self._provider_span(statement)[0]
+        return None
+
+    # ----------------------------------------------------------------- anchoring
+    def _anchor_block(self, statements: Sequence[cst.CSTNode], nodes: List[ast.stmt]) -> None:
+        flat: List[cst.CSTNode] = []
+        for stmt in statements:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                if stmt.body:
+                    self._anchors[stmt] = None  # type: ignore[assignment]  # set with its first small stmt
+                flat.extend(stmt.body)
+            else:
+                flat.append(stmt)
+        if len(flat) != len(nodes):
+            raise _Mismatch()
+        for c, a in zip(flat, nodes):
+            self._anchor(c, a)
+        for stmt in statements:
+            if isinstance(stmt, cst.SimpleStatementLine) and stmt.body:
+                self._anchors[stmt] = self._anchors[stmt.body[0]]
+
+    def _anchor(self, c: cst.CSTNode, a: ast.stmt) -> None:
+        line = a.lineno
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and a.decorator_list:
+            line = a.decorator_list[0].lineno
+            self._anchors[c] = _Anchor(line, self._char_col(line, a.decorator_list[0].col_offset) - 1)
+        else:
+            self._anchors[c] = _Anchor(line, self._char_col(line, a.col_offset))
+        for c_body, a_body in _child_blocks(c, a):
+            self._anchor_block(c_body, a_body)
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+    def _to_span(self, begin: int, end: int) -> Span:
+        l1, c1 = self._line_col(begin)
+        l2, c2 = self._line_col(end)
+        return l1, c1, l2, c2
+
+    def _line_col(self, offset: int) -> Tuple[int, int]:
+        lo, hi = 0, len(self._offsets) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._offsets[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1, offset - self._offsets[lo]
+
+    # ----------------------------------------------------------------- fallback
+    def _use_position_provider(self) -> None:
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        wrapper = MetadataWrapper(self.tree, unsafe_skip_copy=True)
+        self._fallback = dict(wrapper.resolve(PositionProvider))
+
+    def _provider_span(self, node: cst.CSTNode) -> Span:
+        if self._fallback is None:
+            self._use_position_provider()
+        assert self._fallback is not None
+        r = self._fallback.get(node)
+        if r is None:
+            return 1, 0, 1, 0
+        return r.start.line, r.start.column, r.end.line, r.end.column  # type: ignore[attr-defined]
+
+
+def _line_offsets(lines: List[str]) -> List[int]:
+    out, total = [], 0
+    for line in lines:
+        out.append(total)
+        total += len(line)
+    out.append(total)
+    return out
+
+
+def _suite(body: cst.CSTNode) -> Sequence[cst.CSTNode]:
+    return getattr(body, "body", ())
+
+
+def _child_blocks(c: cst.CSTNode, a: ast.stmt):
+    if isinstance(c, (cst.FunctionDef, cst.ClassDef, cst.With)):
+        yield _suite(c.body), a.body
+    elif isinstance(c, cst.If):
+        yield _suite(c.body), a.body
+        if isinstance(c.orelse, cst.If):
+            if len(a.orelse) != 1:
+                raise _Mismatch()
+            yield [c.orelse], a.orelse
+        elif isinstance(c.orelse, cst.Else):
+            yield _suite(c.orelse.body), a.orelse
+    elif isinstance(c, (cst.For, cst.While)):
+        yield _suite(c.body), a.body
+        if c.orelse is not None:
+            yield _suite(c.orelse.body), a.orelse
+    elif isinstance(c, (cst.Try, cst.TryStar)):
+        yield _suite(c.body), a.body
+        if len(c.handlers) != len(a.handlers):
+            raise _Mismatch()
+        for ch, ah in zip(c.handlers, a.handlers):
+            yield _suite(ch.body), ah.body
+        if c.orelse is not None:
+            yield _suite(c.orelse.body), a.orelse
+        if c.finalbody is not None:
+            yield _suite(c.finalbody.body), a.finalbody
+    elif isinstance(c, cst.Match):
+        for cc, ac in zip(c.cases, a.cases):
+            yield _suite(cc.body), ac.body
+
+
+def _occurrence_index(root: cst.CSTNode, target: cst.CSTNode, text: str, tree: cst.Module) -> int:
+    """How many other nodes with the same source text come before ``target`` in ``root`` (pre-order)."""
+    count = 0
+    stack = [root]
+    length = len(text)
+    while stack:
+        node = stack.pop()
+        if node is target:
+            return count
+        if node is not root and isinstance(node, cst.BaseExpression) and type(node) is type(target):
+            if len(tree.code_for_node(node).strip()) == length and tree.code_for_node(node).strip() == text:
+                count += 1
+                continue  # its children cannot be a different match at the same text start
+        stack.extend(reversed(child_nodes(node)))
+    return 0
