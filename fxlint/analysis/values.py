@@ -137,7 +137,7 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
     if a.is_proxy or b.is_proxy:
         base = a if a.is_proxy else b
         return base.derived(taint=a.taint | b.taint, param=a.param if a.param == b.param else None)
-    if a.kind is b.kind and a.ref is b.ref:
+    if a.kind is b.kind and _same_ref(a.ref, b.ref):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
             items = tuple(join(x, y) for x, y in zip(a.items, b.items))
         else:
@@ -147,6 +147,17 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
         base = a if a.traced else b
         return base.derived(taint=a.taint | b.taint, items=None)
     return CONCRETE
+
+
+def _same_ref(a: Any, b: Any) -> bool:
+    """Payload identity: dotted names compare by text, bound functions by their definition."""
+    if a is b:
+        return True
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    if isinstance(a, tuple) and isinstance(b, tuple) and a and b:
+        return a[0] is b[0] and a[1:2] == b[1:2]
+    return False
 
 
 def element_of(container: Value) -> Value:
