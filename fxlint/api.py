@@ -11,9 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from fxlint.cache import ResultCache, digest_bytes, digest_file, rules_fingerprint
+from fxlint.cache import ResultCache, digest_bytes, digest_file, names_digest, rules_fingerprint
 from fxlint.config import Config
 from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem
 from fxlint.files import collect
@@ -28,7 +28,10 @@ def check_source(source: str, filename: str = "<string>.py", select: Sequence[st
     from fxlint import registry
     from fxlint.engine import Checker
 
-    checker = Checker(registry.all_rules(), roots=(Path(filename).resolve().parent,))
+    from fxlint.analysis.references import referenced_class_names
+
+    checker = Checker(registry.all_rules(), roots=(Path(filename).resolve().parent,),
+                      blocks=referenced_class_names(source))
     found = checker.check_source(source, filename)
     return [d for d in found if _selected(d.code, select, ignore)]
 
@@ -37,31 +40,58 @@ def check_paths(paths: Sequence[Path], config: Config, jobs: int = 0, use_cache:
     """Check every Python file under ``paths``; results are sorted and deduplicated."""
     files, problems = collect(paths, config)
     cache = _open_cache(config) if use_cache else None
-    digests: Dict[str, Optional[str]] = {}
+    sources = [_read(str(path), cache) for path in files]
+    blocks: FrozenSet[str] = frozenset().union(*(s.references for s in sources))
+    blocks_digest = names_digest(blocks)
+    digests: Dict[str, Optional[str]] = {os.path.abspath(s.path): s.digest for s in sources}
     diagnostics: List[Diagnostic] = []
-    todo: List[str] = []
-    cached = 0
-    for path in files:
-        key = str(path)
-        digest = digest_file(key)
-        digests[os.path.abspath(key)] = digest
-        hit = cache.get(key, digest, digests) if cache is not None and digest is not None else None
+    todo: List[_Source] = []
+    for source in sources:
+        hit = None
+        if cache is not None and source.digest is not None:
+            hit = cache.get(source.path, source.digest, digests, blocks_digest)
         if hit is None:
-            todo.append(key)
+            todo.append(source)
         else:
-            cached += 1
             diagnostics.extend(hit)
-    for key, found, problem, deps in _analyze(todo, jobs):
+    by_path = {s.path: s for s in todo}
+    for key, found, problem, deps in _analyze([s.path for s in todo], jobs, blocks):
         if problem is not None:
             problems.append(problem)
             continue
         diagnostics.extend(found)
-        if cache is not None and digests.get(os.path.abspath(key)) is not None:
-            cache.put(key, digests[os.path.abspath(key)] or "", found, deps)
+        source = by_path[key]
+        if cache is not None and source.digest is not None:
+            cache.put(key, (source.digest, found, deps, source.references, blocks_digest))
     if cache is not None:
         cache.save()
     final = _finalize(diagnostics, config)
-    return CheckResult(final, tuple(sorted(problems, key=lambda p: p.filename)), len(files), cached)
+    return CheckResult(final, tuple(sorted(problems, key=lambda p: p.filename)), len(files),
+                       len(files) - len(todo))
+
+
+class _Source:
+    """A checked file's digest and the class names it refers to (from the cache when unchanged)."""
+
+    __slots__ = ("path", "digest", "references")
+
+    def __init__(self, path: str, digest: Optional[str], references: FrozenSet[str]) -> None:
+        self.path, self.digest, self.references = path, digest, references
+
+
+def _read(path: str, cache: Optional[ResultCache]) -> _Source:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return _Source(path, None, frozenset())
+    digest = digest_bytes(data)
+    refs = cache.references(path, digest) if cache is not None else None
+    if refs is None:
+        from fxlint.analysis.references import referenced_class_names
+
+        refs = referenced_class_names(data.decode("utf-8", "replace")) if b"class " in data else frozenset()
+    return _Source(path, digest, refs)
 
 
 def _finalize(diagnostics: List[Diagnostic], config: Config) -> Tuple[Diagnostic, ...]:
@@ -99,6 +129,7 @@ def _open_cache(config: Config) -> Optional[ResultCache]:
 
 # ---------------------------------------------------------------------- workers
 _CHECKER = None
+_BLOCKS: FrozenSet[str] = frozenset()  #: set before workers fork, so they inherit it
 
 WorkerResult = Tuple[str, Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[Tuple[str, str], ...]]
 
@@ -109,7 +140,7 @@ def _check_one(path: str) -> WorkerResult:
         from fxlint import registry
         from fxlint.engine import Checker
 
-        _CHECKER = Checker(registry.all_rules())
+        _CHECKER = Checker(registry.all_rules(), blocks=_BLOCKS)
     try:
         found, problem, used = _CHECKER.check_file(Path(path))
     except RecursionError:
@@ -121,9 +152,12 @@ def _check_one(path: str) -> WorkerResult:
     return path, found, problem, deps
 
 
-def _analyze(paths: List[str], jobs: int):
+def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
+    global _BLOCKS, _CHECKER
     if not paths:
         return []
+    if blocks != _BLOCKS:
+        _BLOCKS, _CHECKER = blocks, None
     import gc
 
     # LibCST trees are millions of small objects that live until the run ends; default GC

@@ -15,12 +15,14 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, Optional, Tuple
 
 from fxlint import __version__
 from fxlint.diagnostics import Diagnostic
 
-Entry = Tuple[str, Tuple[Diagnostic, ...], Tuple[Tuple[str, str], ...]]
+#: (content digest, diagnostics, (dependency path, digest) pairs, class names the file refers to,
+#:  digest of the run's set of building-block classes the diagnostics were computed with)
+Entry = Tuple[str, Tuple[Diagnostic, ...], Tuple[Tuple[str, str], ...], FrozenSet[str], str]
 
 
 def digest_bytes(data: bytes) -> str:
@@ -33,6 +35,10 @@ def digest_file(path: str) -> Optional[str]:
             return digest_bytes(fh.read())
     except OSError:
         return None
+
+
+def names_digest(names: Iterable[str]) -> str:
+    return digest_bytes("\n".join(sorted(names)).encode())
 
 
 def rules_fingerprint(rules_dir: Path) -> str:
@@ -61,9 +67,10 @@ class ResultCache:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
             self.entries = {}
 
-    def get(self, path: str, digest: str, current: Dict[str, Optional[str]]) -> Optional[Tuple[Diagnostic, ...]]:
+    def get(self, path: str, digest: str, current: Dict[str, Optional[str]],
+            blocks_digest: str) -> Optional[Tuple[Diagnostic, ...]]:
         entry = self.entries.get(path)
-        if entry is None or entry[0] != digest:
+        if entry is None or entry[0] != digest or entry[4] != blocks_digest:
             return None
         for dep, dep_digest in entry[2]:
             now = current.get(dep) if dep in current else digest_file(dep)
@@ -72,8 +79,12 @@ class ResultCache:
                 return None
         return entry[1]
 
-    def put(self, path: str, digest: str, diagnostics: Tuple[Diagnostic, ...], deps: Tuple[Tuple[str, str], ...]) -> None:
-        self.entries[path] = (digest, diagnostics, deps)
+    def references(self, path: str, digest: str) -> Optional[FrozenSet[str]]:
+        entry = self.entries.get(path)
+        return entry[3] if entry is not None and entry[0] == digest else None
+
+    def put(self, path: str, entry: Entry) -> None:
+        self.entries[path] = entry
         self.dirty = True
 
     def save(self) -> None:

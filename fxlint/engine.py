@@ -7,7 +7,7 @@ caches results; :mod:`fxlint.render` formats them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
@@ -15,6 +15,7 @@ from fxlint.analysis import child_nodes
 from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
 from fxlint.analysis.project import ModuleSource, module_name_for
+from fxlint.analysis.references import referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step
 from fxlint.positions import PositionIndex
@@ -85,8 +86,10 @@ def _syntax_diagnostic(filename: str, exc: cst.ParserSyntaxError) -> Diagnostic:
 class Checker:
     """Checks files with one set of rules; keeps parsed files for cross-file analysis."""
 
-    def __init__(self, rules: Sequence[type], roots: Sequence[Path] = ()) -> None:
+    def __init__(self, rules: Sequence[type], roots: Sequence[Path] = (), blocks: FrozenSet[str] = frozenset()) -> None:
         self.rules = [r() for r in rules]
+        #: names of classes other classes build on: analyzed through their parents, not as entries
+        self.blocks = blocks
         self._dispatch = _dispatch_table(self.rules)
         self._loaded: Dict[str, Loaded] = {}
         self.project = Project(self._load_for_project, tuple(roots))
@@ -125,13 +128,26 @@ class Checker:
         self.project.add(module, root)
         self.project.used_paths = set()
         analysis = Analysis(self.project)
-        for cls in module.classes.values():
-            if self.project.is_module_class(cls):
+        classes = [c for c in module.classes.values() if self.project.is_module_class(c)]
+        for cls in classes:
+            if cls.name not in self.blocks:
                 analysis.analyze_class(cls)
+        self._analyze_unreached_blocks(module, classes, analysis)
         findings = self._run_rules(analysis)
         diagnostics = self._place(findings)
         used = tuple(sorted(p for p in self.project.used_paths if p != module.path))
         return diagnostics, None, used
+
+    def _analyze_unreached_blocks(self, module: ModuleSource, classes: List, analysis: Analysis) -> None:
+        """A block used in this very file that no parent's analysis reached (a factory the analysis
+        cannot resolve) is analyzed as an entry, so its hazards are not lost. Blocks used only by
+        other files are left to those files' analysis."""
+        local = referenced_class_names(module.text) if any(c.name in self.blocks for c in classes) else ()
+        for cls in classes:
+            if cls.name in self.blocks and cls.name in local:
+                forward = self.project.find_method(cls, "forward")
+                if forward is not None and forward.node not in analysis.reached:
+                    analysis.analyze_class(cls)
 
     # ------------------------------------------------------------------ rules
     def _run_rules(self, analysis: Analysis) -> List[Finding]:

@@ -34,7 +34,10 @@ def run_example(code: str, helpers: Sequence[Tuple[str, str]] = ()) -> List[Diag
             (root / name).write_text(example_source(source)[0])
         main = root / "example.py"
         main.write_text(text)
-        found = Checker(registry.all_rules(), roots=(root,)).check_file(main)[0]
+        from fxlint.analysis.references import referenced_class_names
+
+        blocks = frozenset().union(*(referenced_class_names(p.read_text()) for p in root.glob("*.py")))
+        found = Checker(registry.all_rules(), roots=(root,), blocks=blocks).check_file(main)[0]
         out = []
         for d in found:
             if Path(d.filename).name != "example.py":

@@ -24,7 +24,7 @@ from fxlint.analysis.interp import (
     Frame,
 )
 from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
-from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, proxy_from
+from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, join, proxy_from
 
 #: loads a file: returns a ModuleSource, or None when it cannot be read or parsed
 Loader = Callable[[Path], Optional[ModuleSource]]
@@ -148,7 +148,7 @@ class Project:
                     cls.attr_classes.setdefault(k, base.attr_classes.get(k, ()))
         init = cls.methods.get("__init__")
         if init is not None:
-            _InitScanner(self, cls).scan(init.node.body)
+            _InitScanner(self, cls).scan(init.node)
         return cls.attr_kinds
 
     # ------------------------------------------------------------------ names
@@ -207,6 +207,9 @@ class Project:
             return Value(Kind.BUFFER, ref=f"{owner}.{attr}")
         classes = cls.attr_classes.get(attr, ())
         if kind == "module":
+            if len(classes) > 1:
+                options = tuple(Value(Kind.MODULE, ref=c, const=f"{owner}.{attr}") for c in classes)
+                return Value(Kind.MODULE, items=options, const=f"{owner}.{attr}")
             return Value(Kind.MODULE, ref=classes[0] if classes else None, const=f"{owner}.{attr}")
         if kind == "container":
             items = tuple(Value(Kind.MODULE, ref=c, const=f"{owner}.{attr}[]") for c in classes) or None
@@ -226,7 +229,7 @@ class Project:
         if base.kind is Kind.MODULE_CONTAINER:
             if isinstance(node.slice[0].slice, cst.Slice):
                 return base
-            return element_of(base) if base.items else Value(Kind.MODULE)
+            return module_union(base)
         if base.kind is Kind.BUFFER:
             return proxy_from([base] + index) if index_traced else base
         if index_traced:
@@ -269,6 +272,11 @@ class Project:
 
     def _call_module(self, callee: Value, args: List[Value], kwargs: Dict[str, Value],
                      frame: Frame, analysis: Analysis) -> Value:
+        if callee.kind is Kind.MODULE and callee.items:  # one of several module classes
+            result: Optional[Value] = None
+            for option in callee.items:
+                result = join(result, self._call_module(option, args, dict(kwargs), frame, analysis))
+            return result if result is not None else CONCRETE
         cls = callee.ref
         if isinstance(cls, ClassInfo):
             forward = self.find_method(cls, "forward")
@@ -371,6 +379,14 @@ def _run_closure(analysis: Analysis, func: FunctionRef, args: List[Value], kwarg
     return result if result is not None else CONCRETE
 
 
+def module_union(container: Value) -> Value:
+    """One element of a ModuleList/Sequential/ModuleDict: any of its module classes."""
+    items = container.items or ()
+    if len(items) == 1:
+        return items[0]
+    return Value(Kind.MODULE, items=tuple(items) or None, const=f"{container.ref}[]")
+
+
 def _parameter(name: str) -> Value:
     return Value(Kind.PROXY, Taint.VALUE, Origin(name, "parameter"))
 
@@ -394,8 +410,24 @@ class _InitScanner:
         self.project = project
         self.cls = cls
         self.module = cls.module
+        #: __init__ parameters whose default is a class (`block_fn=Block`), by name
+        self.aliases: Dict[str, str] = {}
+        #: every module class instantiated anywhere in __init__ (fallback for containers built in loops)
+        self.instantiated: List[object] = []
+        #: locals of __init__ bound to a module instance
+        self.locals: Dict[str, object] = {}
 
-    def scan(self, body: cst.CSTNode) -> None:
+    def scan(self, init: cst.FunctionDef) -> None:
+        params = init.params
+        for p in list(params.params) + list(params.kwonly_params):
+            if p.default is not None and dotted(p.default):
+                self.aliases[p.name.value] = self.module.resolve_name(dotted(p.default))
+        for node in _walk_expressions(init.body):
+            if isinstance(node, cst.Call):
+                target = self._class_for(self._callee_name(node))
+                if target is not None and target not in self.instantiated:
+                    self.instantiated.append(target)
+        body = init.body
         for node in _walk_statements(body):
             if isinstance(node, (cst.Assign, cst.AnnAssign)):
                 targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
@@ -404,6 +436,8 @@ class _InitScanner:
                 for target in targets:
                     if isinstance(target, cst.Attribute) and dotted(target.value) == "self":
                         self._record(target.attr.value, node.value)
+                    elif isinstance(target, cst.Name):
+                        self._remember_local(target.value, node.value)
             elif isinstance(node, cst.Expr) and isinstance(node.value, cst.Call):
                 self._register_call(node.value)
 
@@ -423,13 +457,27 @@ class _InitScanner:
         previous = self.cls.attr_kinds.get(attr)
         if previous in ("parameter", "buffer", "module", "container") and kind == "const":
             return  # `self.x = None` before/after a real registration: keep the registration
+        if previous == kind == "module":  # assigned in several branches: any of them
+            old = self.cls.attr_classes.get(attr, ())
+            classes = old + tuple(c for c in classes if c not in old)
         self.cls.attr_kinds[attr] = kind
         if classes:
             self.cls.attr_classes[attr] = classes
 
+    def _remember_local(self, name: str, value: cst.BaseExpression) -> None:
+        """`block = ConvAttention(...)` then `self.block = block`: remember the local's class."""
+        if isinstance(value, cst.Call):
+            target = self._class_for(self._callee_name(value))
+            if target is not None:
+                self.locals[name] = target
+
+    def _callee_name(self, call: cst.Call) -> str:
+        name = dotted(call.func)
+        return self.aliases.get(name) or self.module.resolve_name(name)
+
     def _record(self, attr: str, value: cst.BaseExpression) -> None:
         if isinstance(value, cst.Call):
-            qualified = self.module.resolve_name(dotted(value.func))
+            qualified = self._callee_name(value)
             last = qualified.rsplit(".", 1)[-1]
             if qualified in PARAMETER_CTORS or last == "Parameter":
                 self._set(attr, "parameter")
@@ -441,7 +489,18 @@ class _InitScanner:
             if target is not None:
                 self._set(attr, "module", (target,))
                 return
+        if isinstance(value, cst.Name) and value.value in self.locals:
+            self._set(attr, "module", (self.locals[value.value],))
+            return
+        if isinstance(value, (cst.IfExp, cst.BooleanOperation)):  # `A(...) if flag else B(...)`
+            options = tuple(c for c in self._calls_in(value) if c is not None)
+            if options:
+                self._set(attr, "module", options)
+                return
         self._set(attr, "const")
+
+    def _calls_in(self, node: cst.CSTNode) -> List[object]:
+        return [self._class_for(self._callee_name(n)) for n in _walk_expressions(node) if isinstance(n, cst.Call)]
 
     def _class_for(self, qualified: str) -> Optional[object]:
         if qualified.startswith(NN_PREFIX):
@@ -458,10 +517,11 @@ class _InitScanner:
         found: List[object] = []
         for node in _walk_expressions(call):
             if isinstance(node, cst.Call) and node is not call:
-                target = self._class_for(self.module.resolve_name(dotted(node.func)))
+                target = self._class_for(self._callee_name(node))
                 if target is not None and target not in found:
                     found.append(target)
-        return tuple(found)
+        # `nn.Sequential(*stages)` after a loop of `stages.append(Stage(...))`: any class built here
+        return tuple(found) or tuple(c for c in self.instantiated if isinstance(c, ClassInfo))
 
 
 def _is_not_none(call: cst.Call) -> bool:

@@ -1,0 +1,35 @@
+"""Which classes are used as building blocks by other classes (so are not tracing entry points).
+
+``symbolic_trace`` is run on a whole model: a block's ``forward`` only ever sees what its
+parent passes (an Optional argument the parent never passes stays ``None``). So fxlint analyzes
+a class as an entry point only when no other class in the checked files refers to it; blocks
+are analyzed through their parents, with the parents' argument values. The index is built from
+the stdlib ``ast`` (cheap) for every checked file before the analysis starts.
+
+Blind spot: a block reached only through a dynamic factory the analysis cannot resolve is
+analyzed by neither route; a root model that another class refers to (e.g. in an
+``isinstance`` check) is analyzed only through that class.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import FrozenSet, Set
+
+
+def referenced_class_names(text: str) -> FrozenSet[str]:
+    """Capitalized names used inside class bodies (not as the class's own name or bases)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return frozenset()
+    found: Set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            own = node.name
+            for stmt in node.body:
+                for sub in ast.walk(stmt):
+                    name = sub.id if isinstance(sub, ast.Name) else sub.attr if isinstance(sub, ast.Attribute) else ""
+                    if name[:1].isupper() and name != own:
+                        found.add(name)
+    return frozenset(found)
