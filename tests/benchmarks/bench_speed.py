@@ -87,9 +87,13 @@ def _parse_cmd(path):
     return [sys.executable, os.path.join(HERE, "parse_baseline.py"), "cst", path]
 
 
-def bench_corpus(name, path, repeats, have_check, skip_check_reason=None):
+def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single_process=True,
+                 prefilled_cache=None):
     """Paired rounds of parse / check-1 / check-par, then warm. A check run slower than SLOW_RUN_S ends the
-    rounds after the first; a timed-out check-1 skips the rest of the corpus's check runs."""
+    rounds after the first; a timed-out check-1 skips the rest of the corpus's check runs.
+    single_process=False skips check-1 (--quick). prefilled_cache: a cache folder that a cold run of
+    `fxlint check` on this path (bench_timm's run) has just filled; the warm runs then use it instead of a
+    filling run of their own (the filling run's output format may differ, so outputs are not compared)."""
     res = {"path": path, **corpora.corpus_stats(path)}
     rounds = []
     if skip_check_reason:
@@ -102,7 +106,7 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None):
         rd["parse"] = run_measured(_parse_cmd(path), env=bench_env())
         if rd["parse"]["rc"] != 0:
             log(f"  !! parse failed: {rd['parse']['stderr'][-500:]}")
-        if have_check:
+        if have_check and single_process:
             log(f"[speed] {name} round {i + 1}/{repeats}: check --jobs 1 --no-cache")
             rd["check1"] = _run_check(["--jobs", "1", "--no-cache"], path)
             if not _check_rc("check-1", rd["check1"]) and rd["check1"].get("timeout"):
@@ -110,13 +114,15 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None):
                 rounds.append(rd)
                 have_check = False
                 break
+        if have_check:
             log(f"[speed] {name} round {i + 1}/{repeats}: check --no-cache (default jobs)")
             rd["check_par"] = _run_check(["--no-cache"], path)
             _check_rc("check-par", rd["check_par"])
             if i == 0:
-                res["n_output_lines"] = rd["check1"]["stdout"].count("\n")
+                res["n_output_lines"] = rd["check_par"]["stdout"].count("\n")
         rounds.append(rd)
-        if have_check and max(rd["check1"]["wall_s"], rd["check_par"]["wall_s"]) > SLOW_RUN_S and i + 1 < repeats:
+        walls = [rd[k]["wall_s"] for k in ("check1", "check_par") if k in rd]
+        if have_check and walls and max(walls) > SLOW_RUN_S and i + 1 < repeats:
             log(f"[speed] {name}: check runs take > {SLOW_RUN_S:.0f} s: no further rounds")
             break
     res["repeats_done"] = len(rounds)
@@ -147,12 +153,17 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None):
         res["speedup_par"] = round(statistics.median(rd["check1"]["wall_s"] / rd["check_par"]["wall_s"]
                                                      for rd in both), 3)
     # warm: a fresh cache dir, one filling run, then the timed runs on the unchanged tree
-    cache = tempfile.mkdtemp(prefix="fxlint-bench-cache-")
+    cache = prefilled_cache or tempfile.mkdtemp(prefix="fxlint-bench-cache-")
     try:
-        log(f"[speed] {name}: warm (fill the cache)")
-        fill = _run_check([], path, cache)
-        if _check_rc("warm-fill", fill):
-            res["warm_fill"] = _strip(fill)
+        if prefilled_cache:
+            fill = None
+            res["warm_fill"] = "filled by the detection run (bench_timm)"
+        else:
+            log(f"[speed] {name}: warm (fill the cache)")
+            fill = _run_check([], path, cache)
+        if fill is None or _check_rc("warm-fill", fill):
+            if fill is not None:
+                res["warm_fill"] = _strip(fill)
             warm = []
             for i in range(max(1, min(repeats, 3))):
                 log(f"[speed] {name}: warm run {i + 1}")
@@ -160,10 +171,11 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None):
             warm = [w for w in warm if _check_rc("warm", w)]
             if warm:
                 res["warm"] = summarize_runs(warm)
-                same = warm[0]["stdout"] == fill["stdout"]
-                res["warm"]["output_identical_to_cold"] = same
+                if fill is not None:
+                    res["warm"]["output_identical_to_cold"] = warm[0]["stdout"] == fill["stdout"]
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
+        if not prefilled_cache:
+            shutil.rmtree(cache, ignore_errors=True)
     return res
 
 
@@ -203,7 +215,7 @@ def bench_peer(tool, exe, path, timeout):
 
 
 def run(corpora_info, quick=False, names=("timm", "transformers"), repeats=None, peers=False,
-        peers_on=("timm",), peer_timeout=1500, force=False, check_timeout=None):
+        peers_on=("timm",), peer_timeout=1500, force=False, check_timeout=None, prefilled_caches=None):
     global CHECK_TIMEOUT
     if check_timeout:
         CHECK_TIMEOUT = float(check_timeout)
@@ -218,14 +230,17 @@ def run(corpora_info, quick=False, names=("timm", "transformers"), repeats=None,
         reps = repeats or (1 if quick or n == "transformers" else 3)
         skip = None
         t = result["corpora"].get("timm", {})
-        if ok and n != "timm" and not force and "check1" in t:
-            est = corpora.corpus_stats(paths[n])["lines"] / t["check1"]["lines_per_s"]
+        rate_key = "check1" if "check1" in t else "check_par"
+        if ok and n != "timm" and not force and rate_key in t:
+            est = corpora.corpus_stats(paths[n])["lines"] / t[rate_key]["lines_per_s"]
             if est > CHECK_TIMEOUT:
-                skip = (f"estimated {est:.0f} s for check --jobs 1 at timm's rate "
-                        f"({t['check1']['lines_per_s']} lines/s) > the {CHECK_TIMEOUT:.0f} s timeout (--force runs it)")
+                skip = (f"estimated {est:.0f} s at timm's rate ({t[rate_key]['lines_per_s']} lines/s, "
+                        f"{'1 process' if rate_key == 'check1' else 'default jobs'}) > the {CHECK_TIMEOUT:.0f} s "
+                        f"timeout per command (--force runs it)")
         elif ok and n != "timm" and not force and "check_skipped" in t:
             skip = "timm's check runs were skipped or timed out (--force runs it)"
-        result["corpora"][n] = bench_corpus(n, paths[n], reps, ok, skip)
+        result["corpora"][n] = bench_corpus(n, paths[n], reps, ok, skip, single_process=not quick,
+                                            prefilled_cache=(prefilled_caches or {}).get(n))
         result["corpora"][n]["version"] = corpora_info[n]["version"]
         result["corpora"][n]["repeats"] = reps
     one_reps = 3 if quick else 5
@@ -330,7 +345,7 @@ def markdown(res):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="timm only, one round")
+    ap.add_argument("--quick", action="store_true", help="timm only, one round, no single-process run")
     ap.add_argument("--corpora", default=None, help="comma list: timm,transformers")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--peers", action="store_true", help="also time TorchFix and Fixit (own venvs)")

@@ -54,14 +54,20 @@ def _run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
+def _glob_nocase(dl, pattern):
+    import fnmatch
+
+    return sorted(os.path.join(dl, f) for f in os.listdir(dl) if fnmatch.fnmatch(f.lower(), pattern.lower()))
+
+
 def _download(cache, spec, pattern):
     dl = os.path.join(cache, "dl")
     os.makedirs(dl, exist_ok=True)
-    hits = sorted(glob.glob(os.path.join(dl, pattern)))
+    hits = _glob_nocase(dl, pattern)
     if hits:
         return hits[-1]
     _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", "-d", dl, spec])
-    hits = sorted(glob.glob(os.path.join(dl, pattern)))
+    hits = _glob_nocase(dl, pattern)
     if not hits:
         raise RuntimeError(f"pip download {spec}: no file matching {pattern} in {dl}")
     return hits[-1]

@@ -13,7 +13,8 @@ Sections (each also runnable alone, see the scripts):
                              (skipped with a message while `fxlint fix` does not exist)
   peers       TorchFix / Fixit on timm in their own venvs: measured with --peers (adds ~10 min); otherwise
               the figures of the last --peers run are carried over from results.json (with their date)
---quick: speed on timm only, one round; fix with --apply only.
+--quick: speed on timm only, one round, no single-process run; fix with --apply only.
+The detection run's cold `fxlint check` writes a fresh cache that the speed section's warm runs then read.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
+import shutil
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -117,10 +119,14 @@ def main():
     res["corpora"] = {"timm": {k: info["timm"][k] for k in ("version",)},
                       "transformers": {k: info["transformers"][k] for k in ("version",)}}
 
+    shared_cache = tempfile.mkdtemp(prefix="fxlint-bench-cache-")  # detection's cold run fills it; speed's warm runs read it
+    prefilled = {}
     if not args.no_detection:
         t = time.time()
         mode = "reuse-baseline" if args.reuse_baseline else "fresh" if args.fresh_gt else "auto"
-        det = bench_timm.run(info, mode)
+        det = bench_timm.run(info, mode, cache_dir=shared_cache)
+        if det.get("check_run"):
+            prefilled["timm"] = shared_cache
         res["detection"] = _compact_detection(det)
         durations["detection"] = round(time.time() - t, 1)
         log(f"[run_all] detection done in {durations['detection']} s")
@@ -129,7 +135,8 @@ def main():
     if not args.no_speed:
         t = time.time()
         names = ["timm"] if args.quick else ["timm", "transformers"]
-        sp = bench_speed.run(info, args.quick, names, peers=args.peers, check_timeout=args.check_timeout)
+        sp = bench_speed.run(info, args.quick, names, peers=args.peers, check_timeout=args.check_timeout,
+                             prefilled_caches=prefilled)
         if not args.peers and previous and (previous.get("speed") or {}).get("peers"):
             sp["peers"] = previous["speed"]["peers"]
             res["peers"] = {"carried_over_from": (previous.get("peers") or {}).get("carried_over_from")
@@ -144,6 +151,7 @@ def main():
         durations["fix"] = round(time.time() - t, 1)
         log(f"[run_all] fix done in {durations['fix']} s")
 
+    shutil.rmtree(shared_cache, ignore_errors=True)
     res["durations_s"] = durations
     res["wall_s"] = round(time.time() - t0, 1)
     write_json(args.out, res)
