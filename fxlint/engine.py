@@ -147,7 +147,7 @@ class Checker:
             if cls.name in self.blocks and cls.name in local:
                 forward = self.project.find_method(cls, "forward")
                 if forward is not None and forward.node not in analysis.reached:
-                    analysis.analyze_class(cls)
+                    analysis.analyze_class(cls, as_block=True)
 
     # ------------------------------------------------------------------ rules
     def _run_rules(self, analysis: Analysis) -> List[Finding]:

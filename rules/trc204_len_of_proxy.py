@@ -53,7 +53,7 @@ class LenOfProxy(Rule):
     def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
         if ctx.qualified(node.func) != "builtins.len" or len(node.args) != 1:
             return
-        value = ctx.proxy(node.args[0].value)
+        value = ctx.certain_proxy(node.args[0].value)
         if value is None:
             return
         arg = ctx.code(node.args[0].value)

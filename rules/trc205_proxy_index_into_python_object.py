@@ -64,8 +64,8 @@ class ProxyIndexIntoPythonObject(Rule):
         if base is None or base.kind not in (Kind.BUFFER, Kind.CONTAINER, Kind.CONST, Kind.FSTRING):
             return
         index = _traced_index(node, ctx)
-        if index is None:
-            return
+        if index is None or index.kind is Kind.FSTRING:
+            return  # a str made from a Proxy is a real (if wrong) key: no error here
         what = f"buffer `{base.ref}`" if base.kind is Kind.BUFFER else f"Python object `{ctx.code(node.value)}`"
         ctx.report(node, f"{what} is concrete while tracing but is indexed with a value that depends on "
                          f"{ctx.describe(index)}; Python's indexing cannot take a Proxy (`TypeError: slice "

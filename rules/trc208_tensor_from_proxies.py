@@ -40,7 +40,9 @@ class TensorFromProxies(Rule):
         class M(nn.Module):
             def forward(self, x):
                 scale = torch.tensor([1.0, 2.0])
-                return x * scale
+                h, w = x.shape[-2:]
+                size = torch.tensor([w, h], dtype=x.dtype)  # recorded: dtype is a Proxy
+                return x * scale * size.prod()
     """)]
     INVALID = [Invalid("""
         class M(nn.Module):
@@ -55,6 +57,8 @@ class TensorFromProxies(Rule):
         if name not in CONSTRUCTORS or not node.args:
             return
         value = ctx.traced(node.args[0].value)
+        if any(a.keyword is not None and ctx.traced(a.value) for a in node.args):
+            return  # a Proxy `dtype=`/`device=` makes torch dispatch to FX, which records the call
         if value is not None:
             ctx.report(node, f"`{name}()` of `{ctx.code(node.args[0].value)}`, which depends on "
                              f"{ctx.describe(value)}; it reads Python data and fails on a Proxy", value)

@@ -58,7 +58,7 @@ class MembershipTestOnProxy(Rule):
         for target in node.comparisons:
             if not isinstance(target.operator, (cst.In, cst.NotIn)):
                 continue
-            value = ctx.proxy(target.comparator)
+            value = ctx.certain_proxy(target.comparator)
             if value is not None:
                 ctx.report(node, f"`{ctx.code(node)}` tests membership in `{ctx.code(target.comparator)}`, which is "
                                  f"a Proxy (from {ctx.describe(value, article=False)}); Python falls back to "

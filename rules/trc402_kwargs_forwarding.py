@@ -57,7 +57,7 @@ class KwargsForwarding(Rule):
         self._check(node, node.value, ctx)
 
     def _check(self, node: cst.CSTNode, value_node: cst.BaseExpression, ctx: RuleContext) -> None:
-        value = ctx.proxy(value_node)
+        value = ctx.certain_proxy(value_node)
         if value is not None:
             ctx.report(node, f"`**{ctx.code(value_node)}` unpacks a Proxy (from {ctx.describe(value, article=False)}); "
                              "tracing stops with `TraceError: Proxy object cannot be iterated`", value)

@@ -96,7 +96,7 @@ class IterationOverProxy(Rule):
 
     def _check_iterable(self, node: cst.BaseExpression, what: str, ctx: RuleContext, shown: str = "",
                         report_on: cst.CSTNode = None) -> None:
-        value = ctx.proxy(node)
+        value = ctx.certain_proxy(node)
         if value is None or value.scalar:
             return
         ctx.report(report_on or node, f"{what} `{shown or ctx.code(node)}`, a Proxy derived from "

@@ -55,7 +55,7 @@ class ItemAssignmentOnProxy(Rule):
     def _check(self, target: cst.BaseExpression, ctx: RuleContext) -> None:
         if not isinstance(target, cst.Subscript):
             return
-        value = ctx.proxy(target.value)
+        value = ctx.certain_proxy(target.value)
         if value is not None:
             ctx.report(target, f"item assignment to `{ctx.code(target)}`: `{ctx.code(target.value)}` is a Proxy "
                                f"(from {ctx.describe(value, article=False)}) and `TypeError: 'Proxy' object does not "

@@ -2,7 +2,7 @@
 
 import libcst as cst
 
-from fxlint.analysis.context import RuleContext
+from fxlint.analysis.context import RuleContext, from_block_input
 from fxlint.analysis import dotted
 from fxlint.diagnostics import Hazard
 from fxlint.rule import Invalid, Rule, Valid
@@ -66,7 +66,7 @@ class OptionalInputNoneCheck(Rule):
                 other = target.comparator
                 subject = left if dotted(other) == "None" else other if dotted(left) == "None" else None
                 value = ctx.proxy(subject) if subject is not None else None
-                if value is not None and value.param is not None:
+                if value is not None and value.param is not None and not from_block_input(value):
                     verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
                     ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
                                      f"`{value.param}` is a Proxy, never None, so this branch is baked into the "

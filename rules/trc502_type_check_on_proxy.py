@@ -69,6 +69,11 @@ class TypeCheckOnProxy(Rule):
         if answer is None or not node.args:
             return
         value = ctx.proxy(node.args[0].value)
+        if value is None:
+            return
+        about_tensors = name == "torch.is_tensor" or "Tensor" in ctx.code(node) or "Parameter" in ctx.code(node)
+        if value.opaque and not about_tensors:
+            return  # may really be a list/tuple at run time (a block input, an unknown module's output)
         if value is not None:
             ctx.report(node, f"`{ctx.code(node)}` inspects a Proxy (from {ctx.describe(value, article=False)}): while "
                              f"tracing it is {answer}, decided once and baked into the graph", value)

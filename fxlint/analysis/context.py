@@ -97,6 +97,12 @@ class RuleContext:
         v = self.value(node)
         return v if v is not None and v.is_proxy else None
 
+    def certain_proxy(self, node: Optional[cst.CSTNode]) -> Optional[Value]:
+        """A Proxy that is surely not a Python container at run time (for iteration, `len`,
+        item assignment, membership and container type checks)."""
+        v = self.proxy(node)
+        return v if v is not None and not v.opaque else None
+
     def qualified(self, node: cst.CSTNode) -> str:
         """Dotted name a callee denotes: "torch.zeros", "numpy.asarray", "builtins.len", or ""."""
         v = self.value(node)
@@ -136,6 +142,7 @@ class RuleContext:
             return f"`*{origin.name}`"
         return f"forward input `{origin.name}`"
 
+
     # ------------------------------------------------------------- findings
     def report(self, node: cst.CSTNode, message: str, value: Optional[Value] = None,
                fix: Optional[Fix] = None, help: str = "") -> None:
@@ -174,3 +181,8 @@ def is_flag(value: Value) -> bool:
 
 FX_CONTROL_FLOW = ("FX cannot branch on a Proxy and stops with `TraceError: symbolically traced variables "
                    "cannot be used as inputs to control flow`")
+
+
+def from_block_input(value: Value) -> bool:
+    """Derived from an input of a block whose parent the analysis could not follow."""
+    return value.origin is not None and value.origin.kind == "block-input"

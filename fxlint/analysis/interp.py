@@ -83,25 +83,28 @@ class Analysis:
         self._active: Set[tuple] = set()
 
     # ----------------------------------------------------------------- entry points
-    def analyze_class(self, cls: ClassInfo) -> None:
+    def analyze_class(self, cls: ClassInfo, as_block: bool = False) -> None:
+        """Run ``cls.forward`` as a traced entry point. ``as_block``: the class is a building block
+        whose parent the analysis could not follow, so its inputs may be lists or Optionals the
+        parent resolves; they are marked opaque and parameter-level rules stay quiet."""
         forward = self.project.find_method(cls, "forward")
         if forward is None:
             return
         self_value = Value(Kind.SELF, ref=cls)
-        args = self._entry_arguments(forward.node)
+        args = self._entry_arguments(forward.node, "block-input" if as_block else "input")
         entry = f"{cls.name}.forward" if forward.cls is cls else f"{cls.name}.forward ({forward.qualname})"
         self.invoke(forward, args, {}, self_value, (entry,), cls.module.name)
 
     def value(self, node: cst.CSTNode) -> Optional[Value]:
         return self.facts.get(node)
 
-    def _entry_arguments(self, node: cst.FunctionDef) -> List[Value]:
+    def _entry_arguments(self, node: cst.FunctionDef, kind: str) -> List[Value]:
         params = node.params
         out: List[Value] = []
         for p in list(params.posonly_params) + list(params.params)[1:] + list(params.kwonly_params):
             default = _code(p.default) if p.default is not None else None
-            origin = Origin(p.name.value, "input", default)
-            out.append(Value(Kind.PROXY, Taint.VALUE, origin, param=p.name.value))
+            origin = Origin(p.name.value, kind, default)
+            out.append(Value(Kind.PROXY, Taint.VALUE, origin, param=p.name.value, opaque=kind == "block-input"))
         return out
 
     # ----------------------------------------------------------------- calls

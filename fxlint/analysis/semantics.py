@@ -258,7 +258,8 @@ class Project:
             receiver = analysis.value(node.func.value)
             if receiver is not None:
                 return self._call_method(receiver, node.func.attr.value, every)
-        return proxy_from(every) if any(v.traced for v in every) else CONCRETE
+        # an object of unknown type (e.g. a module built by a factory argument) called with Proxies
+        return proxy_from(every).derived(opaque=True) if any(v.traced for v in every) else CONCRETE
 
     def _call_function(self, callee: Value, args: List[Value], kwargs: Dict[str, Value],
                        frame: Frame, analysis: Analysis) -> Value:
@@ -284,7 +285,10 @@ class Project:
                 chain = frame.chain + (forward.qualname if forward.cls is cls else f"{cls.name}.forward",)
                 return analysis.invoke(forward, args, dict(kwargs), callee, chain, frame.entry_module)
         every = args + list(kwargs.values())
-        return proxy_from(every, Taint.VALUE) if any(v.traced for v in every) else CONCRETE
+        if not any(v.traced for v in every):
+            return CONCRETE
+        # a torch.nn leaf returns one Proxy; a module of unknown class may return anything
+        return proxy_from(every, Taint.VALUE).derived(opaque=not isinstance(cls, str))
 
     def _call_sequential(self, callee: Value, args: List[Value], kwargs: Dict[str, Value],
                          frame: Frame, analysis: Analysis) -> Value:

@@ -73,6 +73,9 @@ class Value:
     scalar: bool = False
     #: the forward parameter this value *is* (unchanged), for `is None` / flag rules
     param: Optional[str] = None
+    #: a Proxy that may really be a Python list/tuple (a block's input, an unknown module's
+    #: output, a join with a container): container-sensitive rules stay quiet on it
+    opaque: bool = False
 
     @property
     def is_proxy(self) -> bool:
@@ -136,7 +139,9 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
         return a
     if a.is_proxy or b.is_proxy:
         base = a if a.is_proxy else b
-        return base.derived(taint=a.taint | b.taint, param=a.param if a.param == b.param else None)
+        other = b if base is a else a
+        return base.derived(taint=a.taint | b.taint, param=a.param if a.param == b.param else None,
+                            opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque)
     if a.kind is b.kind and _same_ref(a.ref, b.ref):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
             items = tuple(join(x, y) for x, y in zip(a.items, b.items))
