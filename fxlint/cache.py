@@ -47,10 +47,14 @@ def rules_fingerprint(rules_dir: Path) -> str:
     for path in sorted(rules_dir.glob("trc*.py")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
-    engine_dir = Path(__file__).resolve().parent
-    for path in sorted(engine_dir.rglob("*.py")):
-        h.update(str(path.stat().st_mtime_ns).encode())
+    # the code that decides diagnostics (not the CLI, renderers, fix or verify)
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("analysis/*.py")) + [package / n for n in ANALYSIS_MODULES]:
+        h.update(path.read_bytes())
     return h.hexdigest()
+
+
+ANALYSIS_MODULES = ("engine.py", "positions.py", "suppression.py", "rule.py", "diagnostics.py", "cache.py")
 
 
 class ResultCache:

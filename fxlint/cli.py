@@ -6,6 +6,7 @@ Exit codes follow ruff: 0 no findings, 1 findings, 2 usage or internal error.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -64,8 +65,12 @@ def _load_config(paths: Sequence[Path], config_path: Optional[Path], select, ext
         config = load_config(paths[0] if paths else Path.cwd(), config_path)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    config = merge_cli(config, _split_codes(select), _split_codes(ignore), _split_codes(extend_select), exclude)
-    unknown = registry.unknown_selectors(config.select + config.ignore)
+    # ruff: --extend-select adds to --select when both are given on the command line
+    cli_select, cli_extend = _split_codes(select), _split_codes(extend_select)
+    config = merge_cli(config, cli_select + cli_extend if cli_select else (), _split_codes(ignore),
+                       () if cli_select else cli_extend, exclude)
+    selectors = config.select + config.ignore + tuple(c for _, codes in config.per_file_ignores for c in codes)
+    unknown = registry.unknown_selectors(selectors) if selectors else []  # loading rules imports libcst
     if unknown:
         raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
     return config
@@ -86,15 +91,24 @@ def _load_config(paths: Sequence[Path], config_path: Optional[Path], select, ext
 def check(paths: Tuple[Path, ...], select, extend_select, ignore, exclude, config_path, output_format: str,
           statistics: bool, show_fixes: bool, exit_zero: bool, jobs: int, no_cache: bool, quiet: bool) -> None:
     """Report code in PATHS (default: .) that breaks or silently corrupts torch.fx tracing."""
-    from fxlint import api, render
+    from fxlint import api
+    from fxlint.files import collect
+    from fxlint.noqa_check import unknown_suppression_warnings
 
     paths = paths or (Path("."),)
     config = _load_config(paths, config_path, select, extend_select, ignore, exclude)
-    result = api.check_paths(list(paths), config, jobs=jobs, use_cache=not no_cache)
-    _emit(result, output_format, statistics, show_fixes, quiet)
-    usage = [p for p in result.problems if p.kind in USAGE_PROBLEMS]
-    if usage:
+    files, problems = collect(list(paths), config)
+    usage = [p for p in problems if p.kind in USAGE_PROBLEMS]
+    if usage:  # a mistyped path is a usage error: say so and check nothing (exit 2)
+        for p in usage:
+            click.echo(f"fxlint: error: {p.filename}: {p.message}", err=True)
         raise click.exceptions.Exit(2)
+    result = api.check_paths(files, config, jobs=jobs, use_cache=not no_cache)
+    if problems:
+        result = replace(result, problems=tuple(sorted(result.problems + tuple(problems), key=lambda p: p.filename)))
+    for line in unknown_suppression_warnings(files):
+        click.echo(f"fxlint: warning: {line}", err=True)
+    _emit(result, output_format, statistics, show_fixes, quiet)
     raise click.exceptions.Exit(0 if exit_zero or not result.diagnostics else 1)
 
 
@@ -115,7 +129,9 @@ def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet:
             click.echo(text)
         return
     style = render.Style(render.color_wanted(sys.stdout.isatty()))
-    body = render.statistics(result) if statistics else render.render_text(result, style, output_format, show_fixes)
+    # skipped files were reported on stderr above; stdout keeps the findings only
+    shown = replace(result, problems=())
+    body = render.statistics(shown) if statistics else render.render_text(shown, style, output_format, show_fixes)
     if body:
         click.echo(body)
     if not quiet:
