@@ -1,0 +1,155 @@
+"""The shared taint analysis, table-driven: what each name is while FX traces forward()."""
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from fxlint.analysis.interp import Analysis
+from fxlint.analysis.project import ModuleSource
+from fxlint.analysis.semantics import Project
+from fxlint.analysis.values import Kind, Taint
+
+HEADER = "import math\nimport torch\nimport torch.nn as nn\nimport numpy as np\n"
+
+
+def analyze(src: str):
+    """Run the analysis on ``src`` (one module); returns {name: last value bound in forward}."""
+    text = HEADER + textwrap.dedent(src)
+    module = ModuleSource("m.py", "m", text, cst.parse_module(text))
+    project = Project(lambda path: None)
+    project.add(module, root=__import__("pathlib").Path("."))
+    analysis = Analysis(project)
+    for cls in module.classes.values():
+        if project.is_module_class(cls):
+            analysis.analyze_class(cls)
+    names = {}
+    for node, value in analysis.facts.items():
+        if isinstance(node, cst.Name):
+            names[node.value] = value
+    return names
+
+
+def taint_of(src: str, name: str) -> Taint:
+    return analyze(src)[name].taint
+
+
+CASES = [
+    # (body of forward, name, expected taint)
+    ("s = x.sum()", "s", Taint.VALUE),
+    ("n = x.size(0)", "n", Taint.SHAPE),
+    ("b, c, h, w = x.shape", "h", Taint.SHAPE),
+    ("d = x.dim() + 1", "d", Taint.SHAPE),
+    ("k = self.k * 2", "k", Taint.NONE),
+    ("t = torch.ones(3)", "t", Taint.NONE),                 # no Proxy argument: constant-folded
+    ("t = torch.zeros(x.shape)", "t", Taint.VALUE),             # a tensor: its values are traced
+    ("q, k, v = x.chunk(3, -1)", "v", Taint.VALUE),
+    ("pair = (x, 1)\n            a, b = pair", "b", Taint.NONE),  # tuple elements are tracked one by one
+    ("pair = (x, 1)\n            a, b = pair", "a", Taint.VALUE),
+    ("f = f'{x.shape}'", "f", Taint.SHAPE),
+    ("ys = [r * 2 for r in [x, x]]", "ys", Taint.VALUE),
+    ("m = math.sqrt(x.size(-1))", "m", Taint.SHAPE),
+    ("i = x.max().item()", "i", Taint.VALUE),
+]
+
+
+@pytest.mark.parametrize("body,name,expected", CASES, ids=[c[0].split("\n")[0] for c in CASES])
+def test_taint_of_assignments(body, name, expected):
+    src = f"""
+    class M(nn.Module):
+        def forward(self, x):
+            {body}
+            return x
+    """
+    assert taint_of(src, name) == expected
+
+
+def test_parameters_are_proxies_buffers_are_not():
+    names = analyze("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(3))
+            self.register_buffer("b", torch.zeros(3))
+        def forward(self, x):
+            p = self.w * 2
+            q = self.b * 2
+            return x + p + q
+    """)
+    assert names["p"].taint == Taint.VALUE and names["p"].origin.name == "self.w"
+    assert names["q"].taint == Taint.NONE
+
+
+def test_helper_method_and_submodule_receive_taint():
+    names = analyze("""
+    def helper(v):
+        out = v.mean()
+        return out
+    class Block(nn.Module):
+        def forward(self, y):
+            inner = y * 2
+            return inner
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+        def _half(self, z):
+            half = z / 2
+            return half
+        def forward(self, x):
+            a = helper(x)
+            b = self._half(x)
+            c = self.block(x)
+            return a + b + c
+    """)
+    for name in ("out", "half", "inner", "a", "b", "c"):
+        assert names[name].taint == Taint.VALUE, name
+
+
+def test_loop_carried_taint_and_branch_join():
+    names = analyze("""
+    class M(nn.Module):
+        def forward(self, x):
+            acc = 0
+            for i in range(3):
+                acc = acc + x
+            if self.training:
+                mode = x.size(1)
+            else:
+                mode = 1
+            return acc * mode
+    """)
+    assert names["acc"].taint == Taint.VALUE
+    assert names["mode"].is_proxy and names["mode"].taint == Taint.SHAPE
+
+
+def test_provenance_records_the_statements():
+    names = analyze("""
+    class M(nn.Module):
+        def forward(self, x):
+            s = x.sum()
+            t = s * 2
+            return t
+    """)
+    steps = names["t"].steps
+    assert [type(stmt).__name__ for _, stmt in steps] == ["Assign", "Assign"]
+    assert names["t"].origin.name == "x" and names["t"].origin.kind == "input"
+
+
+def test_module_list_elements_are_analyzed():
+    names = analyze("""
+    class Block(nn.Module):
+        def forward(self, y):
+            seen = y + 1
+            return seen
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block() for _ in range(2)])
+        def forward(self, x):
+            for blk in self.blocks:
+                x = blk(x)
+            return x
+    """)
+    assert names["seen"].taint == Taint.VALUE
+    assert names["blk"].kind is Kind.MODULE
