@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from fxlint import __version__
-from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, Location
+from fxlint.diagnostics import DOCS_URL, CheckResult, Diagnostic, FileProblem, Location
 
 FORMATS = ("text", "concise", "full", "json", "sarif", "github")
 
@@ -54,15 +55,20 @@ def display_path(filename: str) -> str:
 
 
 # ------------------------------------------------------------------------- text
+def one_line(text: str) -> str:
+    """Messages quote source, which may span lines (a parenthesized condition): keep one line."""
+    return re.sub(r"\s*\n\s*", " ", text) if "\n" in text else text
+
+
 def concise_line(d: Diagnostic, style: Style) -> str:
     where = f"{display_path(d.filename)}:{d.location.row}:{d.location.column}:"
-    return f"{style.bold(where)} {style.red(d.code)} {d.message}"
+    return f"{style.bold(where)} {style.red(d.code)} {one_line(d.message)}"
 
 
 def provenance_lines(d: Diagnostic, style: Style) -> List[str]:
     out: List[str] = []
     if d.provenance:
-        chain = " -> ".join(f"line {s.row} `{s.text}`" for s in d.provenance)
+        chain = " -> ".join(f"line {s.row} `{one_line(s.text)}`" for s in d.provenance)
         out.append(style.dim(f"    from `{d.source}`: {chain}"))
     if len(d.reached_from) > 1:
         out.append(style.dim(f"    reached from {' -> '.join(d.reached_from)}"))
@@ -157,15 +163,26 @@ def render_json(result: CheckResult) -> str:
 
 
 # ------------------------------------------------------------------------- github
+def _gh_data(text: str) -> str:
+    """Escape a workflow-command message (the part after ``::``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """Escape a workflow-command property value (``file=``, ``title=``): also ``:`` and ``,``."""
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def render_github(result: CheckResult) -> str:
     out = []
     for d in result.diagnostics:
-        msg = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        out.append(f"::error title=fxlint ({d.code}),file={display_path(d.filename)},line={d.location.row},"
-                   f"col={d.location.column},endLine={d.end_location.row},endColumn={d.end_location.column}::"
-                   f"{display_path(d.filename)}:{d.location.row}:{d.location.column}: {d.code} {msg}")
+        path = display_path(d.filename)
+        out.append(f"::error title={_gh_property(f'fxlint ({d.code})')},file={_gh_property(path)},"
+                   f"line={d.location.row},col={d.location.column},endLine={d.end_location.row},"
+                   f"endColumn={d.end_location.column}::"
+                   f"{_gh_data(f'{path}:{d.location.row}:{d.location.column}: {d.code} {one_line(d.message)}')}")
     for p in result.problems:
-        out.append(f"::warning file={display_path(p.filename)}::{p.message}")
+        out.append(f"::warning title=fxlint,file={_gh_property(display_path(p.filename))}::{_gh_data(p.message)}")
     return "\n".join(out)
 
 
@@ -177,15 +194,25 @@ def render_sarif(result: CheckResult, rules: Sequence[type]) -> str:
         "name": r.name(),
         "shortDescription": {"text": r.summary},
         "fullDescription": {"text": r.documentation().split("## Why is this bad?")[-1].split("##")[0].strip()},
-        "helpUri": f"https://github.com/fxlint/fxlint/blob/main/README.md#rule-{r.code.lower()}",
-        "properties": {"hazard": r.hazard.value},
+        "helpUri": DOCS_URL.format(code=r.code.lower()),
+        **({"help": {"text": r.help}} if getattr(r, "help", "") else {}),
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"hazard": r.hazard.value, "fix": r.fix_availability.value,
+                       "tags": [r.hazard.value]},
     } for r in rules]
     results = [_sarif_result(d, rule_index) for d in result.diagnostics]
+    # files fxlint skipped (binary, not UTF-8, too large, ...) are tool notifications, not results
+    notifications = [{"level": "warning", "message": {"text": p.message},
+                      "descriptor": {"id": p.kind},
+                      "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(p.filename)}}}]}
+                     for p in result.problems]
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "fxlint", "version": __version__,
+        "runs": [{"tool": {"driver": {"name": "fxlint", "version": __version__, "semanticVersion": __version__,
                                       "informationUri": "https://github.com/fxlint/fxlint", "rules": sarif_rules}},
+                  "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+                  "columnKind": "unicodeCodePoints",
                   "results": results}],
     }
     return json.dumps(doc, indent=2)
@@ -202,6 +229,15 @@ def _sarif_result(d: Diagnostic, rule_index: Dict[str, int]) -> Dict[str, object
     }
     if d.code in rule_index:
         out["ruleIndex"] = rule_index[d.code]
+    # the provenance chain (where the traced value comes from) as related locations
+    related = [{"id": i, "message": {"text": step.text},
+                "physicalLocation": {"artifactLocation": {"uri": _uri(step.filename or d.filename)},
+                                     "region": {"startLine": step.row}}}
+               for i, step in enumerate(d.provenance, start=1) if step.row > 0]
+    if related:
+        out["relatedLocations"] = related
+    if d.help:
+        out["properties"] = {"help": d.help}
     if d.fix is not None and d.fix.edits:
         out["fixes"] = [{"description": {"text": d.fix.title}, "artifactChanges": [{
             "artifactLocation": {"uri": _uri(d.filename)},
@@ -212,7 +248,10 @@ def _sarif_result(d: Diagnostic, rule_index: Dict[str, int]) -> Dict[str, object
 
 
 def _uri(filename: str) -> str:
-    return display_path(filename).replace(os.sep, "/")
+    """A relative (or absolute-path) URI reference: ``/`` separators, spaces and ``%`` escaped."""
+    from urllib.parse import quote
+
+    return quote(display_path(filename).replace(os.sep, "/"), safe="/:@!$&'()*+,;=-._~")
 
 
 def problem_lines(problems: Iterable[FileProblem]) -> List[str]:
