@@ -2,7 +2,7 @@
 
 import libcst as cst
 
-from fxlint.analysis.context import RuleContext
+from fxlint.analysis.context import RuleContext, from_block_input
 from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
@@ -72,7 +72,7 @@ class TypeCheckOnProxy(Rule):
         if value is None:
             return
         about_tensors = name == "torch.is_tensor" or "Tensor" in ctx.code(node) or "Parameter" in ctx.code(node)
-        if value.opaque and not about_tensors:
+        if value.opaque and (not about_tensors or from_block_input(value)):
             return  # may really be a list/tuple at run time (a block input, an unknown module's output)
         if value is not None:
             ctx.report(node, f"`{ctx.code(node)}` inspects a Proxy (from {ctx.describe(value, article=False)}): while "

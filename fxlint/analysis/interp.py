@@ -212,7 +212,15 @@ class Analysis:
             pass
 
     def _stmt_If(self, stmt: cst.If, frame: Frame) -> None:
-        self.eval(stmt.test, frame)
+        test = self.eval(stmt.test, frame)
+        if test.has_const and not test.traced:  # decided while tracing (e.g. `proxy is not None`)
+            if test.const:
+                self.run_block(stmt.body, frame)
+            elif isinstance(stmt.orelse, cst.If):
+                self._stmt_If(stmt.orelse, frame)
+            elif isinstance(stmt.orelse, cst.Else):
+                self.run_block(stmt.orelse.body, frame)
+            return
         before = dict(frame.env)
         self.run_block(stmt.body, frame)
         after_body = frame.env
@@ -319,6 +327,8 @@ class Analysis:
 
     def _ex_Name(self, node: cst.Name, frame: Frame) -> Value:
         name = node.value
+        if name in _KEYWORD_CONSTANTS:
+            return _KEYWORD_CONSTANTS[name]
         if name in frame.env:
             return frame.env[name]
         return self.project.global_value(frame.module, name)
@@ -381,7 +391,12 @@ class Analysis:
         return proxy_from([operand]) if operand.traced else (operand if operand.has_const else CONCRETE)
 
     def _ex_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
-        return join(self.eval(node.left, frame), self.eval(node.right, frame))
+        left = self.eval(node.left, frame)
+        if left.has_const and not left.traced:  # Python short-circuits: the right side may never run
+            if bool(left.const) == isinstance(node.operator, cst.Or):
+                return left
+            return self.eval(node.right, frame)
+        return join(left, self.eval(node.right, frame))
 
     def _ex_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
         values = [self.eval(node.left, frame)]
@@ -392,7 +407,7 @@ class Analysis:
             if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
                 concrete_result = True
         if concrete_result:
-            return CONCRETE
+            return _identity_test(node, values)
         return proxy_from(values) if any(v.traced for v in values) else CONCRETE
 
     def _ex_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
@@ -484,6 +499,19 @@ def _arith(a: Value, b: Value) -> Value:
         return proxy_from([a, b])
     if a.kind is Kind.CONTAINER and b.kind is Kind.CONTAINER:
         return Value(Kind.CONTAINER)
+    return CONCRETE
+
+
+_KEYWORD_CONSTANTS = {"None": const(None), "True": const(True), "False": const(False)}
+
+
+def _identity_test(node: cst.Comparison, values: List[Value]) -> Value:
+    """`proxy is None` is False and `proxy is not None` True while tracing: a Proxy is never None."""
+    if len(node.comparisons) == 1 and isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot)):
+        left, right = values
+        if (left.is_proxy and right.has_const and right.const is None) or \
+                (right.is_proxy and left.has_const and left.const is None):
+            return const(isinstance(node.comparisons[0].operator, cst.IsNot))
     return CONCRETE
 
 

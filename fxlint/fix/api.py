@@ -1,0 +1,195 @@
+"""`fxlint fix` as functions: text in, text out (:func:`fix_source`), or files in, results out
+(:func:`fix_paths`, which never writes: the command decides). Never imports torch.
+
+One round = check, plan a fix per finding, apply the plans that touch disjoint code (in-graph
+rewrites before hoists), re-check. Rounds repeat until nothing changes (at most MAX_ROUNDS), so a
+fix that only moves a hazard (`finite = bool(...)` hoisted, then `if not finite:`) is finished in a
+later round, and fixing the output again changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from fxlint.diagnostics import Applicability, Diagnostic, FileProblem
+from fxlint.fix import hoist as hoisting
+from fxlint.fix.apply import apply, choose
+from fxlint.fix.inline import INLINE
+from fxlint.fix.plan import Decline, Plan
+from fxlint.fix.tree import Tree, walk
+from fxlint.fix.wrapped import outside_wrapped
+
+MAX_ROUNDS = 8
+#: findings whose statement may be hoisted into a wrapped function (TRC5xx traces: hoisting would not help)
+HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404")
+
+Applied = Tuple[str, int, str, Applicability]  #: (code, row, title, applicability)
+Pending = Tuple[str, int, str]  #: (code, row, title of the unsafe fix | what to do by hand)
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """What fixing one file did. ``text`` is the new content (== ``original`` when nothing applied)."""
+
+    filename: str
+    original: str
+    text: str
+    applied: Tuple[Applied, ...] = ()
+    skipped_unsafe: Tuple[Pending, ...] = ()  #: an unsafe fix exists; rerun with --unsafe-fixes
+    manual: Tuple[Pending, ...] = ()  #: no automatic fix: the guidance (rows are in ``text``)
+    error: str = ""  #: why the file was left untouched (does not parse, unreadable)
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
+
+@dataclass(frozen=True)
+class FixReport:
+    results: Tuple[FixResult, ...]
+    problems: Tuple[FileProblem, ...] = field(default=())
+    files_checked: int = 0
+
+
+def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, select: Sequence[str] = (),
+               ignore: Sequence[str] = (), diagnostics: Optional[Sequence[Diagnostic]] = None) -> FixResult:
+    """Fix one module given as text. ``diagnostics``: the first round's findings when the caller
+    already has them (from a whole-project check, which sees cross-module hazards)."""
+    try:
+        tree = Tree(text)
+    except (cst.ParserSyntaxError, RecursionError) as exc:
+        return FixResult(filename, text, text, error=f"does not parse: {str(exc).splitlines()[0]}")
+    applied: List[Applied] = []
+    found = list(diagnostics) if diagnostics is not None else _check(text, filename, select, ignore)
+    for _ in range(MAX_ROUNDS):
+        plans = choose(tree, plan_round(tree, _own(tree, found, filename), unsafe))
+        if not plans:
+            break
+        new_text = apply(tree, plans)
+        new_tree = _valid(new_text, filename)
+        if new_tree is None or new_text == tree.text:
+            break  # never hand back code that does not compile; keep the last good round
+        applied.extend((d.code, d.location.row, p.title, p.applicability) for p in plans for d in p.diagnostics)
+        tree = new_tree
+        found = _check(new_text, filename, select, ignore)
+    skipped, manual = _leftovers(tree, _own(tree, found, filename), unsafe)
+    return FixResult(filename, text, tree.text, tuple(applied), tuple(skipped), tuple(manual))
+
+
+def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: Sequence[str] = (),
+              ignore: Sequence[str] = ()) -> FixReport:
+    """Fix every Python file under ``paths`` in memory; files without findings get no result."""
+    from fxlint.api import _selected, check_paths
+    from fxlint.config import load_config
+
+    config = config or load_config(Path(paths[0]) if paths else Path.cwd())
+    checked = check_paths(list(paths), config, jobs=1, use_cache=False)
+    by_file: Dict[str, List[Diagnostic]] = {}
+    for d in checked.diagnostics:
+        if _selected(d.code, select, ignore) or d.code == "TRC901":
+            by_file.setdefault(os.path.abspath(d.filename), []).append(d)
+    results = [_fix_file(path, diags, unsafe, select, ignore) for path, diags in sorted(by_file.items())]
+    return FixReport(tuple(results), checked.problems, checked.files_checked)
+
+
+def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ignore) -> FixResult:
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        return FixResult(path, "", "", error=f"unreadable: {exc}")
+    if any(d.code == "TRC901" for d in diagnostics):
+        return FixResult(path, text, text, error="does not parse (TRC901); left untouched")
+    return fix_source(text, path, unsafe, select, ignore, diagnostics)
+
+
+# ------------------------------------------------------------------------------------------ rounds
+def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> List[Plan]:
+    """Plans for one round: in-graph rewrites; when there are none, hoists (unsafe only)."""
+    plans: List[Plan] = []
+    rest: List[Diagnostic] = []
+    for d in diagnostics:
+        outcome = propose_inline(tree, d)
+        if isinstance(outcome, Plan):
+            if outcome.applicability is Applicability.SAFE or unsafe:
+                plans.append(outcome)
+            continue
+        rest.append(d)
+    if plans or not unsafe:
+        return plans
+    return [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)]
+
+
+def propose_inline(tree: Tree, d: Diagnostic):
+    for rewrite in INLINE.get(d.code, ()):
+        outcome = rewrite(tree, d)
+        if outcome is not None:
+            return outcome
+    return None
+
+
+def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
+    """One hoist per outermost region; a region holding several findings fixes them all."""
+    regions = {}
+    declined: List[object] = []
+    for d in diagnostics:
+        if not d.code.startswith(HOIST_PREFIXES):
+            continue
+        region = hoisting.region_for(tree, d)
+        if isinstance(region, Decline):
+            declined.append(region)
+            continue
+        key = hoisting.region_key(region)
+        regions.setdefault(key, (region, []))[1].append(d)
+    outer = [k for k in regions if not any(o != k and o[0] <= k[0] and k[1] <= o[1] for o in regions)]
+    for key in list(regions):
+        if key not in outer:  # nested in a bigger region: hoisted with it
+            container = next(o for o in outer if o[0] <= key[0] and key[1] <= o[1])
+            regions[container][1].extend(regions[key][1])
+    taken = {n.value for n in walk(tree.module) if isinstance(n, cst.Name)}
+    return declined + [hoisting.hoist(tree, regions[k][0], regions[k][1], taken) for k in sorted(outer)]
+
+
+def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> Tuple[List[Pending], List[Pending]]:
+    """Split what is left: findings with an unsafe fix not taken, and findings needing a human."""
+    skipped: List[Pending] = []
+    manual: List[Pending] = []
+    for d in diagnostics:
+        outcome = propose_inline(tree, d)
+        if outcome is None and d.code.startswith(HOIST_PREFIXES):
+            hoisted = hoist_plans(tree, [d])
+            outcome = hoisted[0] if hoisted else None
+        if isinstance(outcome, Plan) and outcome.applicability is Applicability.UNSAFE and not unsafe:
+            skipped.append((d.code, d.location.row, outcome.title))
+        elif isinstance(outcome, Decline):
+            manual.append((d.code, d.location.row, f"{outcome.reason}; {d.help}" if d.help else outcome.reason))
+        else:
+            manual.append((d.code, d.location.row, d.help or d.message))
+    return skipped, manual
+
+
+def _check(text: str, filename: str, select: Sequence[str], ignore: Sequence[str]) -> List[Diagnostic]:
+    from fxlint.api import check_source
+
+    return check_source(text, filename, select, ignore)
+
+
+def _own(tree: Tree, diagnostics: Sequence[Diagnostic], filename: str) -> List[Diagnostic]:
+    """Findings located in this file (a check may report a helper module's lines too), outside
+    functions FX does not trace (`@torch.fx.wrap`)."""
+    want = os.path.abspath(filename)
+    mine = [d for d in diagnostics if os.path.abspath(d.filename) == want or d.filename == filename]
+    return outside_wrapped(tree, mine)
+
+
+def _valid(text: str, filename: str) -> Optional[Tree]:
+    try:
+        compile(text, filename, "exec", dont_inherit=True)
+        return Tree(text)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError):
+        return None

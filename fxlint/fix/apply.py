@@ -1,0 +1,114 @@
+"""Apply a round of plans to a tree in one LibCST pass: node replacements, hoisted functions placed
+before the module-level statement that uses them, and the imports they need."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Set
+
+import libcst as cst
+
+from fxlint.fix.plan import Plan
+from fxlint.fix.tree import Tree
+
+
+def choose(tree: Tree, plans: Sequence[Plan]) -> List[Plan]:
+    """The plans of one round that touch disjoint code, in-graph rewrites first; the rest wait for
+    the next round (they are re-planned on the new text)."""
+    chosen: List[Plan] = []
+    spans: List[tuple] = []
+    for plan in sorted(plans, key=lambda p: (p.priority, min(tree.start(n) for n in p.replacements))):
+        mine = [(tree.start(n), tree.end(n)) for n in plan.replacements]
+        if any(a[0] < b[1] and b[0] < a[1] for a in mine for b in spans):
+            continue
+        chosen.append(plan)
+        spans.extend(mine)
+    return chosen
+
+
+def apply(tree: Tree, plans: Sequence[Plan]) -> str:
+    replacements: Dict[cst.CSTNode, object] = {}
+    inserts: Dict[cst.CSTNode, List[cst.BaseStatement]] = {}
+    imports: Set[str] = set()
+    for plan in plans:
+        replacements.update(plan.replacements)
+        imports |= plan.imports
+        if plan.hoisted is not None:
+            top, definition = plan.hoisted
+            inserts.setdefault(top, []).append(definition)
+    module = tree.module.visit(_Apply(replacements, inserts))
+    return add_imports(module, imports).code
+
+
+class _Apply(cst.CSTTransformer):
+    def __init__(self, replacements: Dict[cst.CSTNode, object], inserts: Dict[cst.CSTNode, List[cst.BaseStatement]]):
+        self.replacements = replacements
+        self.inserts = inserts
+
+    def on_leave(self, original_node, updated_node):
+        if original_node in self.replacements:
+            return self.replacements[original_node]
+        if isinstance(original_node, cst.Module) and self.inserts:
+            return self._insert(original_node, updated_node)
+        return updated_node
+
+    def _insert(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        if len(original.body) != len(updated.body):  # never happens: rewrites stay inside functions
+            raise RuntimeError("a module-level statement was removed while hoisting")
+        body: List[cst.CSTNode] = []
+        for before, after in zip(original.body, updated.body):
+            body.extend(self.inserts.get(before, ()))
+            body.append(after)
+        return updated.with_changes(body=body)
+
+
+def bound_modules(module: cst.Module) -> Set[str]:
+    """Top-level names bound by `import x` / `import x.y` (not `import x.y as z`)."""
+    names = set()
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        if alias.asname is None:
+                            names.add(_dotted(alias.name).split(".")[0])
+                        elif _dotted(alias.name) == alias.asname.name.value:
+                            names.add(alias.asname.name.value)
+    return names
+
+
+def add_imports(module: cst.Module, needed: Set[str]) -> cst.Module:
+    """`import torch` / `import math` after the module's last leading import when not bound yet."""
+    missing = sorted(needed - bound_modules(module))
+    if not missing:
+        return module
+    body = list(module.body)
+    index = _import_position(body)
+    new = [cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(name=cst.Name(m))])]) for m in missing]
+    if index == 0 and body:
+        # keep the first statement's leading comments (licence header, shebang context) on top
+        new[0] = new[0].with_changes(leading_lines=body[0].leading_lines)
+        body[0] = body[0].with_changes(leading_lines=())
+    return module.with_changes(body=body[:index] + new + body[index:])
+
+
+def _import_position(body: List[cst.CSTNode]) -> int:
+    """After the last import among the module's leading docstring/imports/simple statements."""
+    position = 0
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine):
+            first = stmt.body[0] if stmt.body else None
+            if isinstance(first, (cst.Import, cst.ImportFrom)):
+                position = index + 1
+            elif index == 0 and isinstance(first, cst.Expr) and isinstance(first.value, cst.SimpleString):
+                position = 1  # docstring
+            continue
+        break
+    return position
+
+
+def _dotted(expr) -> str:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr.value}"
+    return ""

@@ -1,0 +1,412 @@
+"""Hoisting: move a flagged statement (or the tail of a function, when it returns early) into a new
+top-level ``@torch.fx.wrap`` function in the same file, so FX records one opaque call instead of
+tracing through it (notes §4: fx.wrap patches the defining module's globals, so the function must
+live beside its call site).
+
+Always UNSAFE: the hoisted ops are hidden from quantization. Declined when the region calls
+submodules (they would be hidden from QAT and `convert_fx` breaks, notes §5), mutates module state
+(a Proxy stored on `self` is never recorded, notes §6), or receives no traced value (FX would run
+the function once at trace time and freeze its result, notes §4).
+
+Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
+the taint that decides "receives a Proxy" is a small name-level propagation from the function's
+parameters, not fxlint's full analysis; attribute chains other than `self.<a>.<b>` are not
+recognised as submodule calls.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+from libcst.metadata import ExpressionContext
+
+from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.plan import Decline, Plan
+from fxlint.fix.tree import Tree, walk
+
+#: methods of tensors/parameters that may be called on a `self.<attr>` inside a hoisted region
+TENSOR_METHODS = {
+    "size", "dim", "numel", "view", "reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze",
+    "expand", "expand_as", "narrow", "contiguous", "sum", "mean", "max", "min", "abs", "t", "to", "type_as",
+    "float", "clone", "detach", "item", "tolist", "numpy", "cpu", "exp", "log", "sqrt", "clamp", "softmax",
+    "sigmoid", "tanh", "relu", "norm", "chunk", "split", "unbind", "repeat", "masked_fill", "index_select",
+    "gather", "new_zeros", "new_ones", "new_full", "new_tensor", "keys", "values", "items", "get",
+}
+UNSAFE = Applicability.UNSAFE
+
+
+class _Region:
+    """The statements to hoist and what the analysis learned about them."""
+
+    def __init__(self, tree: Tree, func: cst.FunctionDef, stmts: List[cst.BaseStatement], tail: bool) -> None:
+        self.tree, self.func, self.stmts, self.tail = tree, func, stmts, tail
+        self.start = tree.start(stmts[0])
+        self.end = tree.end(stmts[-1])
+
+    def inside(self, node: cst.CSTNode) -> bool:
+        return self.start <= self.tree.start(node) and self.tree.end(node) <= self.end
+
+    def nodes(self) -> Iterable[cst.CSTNode]:
+        for stmt in self.stmts:
+            yield from walk(stmt)
+
+
+def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
+    """The smallest hoistable statement range holding ``d``: its statement, or the function's tail
+    when that statement returns."""
+    anchor = tree.owner_of_test(d.location.row, d.location.column) or tree.at(
+        d.location.row, d.location.column, cst.CSTNode)
+    stmt = tree.statement(anchor) if anchor is not None else None
+    func = tree.function_of(stmt) if stmt is not None else None
+    if stmt is None or func is None:
+        return Decline("not inside a function body")
+    if tree.function_of(func) is not None or any(isinstance(a, cst.FunctionDef) for a in tree.ancestors(func)):
+        return Decline("inside a nested function")
+    block = tree.block_of(stmt)
+    returns = any(isinstance(n, cst.Return) for n in _own_nodes(stmt))
+    if returns:
+        if block is not func.body:
+            return Decline("an early `return` inside a nested block: hoist by hand")
+        body = list(func.body.body)
+        return _Region(tree, func, body[body.index(stmt):], tail=True)
+    return _Region(tree, func, [stmt], tail=False)
+
+
+def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken: Set[str]) -> "Plan | Decline":
+    """A plan that moves ``region`` into a new wrapped function (``taken``: names already in use)."""
+    problem = _unsupported(region)
+    if problem:
+        return Decline(problem)
+    chains = _self_chains(region)
+    hidden = _hidden_calls(region, chains)
+    if hidden:
+        return Decline(f"the region calls {', '.join(sorted(hidden))}: hoisting would hide them from "
+                       "quantization and break convert_fx; restructure by hand (compute both branches and "
+                       "select, or run the submodule unconditionally)")
+    names = _Names(region)
+    outputs = names.outputs()
+    unbound = [n for n in outputs if n not in names.bound_before and n not in _definitely_assigned(region.stmts)]
+    if unbound:
+        return Decline(f"`{', '.join(unbound)}` is assigned on some paths only and not bound before")
+    inputs = [n for n in names.first_seen if n in names.bound_before and (n in names.loads or n in outputs)]
+    tainted = _tainted(region, names)
+    positional = [n for n in inputs if n in tainted]
+    keyword = [n for n in inputs if n not in tainted]
+    chain_params = _chain_params(chains, set(names.all_names) | set(inputs))
+    traced_chain = [c for c in chain_params if d_source_matches(diagnostics, c)]
+    if not positional and not traced_chain:
+        return Decline("the region receives no traced value: FX would run a wrapped function once while "
+                       "tracing and freeze its result")
+    func_name = _unique(f"_fx_{region.func.name.value}_{region.start[0]}", taken)
+    taken.add(func_name)
+    kw_chains = [c for c in chain_params if c not in traced_chain]
+    arg_text = ", ".join(positional + traced_chain + [f"{k}={k}" for k in keyword] +
+                         [f"{chain_params[c]}={c}" for c in kw_chains])
+    params = positional + [chain_params[c] for c in traced_chain] + keyword + [chain_params[c] for c in kw_chains]
+    definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics)
+    call_stmt = _call_site(region, func_name, arg_text, outputs)
+    replacements: Dict[cst.CSTNode, object] = {region.stmts[0]: call_stmt}
+    for stmt in region.stmts[1:]:
+        replacements[stmt] = cst.RemovalSentinel.REMOVE
+    top = tree.top_level(region.func)
+    codes = ", ".join(sorted({d.code for d in diagnostics}))
+    return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})",
+                UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition), priority=1)
+
+
+def d_source_matches(diagnostics: Sequence[Diagnostic], chain: str) -> bool:
+    """Does a finding name this `self.<attr>` chain as its traced source (an nn.Parameter)?"""
+    return any(d.source and (chain == d.source or chain.startswith(d.source + ".")) for d in diagnostics)
+
+
+# ------------------------------------------------------------------------------------------ checks
+def _own_nodes(stmt: cst.CSTNode) -> Iterable[cst.CSTNode]:
+    """Nodes of ``stmt`` outside nested functions, classes and lambdas."""
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        yield node
+        if node is not stmt and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(node.children)
+
+
+def _unsupported(region: _Region) -> str:
+    tree = region.tree
+    for node in region.nodes():
+        if isinstance(node, (cst.Yield, cst.Await)):
+            return "the region yields or awaits"
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            return "the region declares `global`/`nonlocal` names"
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            return "the region defines a function, class or lambda"
+        if isinstance(node, cst.Del):
+            return "the region deletes names"
+        if isinstance(node, cst.Name) and node.value == "super":
+            return "the region calls `super()`"
+        if isinstance(node, (cst.Break, cst.Continue)) and not _loop_inside(tree, node, region):
+            return "`break`/`continue` leaves the region"
+        if isinstance(node, cst.Name) and node.value == "self" and not isinstance(tree.parents.get(node), cst.Attribute):
+            return "the region uses `self` itself"
+        if isinstance(node, (cst.Attribute, cst.Subscript)) and tree.contexts.get(node) == ExpressionContext.STORE \
+                and _root_name(node) == "self":
+            return f"the region assigns `{tree.code(node)}`: module state set from a Proxy is never recorded"
+        if isinstance(node, cst.AugAssign) and _root_name(node.target) == "self":
+            return f"the region updates `{tree.code(node.target)}`: module state set from a Proxy is never recorded"
+    return ""
+
+
+def _loop_inside(tree: Tree, node: cst.CSTNode, region: _Region) -> bool:
+    for anc in tree.ancestors(node):
+        if isinstance(anc, (cst.For, cst.While)):
+            return region.inside(anc)
+        if isinstance(anc, cst.FunctionDef):
+            return False
+    return False
+
+
+def _root_name(expr: cst.BaseExpression) -> str:
+    while isinstance(expr, (cst.Attribute, cst.Subscript, cst.Call)):
+        expr = expr.func if isinstance(expr, cst.Call) else expr.value
+    return expr.value if isinstance(expr, cst.Name) else ""
+
+
+def _self_chains(region: _Region) -> Dict[cst.Attribute, str]:
+    """Maximal `self.a.b` attribute chains read in the region -> their text; for a called chain
+    (`self.pos.flatten(2)`) the method name is left out."""
+    tree = region.tree
+    chains: Dict[cst.Attribute, str] = {}
+    for node in region.nodes():
+        if not isinstance(node, cst.Attribute) or not _pure_chain(node):
+            continue
+        parent = tree.parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node and _pure_chain(parent):
+            continue  # not maximal
+        if isinstance(parent, cst.Call) and parent.func is node:
+            node = node.value  # type: ignore[assignment]
+            if not isinstance(node, cst.Attribute):
+                continue  # `self.method(...)`: reported as a hidden call
+        chains[node] = tree.code(node)
+    return chains
+
+
+def _pure_chain(node: cst.BaseExpression) -> bool:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name) and node.value == "self"
+
+
+def _hidden_calls(region: _Region, chains: Dict[cst.Attribute, str]) -> Set[str]:
+    """Calls that may run submodules: `self.x(...)`, `self.x.y(...)` (y not a tensor method),
+    `self.xs[i](...)`, and calls of local names (`blk(x)` for `blk` from `self.blocks`)."""
+    tree = region.tree
+    local = _locals(region.func, tree)
+    hidden = set()
+    for node in region.nodes():
+        if not isinstance(node, cst.Call):
+            continue
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
+            continue  # a method of a call's result (`self.q(x).view`): the inner call is checked itself
+        if _root_name(func) == "self":
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Attribute) and _pure_chain(func) \
+                    and func.attr.value in TENSOR_METHODS:
+                continue
+            hidden.add(f"`{tree.code(func)}`")
+        elif isinstance(func, cst.Name) and func.value in local:
+            hidden.add(f"local callable `{func.value}`")
+    return hidden
+
+
+def _locals(func: cst.FunctionDef, tree: Tree) -> Set[str]:
+    names = {p.name.value for p in _params(func)}
+    names |= {n.value for n in walk(func.body) if isinstance(n, cst.Name)
+              and tree.contexts.get(n) == ExpressionContext.STORE}
+    return names
+
+
+def _params(func: cst.FunctionDef) -> List[cst.Param]:
+    p = func.params
+    extra = [s for s in (p.star_arg, p.star_kwarg) if isinstance(s, cst.Param)]
+    return [*p.posonly_params, *p.params, *p.kwonly_params, *extra]
+
+
+# ------------------------------------------------------------------------------------------- names
+class _Names:
+    """Which names the region reads and binds, and which are bound before it or read after it."""
+
+    def __init__(self, region: _Region) -> None:
+        tree, func = region.tree, region.func
+        self.region = region
+        comp_targets = {id(n) for c in region.nodes() if isinstance(c, cst.CompFor)
+                        for n in walk(c.target) if isinstance(n, cst.Name)}
+        self.loads: Set[str] = set()
+        self.stores: Set[str] = set()
+        self.first_seen: List[str] = []
+        self.all_names: List[str] = []
+        for node in region.nodes():
+            if not isinstance(node, cst.Name) or node.value == "self":
+                continue
+            ctx = tree.contexts.get(node)
+            if ctx is not None:
+                self.all_names.append(node.value)
+            if ctx == ExpressionContext.LOAD and not _is_keyword(tree, node):
+                self.loads.add(node.value)
+            elif ctx == ExpressionContext.STORE and id(node) not in comp_targets:
+                self.stores.add(node.value)
+            if node.value not in self.first_seen and ctx in (ExpressionContext.LOAD, ExpressionContext.STORE):
+                self.first_seen.append(node.value)
+        params = [p.name.value for p in _params(func) if p.name.value != "self"]
+        self.params = params
+        self.bound_before: Set[str] = set(params)
+        self.read_outside: Set[str] = set()
+        looped = tree.in_loop_within(region.stmts[0], func)
+        for node in walk(func.body):
+            if not isinstance(node, cst.Name) or region.inside(node):
+                continue
+            ctx = tree.contexts.get(node)
+            if ctx == ExpressionContext.STORE and tree.start(node) < region.start:
+                self.bound_before.add(node.value)
+            elif ctx == ExpressionContext.LOAD and (looped or tree.start(node) > region.end):
+                self.read_outside.add(node.value)
+        # comprehension variables are local to the comprehension unless also bound in the function
+        comp_only = {tree_name for tree_name in self.loads if tree_name not in self.bound_before
+                     and tree_name not in self.stores}
+        self.loads -= comp_only
+
+    def outputs(self) -> List[str]:
+        if self.region.tail:
+            return []
+        return [n for n in self.first_seen if n in self.stores and n in self.read_outside]
+
+
+def _is_keyword(tree: Tree, node: cst.Name) -> bool:
+    parent = tree.parents.get(node)
+    return isinstance(parent, cst.Arg) and parent.keyword is node
+
+
+def _definitely_assigned(stmts: Sequence[cst.CSTNode]) -> Set[str]:
+    """Names every path through ``stmts`` binds (loops may run zero times; try is not trusted)."""
+    out: Set[str] = set()
+    for stmt in stmts:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and getattr(small, "value", True) is not None:
+                    targets = [small.target]
+                for t in targets:
+                    out |= {n.value for n in walk(t) if isinstance(n, cst.Name)} if isinstance(
+                        t, (cst.Name, cst.Tuple, cst.List)) else set()
+        elif isinstance(stmt, cst.If):
+            then = _definitely_assigned(stmt.body.body)
+            other: Set[str] = set()
+            if isinstance(stmt.orelse, cst.Else):
+                other = _definitely_assigned(stmt.orelse.body.body)
+            elif isinstance(stmt.orelse, cst.If):
+                other = _definitely_assigned([stmt.orelse])
+            out |= then & other
+        elif isinstance(stmt, cst.With):
+            out |= _definitely_assigned(stmt.body.body)
+    return out
+
+
+def _tainted(region: _Region, names: _Names) -> Set[str]:
+    """Names that hold (or derive from) a traced value before the region: the function's parameters,
+    then anything assigned from them or from a submodule call, propagated in source order."""
+    tree = region.tree
+    tainted = set(names.params)
+    statements = [n for n in walk(region.func.body) if isinstance(n, (cst.SimpleStatementLine, cst.For, cst.With))
+                  and tree.start(n) < region.start]
+    for _ in range(2):  # twice: loop-carried assignments
+        for stmt in statements:
+            sources, targets = _flow(stmt)
+            nodes = [n for s in sources for n in walk(s)]
+            reads = {n.value for n in nodes if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.LOAD}
+            if reads & tainted or any(isinstance(n, cst.Call) and _root_name(n.func) == "self" for n in nodes):
+                tainted |= {n.value for t in targets for n in walk(t) if isinstance(n, cst.Name)
+                            and tree.contexts.get(n) == ExpressionContext.STORE}
+    return tainted
+
+
+def _flow(stmt: cst.CSTNode) -> Tuple[List[cst.CSTNode], List[cst.CSTNode]]:
+    """(where values come from, where they are bound) for a simple line, a `for` header or a `with` header."""
+    if isinstance(stmt, cst.For):
+        return [stmt.iter], [stmt.target]
+    if isinstance(stmt, cst.With):
+        return [i.item for i in stmt.items], [i.asname for i in stmt.items if i.asname is not None]
+    return [stmt], [stmt]
+
+
+def _chain_params(chains: Dict[cst.Attribute, str], used: Set[str]) -> Dict[str, str]:
+    """`self.window_size` -> `window_size` (or `self_window_size` when that name is in use)."""
+    out: Dict[str, str] = {}
+    taken = set(used)
+    for text in sorted(set(chains.values()), key=list(chains.values()).index):
+        base = "_".join(text.split(".")[1:])
+        name = base if base not in taken else "self_" + base
+        name = _unique(name, taken)
+        taken.add(name)
+        out[text] = name
+    return out
+
+
+def _unique(name: str, taken: Set[str]) -> str:
+    if name not in taken:
+        return name
+    i = 2
+    while f"{name}_{i}" in taken:
+        i += 1
+    return f"{name}_{i}"
+
+
+# ----------------------------------------------------------------------------------------- codegen
+class _ReplaceChains(cst.CSTTransformer):
+    def __init__(self, mapping: Dict[cst.CSTNode, str]) -> None:
+        self.mapping = mapping
+
+    def on_leave(self, original_node, updated_node):
+        name = self.mapping.get(original_node)
+        if name is not None:
+            return cst.Name(name, lpar=original_node.lpar, rpar=original_node.rpar)
+        return updated_node
+
+
+def _definition(tree: Tree, region: _Region, name: str, params: List[str], outputs: List[str],
+                chains: Dict[cst.Attribute, str], chain_params: Dict[str, str],
+                diagnostics: Sequence[Diagnostic]) -> cst.FunctionDef:
+    mapping = {node: chain_params[text] for node, text in chains.items()}
+    replacer = _ReplaceChains(mapping)
+    body = [stmt.visit(replacer) for stmt in region.stmts]
+    body[0] = body[0].with_changes(leading_lines=())
+    if outputs:
+        body.append(cst.parse_statement(f"return {', '.join(outputs)}\n"))
+    owner = tree.parents.get(tree.parents.get(region.func))
+    where = region.func.name.value
+    cls = tree.parents.get(owner) if owner is not None else None
+    if isinstance(cls, cst.ClassDef):
+        where = f"{cls.name.value}.{where}"
+    codes = ", ".join(sorted({d.code for d in diagnostics}))
+    doc = cst.parse_statement(f'"""Hoisted from `{where}` by `fxlint fix` ({codes}): FX records one call."""\n')
+    template = cst.parse_statement(f"@torch.fx.wrap\ndef {name}({', '.join(params)}):\n    pass\n")
+    assert isinstance(template, cst.FunctionDef)
+    return template.with_changes(body=cst.IndentedBlock(body=[doc, *body]),
+                                 leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+
+
+def _call_site(region: _Region, name: str, arg_text: str, outputs: List[str]) -> cst.BaseStatement:
+    call_text = f"{name}({arg_text})"
+    if region.tail:
+        text = f"return {call_text}"
+    elif not outputs:
+        text = call_text
+    else:
+        text = f"{', '.join(outputs)} = {call_text}"
+    stmt = cst.parse_statement(text + "\n")
+    return stmt.with_changes(leading_lines=region.stmts[0].leading_lines)
+
+
+def region_key(region: _Region) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+    return region.start, region.end

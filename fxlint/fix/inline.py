@@ -1,0 +1,488 @@
+"""In-graph rewrites: the fixed code is still recorded as ordinary FX nodes, so QAT sees it.
+
+Each function takes the parsed tree and one diagnostic and returns a :class:`Plan`, a
+:class:`Decline` (this finding's shape is not handled, and why), or None (not this rewrite's job).
+Measured facts behind each one: shared/notes/fx-hazards.md §3 (fix column) and §5.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Set, Union
+
+import libcst as cst
+from libcst.metadata import ExpressionContext
+
+from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.plan import Decline, Plan, call, torch_attr
+from fxlint.fix.tree import Tree, paren, walk
+
+SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
+Outcome = Union[Plan, Decline, None]
+
+
+# ---------------------------------------------------------------------------------------- TRC102
+def assert_to_torch_assert(tree: Tree, d: Diagnostic) -> Outcome:
+    """`assert a and b, m` -> `torch._assert(a, m)` + `torch._assert(b, m)`: same checks, same order,
+    and recorded by FX. Blind spot: the message is now evaluated eagerly on every call."""
+    node = tree.at(d.location.row, d.location.column, cst.Assert)
+    if node is None:
+        return None
+    parts = _and_parts(node.test)
+    if any(_truthiness_left(p) for p in parts):
+        return Decline("the condition uses `or`/`not` on a traced value; write it with `|`/`~` by hand")
+    message = node.msg if node.msg is not None else cst.SimpleString('""')
+    exprs = [cst.Expr(call(torch_attr("_assert"), p, message)) for p in parts]
+    line = tree.parents[node]
+    if not isinstance(line, cst.SimpleStatementLine):
+        return None
+    if len(line.body) == 1:
+        lines = [line.with_changes(body=[exprs[0]])]
+        lines += [cst.SimpleStatementLine(body=[e]) for e in exprs[1:]]
+        replacement = cst.FlattenSentinel(lines) if len(lines) > 1 else lines[0]
+        return Plan("Replace `assert` with `torch._assert`", SAFE, {line: replacement}, [d], frozenset({"torch"}))
+    semis = [e.with_changes(semicolon=cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" "))) for e in exprs]
+    semis[-1] = semis[-1].with_changes(semicolon=node.semicolon)
+    return Plan("Replace `assert` with `torch._assert`", SAFE, {node: cst.FlattenSentinel(semis)}, [d],
+                frozenset({"torch"}))
+
+
+def _and_parts(expr: cst.BaseExpression) -> List[cst.BaseExpression]:
+    if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.And):
+        return _and_parts(expr.left) + _and_parts(expr.right)
+    return [expr]
+
+
+def _truthiness_left(expr: cst.BaseExpression) -> bool:
+    """Would Python still take the truth value of a sub-expression (`or`, `and`, `not`)?"""
+    return any(isinstance(n, cst.BooleanOperation) or (isinstance(n, cst.UnaryOperation) and
+                                                        isinstance(n.operator, cst.Not)) for n in walk(expr))
+
+
+# ---------------------------------------------------------------------------------------- TRC204
+def len_to_size(tree: Tree, d: Diagnostic) -> Outcome:
+    """`len(t)` -> `t.size(0)`; `len(t.shape)` / `len(t.size())` -> `t.dim()` (the rule only fires on
+    a Proxy that is surely a tensor, where these are equal for rank >= 1)."""
+    node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is None or not _is_name(node.func, "len") or len(node.args) != 1:
+        return None
+    arg = node.args[0].value
+    base = _shape_base(arg)
+    if base is not None:
+        new = cst.Call(func=cst.Attribute(value=paren(base), attr=cst.Name("dim")))
+        title = f"Replace `len({tree.code(arg)})` with `{tree.code(base)}.dim()`"
+    else:
+        new = call(cst.Attribute(value=paren(arg), attr=cst.Name("size")), cst.Integer("0"))
+        title = f"Replace `len({tree.code(arg)})` with `.size(0)`"
+    return Plan(title, SAFE, {node: new.with_changes(lpar=node.lpar, rpar=node.rpar)}, [d])
+
+
+def _shape_base(arg: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    if isinstance(arg, cst.Attribute) and arg.attr.value == "shape":
+        return arg.value
+    if isinstance(arg, cst.Call) and not arg.args and isinstance(arg.func, cst.Attribute) \
+            and arg.func.attr.value == "size":
+        return arg.func.value
+    return None
+
+
+# ---------------------------------------------------------------------------------------- TRC207
+def varargs_to_tuple(tree: Tree, d: Diagnostic) -> Outcome:
+    """`torch.zeros(b, n, dtype=...)` -> `torch.zeros((b, n), dtype=...)`: the same call."""
+    node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is None:
+        return None
+    if any(a.star for a in node.args):
+        return Decline("starred size arguments; pass one tuple of sizes by hand")
+    positional = [a for a in node.args if a.keyword is None]
+    keywords = [a for a in node.args if a.keyword is not None]
+    if len(positional) < 2:
+        return None
+    sizes = cst.Tuple([cst.Element(value=a.value) for a in positional])
+    first = cst.Arg(value=sizes, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if keywords
+                    else cst.MaybeSentinel.DEFAULT)
+    new = node.with_changes(args=[first, *keywords])
+    return Plan(f"Pass the sizes of `{tree.code(node.func)}` as one tuple", SAFE, {node: new}, [d])
+
+
+# ---------------------------------------------------------------------------------------- TRC303
+def math_by_module(tree: Tree, d: Diagnostic) -> Outcome:
+    """`ceil(v)` (from `from math import ceil`) -> `math.ceil(v)`: attribute access goes through the
+    `math` module the tracer patches."""
+    node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is None or not isinstance(node.func, cst.Name):
+        return None
+    original = _math_imports(tree.module).get(node.func.value)
+    if original is None:
+        return Decline(f"`{node.func.value}` is not imported from `math` at module level")
+    new = node.with_changes(func=cst.Attribute(value=cst.Name("math"), attr=cst.Name(original)))
+    return Plan(f"Call `math.{original}` instead of the imported `{node.func.value}`", SAFE, {node: new}, [d],
+                frozenset({"math"}))
+
+
+def _math_imports(module: cst.Module) -> dict:
+    found = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.ImportFrom) and _dotted(small.module) == "math" \
+                    and not isinstance(small.names, cst.ImportStar):
+                for alias in small.names:
+                    bound = alias.asname.name.value if alias.asname else alias.name.value
+                    found[bound] = alias.name.value
+    return found
+
+
+# ---------------------------------------------------------------------------------------- TRC205
+def buffer_slice_to_narrow(tree: Tree, d: Diagnostic) -> Outcome:
+    """`self.buf[:, :, :T, :T]` -> `self.buf.narrow(2, 0, T).narrow(3, 0, T)`.
+
+    Equal to the slice while the stop is within the buffer's size (Python slicing clamps, `narrow`
+    raises): the GPT mask pattern, where a longer sequence fails later anyway."""
+    node = tree.at(d.location.row, d.location.column, cst.Subscript)
+    if node is None:
+        return None
+    if not d.message.startswith("buffer "):
+        return Decline("the indexed object is a Python container, not a buffer; index it with static values")
+    expr: cst.BaseExpression = node.value
+    for dim, element in enumerate(node.slice):
+        piece = element.slice
+        if not isinstance(piece, cst.Slice) or piece.step is not None:
+            return Decline("only `:stop` / `start:stop` slices without a step become `narrow`")
+        if piece.lower is None and piece.upper is None:
+            continue
+        if any(_negative(b) for b in (piece.lower, piece.upper)) or piece.upper is None:
+            return Decline("a negative or open-ended bound has no `narrow` equivalent")
+        start = piece.lower if piece.lower is not None else cst.Integer("0")
+        length = piece.upper if piece.lower is None else cst.BinaryOperation(
+            paren(piece.upper), cst.Subtract(), paren(piece.lower))
+        expr = call(cst.Attribute(value=expr, attr=cst.Name("narrow")), cst.Integer(str(dim)), start, length)
+    return Plan(f"Slice buffer `{tree.code(node.value)}` with `narrow`", SAFE,
+                {node: expr.with_changes(lpar=node.lpar, rpar=node.rpar)}, [d])
+
+
+def _negative(bound: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(bound, cst.UnaryOperation) and isinstance(bound.operator, cst.Minus)
+
+
+# ------------------------------------------------------------------------------- TRC201 pad guard
+PAD_CALLEES = {"F.pad", "nn.functional.pad", "torch.nn.functional.pad", "functional.pad"}
+
+
+def unconditional_pad(tree: Tree, d: Diagnostic) -> Outcome:
+    """`if ph > 0 or pw > 0: x = F.pad(x, (0, pw, 0, ph))` -> the pad alone: a zero pad is a no-op.
+
+    SAFE when the guard is `!= 0`, or `> 0` on amounts computed as `(...) % m` (never negative for a
+    positive modulus such as a window or stride size: the Swin/SAM pattern). Otherwise UNSAFE: a
+    negative amount, skipped by the guard, would crop."""
+    node = tree.owner_of_test(d.location.row, d.location.column)
+    if not isinstance(node, cst.If) or node.orelse is not None or tree.parents.get(node) is None:
+        return None
+    if isinstance(tree.parents.get(node), cst.If):
+        return None  # an `elif`
+    body = node.body.body
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return None
+    pad = _pad_assignment(tree, body[0].body[0])
+    if pad is None:
+        return None
+    guarded = _guard_names(node.test)
+    amounts = pad
+    if guarded is None or set(guarded) != set(amounts):
+        return None
+    func = tree.function_of(node)
+    nonneg = func is not None and all(op == "!=" or _modulo_only(tree, func, name) for name, op in guarded.items())
+    title = "Pad unconditionally (a zero pad is a no-op)"
+    replacement = body[0].with_changes(leading_lines=[*node.leading_lines, *body[0].leading_lines])
+    return Plan(title, SAFE if nonneg else UNSAFE, {node: replacement}, [d])
+
+
+def _pad_assignment(tree: Tree, small: cst.BaseSmallStatement) -> Optional[List[str]]:
+    """Names among the pad amounts of `x = F.pad(x, (...))`; None when the shape differs."""
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return None
+    value = small.value
+    if not isinstance(value, cst.Call) or tree.code(value.func) not in PAD_CALLEES or len(value.args) < 2:
+        return None
+    amounts = value.args[1].value
+    if not isinstance(amounts, (cst.Tuple, cst.List)):
+        return None
+    names = []
+    for element in amounts.elements:
+        v = element.value
+        if isinstance(v, cst.Integer) and v.value == "0":
+            continue
+        if not isinstance(v, cst.Name):
+            return None
+        names.append(v.value)
+    return names
+
+
+def _guard_names(test: cst.BaseExpression) -> Optional[dict]:
+    """{name: "!=" | ">"} for `a > 0 or b != 0 ...`; None for any other shape."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        left, right = _guard_names(test.left), _guard_names(test.right)
+        if left is None or right is None:
+            return None
+        return {**left, **right}
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    op, right = target.operator, target.comparator
+    if isinstance(test.left, cst.Name) and isinstance(right, cst.Integer) and right.value == "0":
+        if isinstance(op, cst.GreaterThan):
+            return {test.left.value: ">"}
+        if isinstance(op, cst.NotEqual):
+            return {test.left.value: "!="}
+    if isinstance(right, cst.Name) and isinstance(test.left, cst.Integer) and test.left.value == "0" \
+            and isinstance(op, cst.LessThan):
+        return {right.value: ">"}
+    return None
+
+
+def _modulo_only(tree: Tree, func: cst.FunctionDef, name: str) -> bool:
+    """Is every assignment of ``name`` in ``func`` a `... % m` with m a positive literal or an attribute
+    (a configured size, assumed positive)?"""
+    values = []
+    for n in walk(func):
+        if isinstance(n, cst.Assign):
+            if any(isinstance(t.target, cst.Name) and t.target.value == name for t in n.targets):
+                values.append(n.value)
+            elif any(name in _target_names(t.target) for t in n.targets):
+                return False
+        elif isinstance(n, (cst.AugAssign, cst.AnnAssign)) and name in _target_names(n.target):
+            return False
+    if not values:
+        return False
+    for v in values:
+        if not (isinstance(v, cst.BinaryOperation) and isinstance(v.operator, cst.Modulo)):
+            return False
+        m = v.right
+        if not ((isinstance(m, cst.Integer) and int(m.value, 0) > 0) or isinstance(m, cst.Attribute)):
+            return False
+    return True
+
+
+def _target_names(target: cst.BaseExpression) -> Set[str]:
+    return {n.value for n in walk(target) if isinstance(n, cst.Name)}
+
+
+# ------------------------------------------------------------------------------ TRC101 torch.where
+#: conditions that are Python bools in eager mode although FX sees a Proxy: torch.where would reject them
+BOOL_CALLS = {"equal", "allclose", "is_nonzero", "is_tensor", "is_floating_point", "isinstance", "hasattr",
+              "bool", "any", "all", "item", "tolist", "callable"}
+RANDOM_HINTS = ("rand", "dropout", "bernoulli", "normal", "multinomial", "poisson", "uniform")
+
+
+def conditional_to_where(tree: Tree, d: Diagnostic) -> Outcome:
+    """`a if c else b`, `if c: y = a [else: y = b]`, `if c: return a` + `return b` -> `torch.where`.
+
+    UNSAFE: both branches run (cost, and any difference in shape/dtype is broadcast instead of
+    chosen). Declined when a branch calls submodules, random ops or in-place methods, or when the
+    condition may be a Python bool in eager mode (`torch.equal`, `.item()`, `and`/`or`/`not`)."""
+    if d.code != "TRC101":
+        return None
+    node = tree.owner_of_test(d.location.row, d.location.column)
+    func = tree.function_of(node) if node is not None else None
+    if node is None or func is None or not _where_condition(node.test) or not _tensorish(tree, func, node.test, 4):
+        return None
+    if isinstance(node, cst.IfExp):
+        return _where_ifexp(tree, node, d)
+    if isinstance(node, cst.If) and not isinstance(tree.parents.get(node), cst.If):
+        return _where_if_assign(tree, node, d) or _where_if_return(tree, node, d)
+    return None
+
+
+def _where_ifexp(tree: Tree, node: cst.IfExp, d: Diagnostic) -> Outcome:
+    if not (_pure(node.body) and _pure(node.orelse)):
+        return None
+    new = call(torch_attr("where"), node.test, node.body, node.orelse).with_changes(lpar=node.lpar, rpar=node.rpar)
+    return Plan("Select with `torch.where` (both branches are computed)", UNSAFE, {node: new}, [d],
+                frozenset({"torch"}))
+
+
+def _where_if_assign(tree: Tree, node: cst.If, d: Diagnostic) -> Optional[Plan]:
+    then = _single_assign(node.body)
+    if then is None:
+        return None
+    name, a = then
+    if node.orelse is None:
+        func = tree.function_of(node)
+        if func is None or not _bound_before(tree, func, name, node):
+            return None
+        b: cst.BaseExpression = cst.Name(name)
+    else:
+        if not isinstance(node.orelse, cst.Else):
+            return None
+        other = _single_assign(node.orelse.body)
+        if other is None or other[0] != name:
+            return None
+        b = other[1]
+    if not (_pure(a) and _pure(b)):
+        return None
+    stmt = cst.SimpleStatementLine(
+        body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=call(torch_attr("where"), node.test, a, b))],
+        leading_lines=node.leading_lines)
+    return Plan("Select with `torch.where` (both branches are computed)", UNSAFE, {node: stmt}, [d],
+                frozenset({"torch"}))
+
+
+def _where_if_return(tree: Tree, node: cst.If, d: Diagnostic) -> Optional[Plan]:
+    """`if c: return a` directly followed by a final `return b`."""
+    if node.orelse is not None:
+        return None
+    a = _single_return(node.body)
+    block = tree.parents.get(node)
+    if a is None or not isinstance(block, cst.IndentedBlock) or not isinstance(tree.parents.get(block), cst.FunctionDef):
+        return None
+    stmts = list(block.body)
+    index = stmts.index(node)
+    if index != len(stmts) - 2:
+        return None
+    b = _single_return(cst.IndentedBlock(body=[stmts[-1]]))
+    if b is None or not (_pure(a) and _pure(b)):
+        return None
+    ret = cst.SimpleStatementLine(body=[cst.Return(value=call(torch_attr("where"), node.test, a, b))],
+                                  leading_lines=node.leading_lines)
+    return Plan("Select with `torch.where` (both branches are computed)", UNSAFE,
+                {node: ret, stmts[-1]: cst.RemovalSentinel.REMOVE}, [d], frozenset({"torch"}))
+
+
+def _single_assign(block: cst.BaseSuite):
+    if not isinstance(block, cst.IndentedBlock) or len(block.body) != 1:
+        return None
+    line = block.body[0]
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    small = line.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value, small.value
+    return None
+
+
+def _single_return(block: cst.BaseSuite) -> Optional[cst.BaseExpression]:
+    if not isinstance(block, cst.IndentedBlock) or len(block.body) != 1:
+        return None
+    line = block.body[0]
+    if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Return):
+        return line.body[0].value
+    return None
+
+
+def _where_condition(test: cst.BaseExpression) -> bool:
+    if _truthiness_left(test):
+        return False
+    for n in walk(test):
+        if isinstance(n, cst.Call) and _callee_name(n.func) in BOOL_CALLS:
+            return False
+    return True
+
+
+def _tensorish(tree: Tree, func: cst.FunctionDef, expr: cst.BaseExpression, depth: int) -> bool:
+    """Is ``expr`` surely a tensor in eager mode (so `torch.where` accepts it)? A method or `torch.`
+    call, a comparison or `&`/`|`/`~` involving one, or a name whose only earlier assignment is one
+    of those. A bare function call (a helper, a wrapped function) may return a Python bool: no."""
+    if depth <= 0:
+        return False
+    if isinstance(expr, cst.Comparison):
+        return _tensorish(tree, func, expr.left, depth) or any(
+            _tensorish(tree, func, c.comparator, depth) for c in expr.comparisons)
+    if isinstance(expr, cst.BinaryOperation):
+        return _tensorish(tree, func, expr.left, depth) or _tensorish(tree, func, expr.right, depth)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.BitInvert):
+        return _tensorish(tree, func, expr.expression, depth)
+    if isinstance(expr, cst.Subscript):
+        return _tensorish(tree, func, expr.value, depth)
+    if isinstance(expr, cst.Call):
+        return isinstance(expr.func, cst.Attribute) and _callee_name(expr.func) not in BOOL_CALLS
+    if isinstance(expr, cst.Name):
+        values = _assigned_values(tree, func, expr.value, expr)
+        if values is None:
+            return any(p.name.value == expr.value for p in _all_params(func))
+        return bool(values) and all(_tensorish(tree, func, v, depth - 1) for v in values)
+    return False
+
+
+def _assigned_values(tree: Tree, func: cst.FunctionDef, name: str, before: cst.CSTNode):
+    """Values of the plain `name = value` assignments before ``before``; None when there are none;
+    [] when the name is bound some other way (unpacking, loops, augmented assignment)."""
+    values, other = [], False
+    limit = tree.start(before)
+    for n in walk(func.body):
+        if isinstance(n, cst.Name) and n.value == name and tree.contexts.get(n) == ExpressionContext.STORE \
+                and tree.start(n) < limit:
+            parent = tree.parents.get(n)
+            owner = tree.parents.get(parent) if isinstance(parent, cst.AssignTarget) else None
+            if isinstance(owner, cst.Assign):
+                values.append(owner.value)
+            else:
+                other = True
+    if other:
+        return []
+    return values or None
+
+
+def _pure(expr: cst.BaseExpression) -> bool:
+    """Side-effect free and cheap to compute twice: no submodule/local callables, random or in-place ops."""
+    for n in walk(expr):
+        if isinstance(n, (cst.Lambda, cst.NamedExpr, cst.Yield, cst.Await)):
+            return False
+        if isinstance(n, cst.Call):
+            name = _callee_name(n.func)
+            if isinstance(n.func, cst.Name) and name not in {"abs", "float", "int"}:
+                return False
+            if _rooted_at_self(n.func) or name.endswith("_") or any(h in name for h in RANDOM_HINTS):
+                return False
+    return True
+
+
+def _callee_name(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return ""
+
+
+def _rooted_at_self(expr: cst.BaseExpression) -> bool:
+    while isinstance(expr, (cst.Attribute, cst.Subscript, cst.Call)):
+        expr = expr.func if isinstance(expr, cst.Call) else expr.value
+    return isinstance(expr, cst.Name) and expr.value == "self"
+
+
+def _bound_before(tree: Tree, func: cst.FunctionDef, name: str, node: cst.CSTNode) -> bool:
+    if any(p.name.value == name for p in _all_params(func)):
+        return True
+    start = tree.start(node)
+    return any(isinstance(n, cst.Name) and n.value == name and tree.contexts.get(n) == ExpressionContext.STORE
+               and tree.start(n) < start for n in walk(func.body))
+
+
+def _all_params(func: cst.FunctionDef) -> Sequence[cst.Param]:
+    p = func.params
+    extra = [s for s in (p.star_arg, p.star_kwarg) if isinstance(s, cst.Param)]
+    return [*p.posonly_params, *p.params, *p.kwonly_params, *extra]
+
+
+def _is_name(expr: cst.BaseExpression, value: str) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == value
+
+
+def _dotted(expr) -> str:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr.value}"
+    return ""
+
+
+#: code -> rewrites tried in order; the first that returns a Plan or Decline wins
+INLINE = {
+    "TRC102": (assert_to_torch_assert,),
+    "TRC204": (len_to_size,),
+    "TRC207": (varargs_to_tuple,),
+    "TRC303": (math_by_module,),
+    "TRC205": (buffer_slice_to_narrow,),
+    "TRC201": (unconditional_pad,),
+    "TRC101": (conditional_to_where,),
+}

@@ -1,0 +1,45 @@
+"""What a rewrite proposes: node replacements, module-level additions, and its applicability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Optional, Tuple, Union
+
+import libcst as cst
+
+from fxlint.diagnostics import Applicability, Diagnostic
+
+Replacement = Union[cst.CSTNode, cst.FlattenSentinel, cst.RemovalSentinel]
+
+
+@dataclass
+class Plan:
+    """One fix: replace these original nodes; optionally add a top-level function and imports."""
+
+    title: str
+    applicability: Applicability
+    replacements: Dict[cst.CSTNode, Replacement]
+    diagnostics: List[Diagnostic] = field(default_factory=list)  #: the findings it addresses
+    imports: FrozenSet[str] = frozenset()  #: modules that must be bound at top level ("torch", "math")
+    #: (module-level statement to insert before, new statement) for hoisted functions
+    hoisted: Optional[Tuple[cst.CSTNode, cst.BaseStatement]] = None
+    priority: int = 0  #: lower first: in-graph rewrites win over hoisting in the same round
+
+
+@dataclass(frozen=True)
+class Decline:
+    """Why no fix is offered for a finding (shown as manual work)."""
+
+    reason: str
+
+
+def torch_attr(*names: str) -> cst.BaseExpression:
+    """``torch.a.b`` as an expression."""
+    expr: cst.BaseExpression = cst.Name("torch")
+    for name in names:
+        expr = cst.Attribute(value=expr, attr=cst.Name(name))
+    return expr
+
+
+def call(func: cst.BaseExpression, *args: cst.BaseExpression) -> cst.Call:
+    return cst.Call(func=func, args=[cst.Arg(value=a) for a in args])

@@ -1,0 +1,142 @@
+"""Where things are in one parsed module: positions, parents, enclosing statements and functions.
+
+Fix runs only on files with findings, so LibCST's PositionProvider (a full re-render) is affordable
+here, unlike in `check` (see fxlint/positions.py).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import libcst as cst
+from libcst.metadata import CodeRange, ExpressionContext, ExpressionContextProvider, PositionProvider
+
+Pos = Tuple[int, int]  #: (line 1-based, column 0-based)
+
+
+class _Parents(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self.stack: List[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+
+
+class Tree:
+    """A parsed module with the metadata the rewrites need; nodes are those of ``self.module``."""
+
+    def __init__(self, text: str) -> None:
+        wrapper = cst.MetadataWrapper(cst.parse_module(text))
+        self.module: cst.Module = wrapper.module
+        self.text = text
+        self.ranges: Dict[cst.CSTNode, CodeRange] = dict(wrapper.resolve(PositionProvider))
+        self.contexts: Dict[cst.CSTNode, ExpressionContext] = dict(wrapper.resolve(ExpressionContextProvider))
+        collector = _Parents()
+        self.module.visit(collector)
+        self.parents = collector.parents
+        self._by_start: Dict[Pos, List[cst.CSTNode]] = {}
+        for node, rng in self.ranges.items():
+            self._by_start.setdefault((rng.start.line, rng.start.column), []).append(node)
+
+    # ------------------------------------------------------------------ lookup
+    def at(self, row: int, column: int, *types: type) -> Optional[cst.CSTNode]:
+        """The outermost node of one of ``types`` starting at a diagnostic's 1-based row/column."""
+        found = [n for n in self._by_start.get((row, column - 1), ()) if isinstance(n, types)]
+        found.sort(key=lambda n: self.depth(n))
+        return found[0] if found else None
+
+    def owner_of_test(self, row: int, column: int) -> Optional[cst.CSTNode]:
+        """The If/While/IfExp whose condition starts at a diagnostic's position."""
+        for node in self._by_start.get((row, column - 1), ()):
+            parent = self.parents.get(node)
+            if isinstance(parent, (cst.If, cst.While, cst.IfExp)) and parent.test is node:
+                return parent
+        return None
+
+    def depth(self, node: cst.CSTNode) -> int:
+        return sum(1 for _ in self.ancestors(node))
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        node = self.parents.get(node)
+        while node is not None:
+            yield node
+            node = self.parents.get(node)
+
+    def start(self, node: cst.CSTNode) -> Pos:
+        r = self.ranges[node]
+        return r.start.line, r.start.column
+
+    def end(self, node: cst.CSTNode) -> Pos:
+        r = self.ranges[node]
+        return r.end.line, r.end.column
+
+    def contains(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
+        return self.start(outer) <= self.start(inner) and self.end(inner) <= self.end(outer)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node).strip()
+
+    # ------------------------------------------------------------------ structure
+    def statement(self, node: cst.CSTNode) -> Optional[cst.BaseStatement]:
+        """The innermost whole statement (a member of a block) containing ``node``; an `elif` climbs
+        to its `if`, since it cannot stand alone."""
+        current: Optional[cst.CSTNode] = node
+        while current is not None:
+            if isinstance(current, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                parent = self.parents.get(current)
+                if isinstance(parent, (cst.IndentedBlock, cst.Module)):
+                    return current  # type: ignore[return-value]
+            current = self.parents.get(current)
+        return None
+
+    def block_of(self, stmt: cst.CSTNode) -> Optional[cst.CSTNode]:
+        return self.parents.get(stmt)
+
+    def function_of(self, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.FunctionDef):
+                return anc
+            if isinstance(anc, (cst.ClassDef, cst.Lambda)):
+                return None
+        return None
+
+    def top_level(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The module-level statement containing ``node``."""
+        previous = node
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.Module):
+                return previous
+            previous = anc
+        return None
+
+    def in_loop_within(self, node: cst.CSTNode, func: cst.FunctionDef) -> bool:
+        for anc in self.ancestors(node):
+            if anc is func:
+                return False
+            if isinstance(anc, (cst.For, cst.While)):
+                return True
+        return False
+
+
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under ``node`` (itself included), parents first."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def paren(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr`` wrapped in parentheses unless it is an atom (safe as the base of `.attr`)."""
+    atoms = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
+    if isinstance(expr, atoms) or expr.lpar:
+        return expr
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
