@@ -74,6 +74,8 @@ class TypeCheckOnProxy(Rule):
         about_tensors = name == "torch.is_tensor" or "Tensor" in ctx.code(node) or "Parameter" in ctx.code(node)
         if value.opaque and (not about_tensors or from_block_input(value)):
             return  # may really be a list/tuple at run time (a block input, an unknown module's output)
+        if not about_tensors and value.param is None:
+            return  # a computed tensor is no list in eager mode either: both answer the same
         if value is not None:
             ctx.report(node, f"`{ctx.code(node)}` inspects a Proxy (from {ctx.describe(value, article=False)}): while "
                              f"tracing it is {answer}, decided once and baked into the graph", value)
