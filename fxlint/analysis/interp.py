@@ -582,5 +582,4 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
-__all__ = ["Analysis", "Frame", "Reach", "SHAPE_ATTRS", "SHAPE_METHODS", "SCALAR_METHODS", "CONCRETE_BUILTINS",
-           "BUILTIN_NAMES", "Callable", "dotted", "MODULE_CONTAINERS", "NN_PREFIX"]
+__all__ = ["Analysis", "Frame", "Reach"]
