@@ -120,9 +120,10 @@ def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> L
                 plans.append(outcome)
             continue
         rest.append(d)
-    if plans or not unsafe:
+    if not unsafe:
         return plans
-    return [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)]
+    # hoists overlapping an in-graph rewrite lose in `choose` and are re-planned next round
+    return plans + [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)]
 
 
 def propose_inline(tree: Tree, d: Diagnostic):
@@ -152,7 +153,8 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
             container = next(o for o in outer if o[0] <= key[0] and key[1] <= o[1])
             regions[container][1].extend(regions[key][1])
     taken = {n.value for n in walk(tree.module) if isinstance(n, cst.Name)}
-    return declined + [hoisting.hoist(tree, regions[k][0], regions[k][1], taken) for k in sorted(outer)]
+    merged = hoisting.merge(tree, [regions[k] for k in outer])
+    return declined + [hoisting.hoist(tree, region, diags, taken) for region, diags in merged]
 
 
 def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> Tuple[List[Pending], List[Pending]]:

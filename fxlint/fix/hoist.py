@@ -55,8 +55,8 @@ class _Region:
 def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
     """The smallest hoistable statement range holding ``d``: its statement, or the function's tail
     when that statement returns."""
-    anchor = tree.owner_of_test(d.location.row, d.location.column) or tree.at(
-        d.location.row, d.location.column, cst.CSTNode)
+    anchor = tree.owner_of_test(d.location.row, d.location.column) or tree.deepest_at(
+        d.location.row, d.location.column)
     stmt = tree.statement(anchor) if anchor is not None else None
     func = tree.function_of(stmt) if stmt is not None else None
     if stmt is None or func is None:
@@ -86,11 +86,27 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                        "select, or run the submodule unconditionally)")
     names = _Names(region)
     outputs = names.outputs()
+    containers = [n for n in outputs if _binds_container(region, n)]
+    if containers:
+        # a list/dict handed back to the graph reaches QAT as a "maybe tensor" and crashes the
+        # prepared model (notes §5): hoist its consumer too.
+        wider = _with_next(region)
+        if wider is not None:
+            return hoist(tree, wider, diagnostics, taken)
     unbound = [n for n in outputs if n not in names.bound_before and n not in _definitely_assigned(region.stmts)]
     if unbound:
         return Decline(f"`{', '.join(unbound)}` is assigned on some paths only and not bound before")
     inputs = [n for n in names.first_seen if n in names.bound_before and (n in names.loads or n in outputs)]
     tainted = _tainted(region, names)
+    baked = [n for n in inputs if n in names.mutated and n not in tainted]
+    if baked:
+        # `out = []` then a loop filling it: a concrete object passed in would be baked into the
+        # graph and shared by every call, so its creation moves into the region too.
+        wider = _with_previous(region, baked)
+        if wider is None:
+            return Decline(f"the region fills `{', '.join(baked)}`, a Python object created earlier: FX would "
+                           "bake it into the graph; create it inside the hoisted code by hand")
+        return hoist(tree, wider, diagnostics, taken)
     positional = [n for n in inputs if n in tainted]
     keyword = [n for n in inputs if n not in tainted]
     chain_params = _chain_params(chains, set(names.all_names) | set(inputs))
@@ -113,6 +129,75 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     codes = ", ".join(sorted({d.code for d in diagnostics}))
     return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})",
                 UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition), priority=1)
+
+
+def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
+    """The region grown by the simple statement just before it, when that binds one of ``names``."""
+    block = region.tree.block_of(region.stmts[0])
+    body = list(getattr(block, "body", ()))
+    index = body.index(region.stmts[0]) if region.stmts[0] in body else 0
+    if index == 0 or not isinstance(body[index - 1], cst.SimpleStatementLine):
+        return None
+    previous = body[index - 1]
+    tree = region.tree
+    bound = {n.value for n in walk(previous) if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.STORE}
+    if not bound & set(names):
+        return None
+    return _Region(tree, region.func, [previous, *region.stmts], region.tail)
+
+
+def _binds_container(region: _Region, name: str) -> bool:
+    for node in region.nodes():
+        if isinstance(node, cst.Assign) and isinstance(node.value, (cst.List, cst.ListComp, cst.Dict, cst.DictComp)) \
+                and any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
+            return True
+    return False
+
+
+def _with_next(region: _Region) -> Optional[_Region]:
+    """The region grown by the simple statement just after it (no submodule calls in it)."""
+    tree = region.tree
+    block = tree.block_of(region.stmts[-1])
+    body = list(getattr(block, "body", ()))
+    index = body.index(region.stmts[-1]) + 1 if region.stmts[-1] in body else len(body)
+    if region.tail or index >= len(body) or not isinstance(body[index], cst.SimpleStatementLine):
+        return None
+    nxt = body[index]
+    if _hidden_calls(_Region(tree, region.func, [nxt], False), {}):
+        return None
+    tail = any(isinstance(n, cst.Return) for n in walk(nxt))
+    if tail and block is not region.func.body:
+        return None
+    return _Region(tree, region.func, [*region.stmts, nxt], tail)
+
+
+def merge(tree: Tree, regions: List[Tuple["_Region", List[Diagnostic]]]) -> List[Tuple["_Region", List[Diagnostic]]]:
+    """Join regions of one block separated only by simple statements without submodule calls, so a
+    value computed between them (a numpy array, a Python flag) never crosses a wrapped call."""
+    out: List[Tuple[_Region, List[Diagnostic]]] = []
+    for region, diags in sorted(regions, key=lambda r: r[0].start):
+        if out:
+            last, last_diags = out[-1]
+            joined = _join(tree, last, region)
+            if joined is not None:
+                out[-1] = (joined, last_diags + diags)
+                continue
+        out.append((region, list(diags)))
+    return out
+
+
+def _join(tree: Tree, a: "_Region", b: "_Region") -> Optional["_Region"]:
+    block = tree.block_of(a.stmts[0])
+    if a.func is not b.func or a.tail or block is not tree.block_of(b.stmts[0]):
+        return None
+    body = list(block.body)
+    i, j = body.index(a.stmts[0]), body.index(b.stmts[0])
+    between = body[i + len(a.stmts):j]
+    if not all(isinstance(s, cst.SimpleStatementLine) for s in between):
+        return None
+    if between and _hidden_calls(_Region(tree, a.func, between, False), {}):
+        return None
+    return _Region(tree, a.func, body[i:j + len(b.stmts)], b.tail)
 
 
 def d_source_matches(diagnostics: Sequence[Diagnostic], chain: str) -> bool:
@@ -257,6 +342,7 @@ class _Names:
                 self.stores.add(node.value)
             if node.value not in self.first_seen and ctx in (ExpressionContext.LOAD, ExpressionContext.STORE):
                 self.first_seen.append(node.value)
+        self.mutated = _mutated(region)
         params = [p.name.value for p in _params(func) if p.name.value != "self"]
         self.params = params
         self.bound_before: Set[str] = set(params)
@@ -278,7 +364,28 @@ class _Names:
     def outputs(self) -> List[str]:
         if self.region.tail:
             return []
-        return [n for n in self.first_seen if n in self.stores and n in self.read_outside]
+        changed = self.stores | self.mutated
+        return [n for n in self.first_seen if n in changed and n in self.read_outside]
+
+
+#: methods that change their receiver in place (a list being filled, a tensor updated)
+MUTATORS = {"append", "extend", "insert", "pop", "update", "setdefault", "clear", "remove", "add", "discard"}
+
+
+def _mutated(region: _Region) -> Set[str]:
+    """Names changed in place by the region: `x[i] = v`, `x.attr = v`, `xs.append(v)`, `t.add_(v)`."""
+    tree = region.tree
+    out = set()
+    for node in region.nodes():
+        if isinstance(node, (cst.Subscript, cst.Attribute)) and tree.contexts.get(node) == ExpressionContext.STORE:
+            root = _root_name(node)
+            if root and root != "self":
+                out.add(root)
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name):
+            method = node.func.attr.value
+            if method in MUTATORS or (method.endswith("_") and not method.startswith("_")):
+                out.add(node.func.value.value)
+    return out
 
 
 def _is_keyword(tree: Tree, node: cst.Name) -> bool:
@@ -310,6 +417,13 @@ def _definitely_assigned(stmts: Sequence[cst.CSTNode]) -> Set[str]:
             out |= then & other
         elif isinstance(stmt, cst.With):
             out |= _definitely_assigned(stmt.body.body)
+        elif isinstance(stmt, cst.Try) and stmt.handlers and stmt.finalbody is None:
+            # an exception may stop the body anywhere: only names every handler binds count
+            both = _definitely_assigned(stmt.body.body) | (
+                _definitely_assigned(stmt.orelse.body.body) if stmt.orelse else set())
+            for handler in stmt.handlers:
+                both &= _definitely_assigned(handler.body.body)
+            out |= both
     return out
 
 

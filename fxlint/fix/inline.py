@@ -60,16 +60,18 @@ def _truthiness_left(expr: cst.BaseExpression) -> bool:
 
 # ---------------------------------------------------------------------------------------- TRC204
 def len_to_size(tree: Tree, d: Diagnostic) -> Outcome:
-    """`len(t)` -> `t.size(0)`; `len(t.shape)` / `len(t.size())` -> `t.dim()` (the rule only fires on
-    a Proxy that is surely a tensor, where these are equal for rank >= 1)."""
+    """`len(t)` -> `t.size(0)`; `len(t.shape)` / `len(t.size())` -> `t.ndim` (the rule only fires on
+    a Proxy that is surely a tensor, where these are equal for rank >= 1). `ndim` rather than the
+    rule's suggested `dim()`: QAT treats a `getattr(x, "ndim")` node as a non-tensor, but puts a
+    fake-quant on arithmetic with a `dim()` node and then crashes (notes §5)."""
     node = tree.at(d.location.row, d.location.column, cst.Call)
     if node is None or not _is_name(node.func, "len") or len(node.args) != 1:
         return None
     arg = node.args[0].value
     base = _shape_base(arg)
     if base is not None:
-        new = cst.Call(func=cst.Attribute(value=paren(base), attr=cst.Name("dim")))
-        title = f"Replace `len({tree.code(arg)})` with `{tree.code(base)}.dim()`"
+        new = cst.Attribute(value=paren(base), attr=cst.Name("ndim"))
+        title = f"Replace `len({tree.code(arg)})` with `{tree.code(base)}.ndim`"
     else:
         new = call(cst.Attribute(value=paren(arg), attr=cst.Name("size")), cst.Integer("0"))
         title = f"Replace `len({tree.code(arg)})` with `.size(0)`"

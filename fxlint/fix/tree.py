@@ -52,6 +52,11 @@ class Tree:
         found.sort(key=lambda n: self.depth(n))
         return found[0] if found else None
 
+    def deepest_at(self, row: int, column: int) -> Optional[cst.CSTNode]:
+        """The innermost node starting at a diagnostic's position (an anchor for its statement)."""
+        found = sorted(self._by_start.get((row, column - 1), ()), key=self.depth)
+        return found[-1] if found else None
+
     def owner_of_test(self, row: int, column: int) -> Optional[cst.CSTNode]:
         """The If/While/IfExp whose condition starts at a diagnostic's position."""
         for node in self._by_start.get((row, column - 1), ()):

@@ -1,0 +1,114 @@
+"""Golden before -> after pairs for `fxlint fix` (fixtures/fix/<case>.py -> <case>.fixed.py).
+
+Regenerate the goldens with ``FXLINT_UPDATE_GOLDENS=1 python -m pytest tests/test_fix_goldens.py``
+and review them in the diff; never edit them by hand. Each case declares ``FXLINT_FIX_UNSAFE``: a
+case fixed without it claims its rewrites are SAFE, and the torch test below checks that claim by
+tracing (the fixed model must match eager on make() and make_alt() inputs).
+
+The torch checks use `fxlint verify`, which runs every model in its own worker process (the
+torch.fx.wrap registry is process-global): import, construct, symbolic_trace, eager equivalence on
+inputs A and B, prepare_qat_fx(model.train(), get_default_qat_qconfig_mapping("x86"), args), and a
+forward/backward of the prepared model.
+"""
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+
+from fxlint.api import check_source
+from fxlint.diagnostics import Applicability
+from fxlint.fix import fix_source
+from fxlint.fix.tree import Tree
+from fxlint.fix.wrapped import wrapped_spans
+
+CASES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "fix"
+CASES = sorted(p for p in CASES_DIR.glob("*.py") if not p.name.endswith(".fixed.py"))
+UPDATE = os.environ.get("FXLINT_UPDATE_GOLDENS") == "1"
+
+
+def golden_of(case: Path) -> Path:
+    return case.with_name(case.stem + ".fixed.py")
+
+
+def unsafe_of(case: Path) -> bool:
+    tree = ast.parse(case.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "FXLINT_FIX_UNSAFE":
+            return bool(ast.literal_eval(node.value))
+    raise AssertionError(f"{case.name} must declare FXLINT_FIX_UNSAFE")
+
+
+def fixed(case: Path):
+    return fix_source(case.read_text(), str(case), unsafe=unsafe_of(case))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_golden(case: Path) -> None:
+    result = fixed(case)
+    assert result.applied, "the case must exercise a fix"
+    golden = golden_of(case)
+    if UPDATE:
+        golden.write_text(result.text)
+    assert golden.exists(), f"missing golden; run with FXLINT_UPDATE_GOLDENS=1"
+    assert result.text == golden.read_text()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_applicability_claim(case: Path) -> None:
+    result = fixed(case)
+    kinds = {a[3] for a in result.applied}
+    if unsafe_of(case):
+        assert Applicability.UNSAFE in kinds
+    else:
+        assert kinds == {Applicability.SAFE}
+        assert fix_source(case.read_text(), str(case), unsafe=False).text == result.text
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_idempotent_and_clean(case: Path) -> None:
+    result = fixed(case)
+    again = fix_source(result.text, str(case), unsafe=True)
+    assert again.text == result.text and not again.applied
+    fixed_codes = {a[0] for a in result.applied}
+    spans = wrapped_spans(Tree(result.text))
+    # inside @torch.fx.wrap bodies FX does not trace; fxlint's analysis does not know that yet
+    left = [d for d in check_source(result.text, str(case))
+            if not any(a <= d.location.row <= b for a, b in spans)]
+    assert not [d for d in left if d.code in fixed_codes], left
+    assert not left, left
+
+
+@pytest.fixture(scope="module")
+def verify_reports(tmp_path_factory):
+    """{"before"/"after": {case stem: ModelReport}}; goldens are verified as `<case>_fixed.py`
+    copies because a module name cannot contain the dot of `<case>.fixed.py`."""
+    from fxlint.verify.api import VerifyOptions, verify_paths
+
+    folder = tmp_path_factory.mktemp("goldens")
+    copies = []
+    for case in CASES:
+        copy = folder / f"{case.stem}_fixed.py"
+        copy.write_bytes(golden_of(case).read_bytes())
+        copies.append(str(copy))
+    report = verify_paths([str(c) for c in CASES] + copies, VerifyOptions(timeout=180))
+    out = {"before": {}, "after": {}}
+    for model in report.models:
+        stem = Path(model.file).stem
+        out["after" if stem.endswith("_fixed") else "before"][stem.removesuffix("_fixed")] = model
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_before_fails_after_traces_matches_and_runs_qat(case: Path, verify_reports) -> None:
+    before = verify_reports["before"][case.stem]
+    stage, _ = before.first_failure
+    assert stage in ("trace", "equivalence"), before.first_failure
+    after = verify_reports["after"][case.stem]
+    assert after.verdict == "pass", after.first_failure
+    assert after.stage("equivalence").status == "pass"
+    assert after.stage("qat_run").status == "pass"
+    assert "backward ok" in " ".join(after.stage("qat_run").details) or \
+        "forward and backward" in " ".join(after.stage("qat_run").details), after.stage("qat_run").details
