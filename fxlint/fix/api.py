@@ -87,7 +87,12 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     from fxlint.api import _selected, check_paths
     from fxlint.config import load_config
 
+    from fxlint import api as check_api
+
     config = config or load_config(Path(paths[0]) if paths else Path.cwd())
+    # fxlint.api keeps one Checker per process, and it caches every file it has read: after fix
+    # wrote a file, a second fix_paths in the same process would see the old text.
+    check_api._CHECKER = None
     checked = check_paths(list(paths), config, jobs=1, use_cache=False)
     by_file: Dict[str, List[Diagnostic]] = {}
     for d in checked.diagnostics:

@@ -1,0 +1,106 @@
+"""`fix_source` on small snippets: each rewrite's shape, applicability and declines."""
+from __future__ import annotations
+
+import textwrap
+
+from fxlint.diagnostics import Applicability
+from fxlint.fix import fix_source
+
+HEAD = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+
+
+def fixed(body: str, unsafe: bool = True):
+    return fix_source(HEAD + textwrap.dedent(body), "snippet.py", unsafe=unsafe)
+
+
+def test_import_torch_added_when_missing():
+    src = "import torch.nn as nn\n\n\nclass M(nn.Module):\n    def forward(self, x):\n        assert x.sum() > 0\n        return x\n"
+    result = fix_source(src, "m.py")
+    assert result.text.startswith("import torch.nn as nn\nimport torch\n")
+    assert 'torch._assert(x.sum() > 0, "")' in result.text
+
+
+def test_len_of_expression_gets_parentheses():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y):
+                return x.view(len(x + y), -1)
+    """, unsafe=False)
+    assert "(x + y).size(0)" in result.text
+
+
+def test_pad_guard_without_modulo_is_unsafe():
+    body = """
+        class M(nn.Module):
+            def forward(self, x):
+                pad = 8 - x.size(-1)
+                if pad > 0:
+                    x = F.pad(x, (0, pad))
+                return x
+    """
+    assert not fixed(body, unsafe=False).changed
+    result = fixed(body)
+    assert result.applied[0][3] is Applicability.UNSAFE and "if pad" not in result.text
+
+
+def test_hoist_declines_submodule_calls():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def forward(self, x):
+                while x.norm() > 1:
+                    x = self.fc(x)
+                return x
+    """)
+    assert not result.changed
+    assert result.manual and "self.fc" in result.manual[0][2]
+
+
+def test_hoist_declines_return_in_nested_block():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                for i in range(3):
+                    if x.sum() > i:
+                        return x
+                return -x
+    """)
+    assert not result.changed and "early `return`" in result.manual[0][2]
+
+
+def test_hoist_passes_self_attributes_as_keywords():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.limit = 2.0
+            def forward(self, x):
+                m = x.max()
+                if bool(m > self.limit):
+                    x = x.clamp(max=self.limit)
+                return x + 1
+    """)
+    assert "limit=self.limit" in result.text and "@torch.fx.wrap" in result.text
+    assert all(a[3] is Applicability.UNSAFE for a in result.applied)
+
+
+def test_where_declined_for_python_bool_condition():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y):
+                return x if torch.equal(x, y) else y
+    """)
+    assert "torch.where" not in result.text
+
+
+def test_syntax_error_left_untouched():
+    result = fix_source("def f(:\n", "bad.py")
+    assert result.error and not result.changed
+
+
+def test_nothing_to_fix_is_identical():
+    src = HEAD + "class M(nn.Module):\n    def forward(self, x):\n        return x * 2\n"
+    result = fix_source(src, "ok.py", unsafe=True)
+    assert result.text == src and not result.applied
