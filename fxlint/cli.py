@@ -84,12 +84,16 @@ def _load_config(paths: Sequence[Path], config_path: Optional[Path], select, ext
 @click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
 @click.option("--show-fixes", is_flag=True, help="Show the available fix or guidance under each finding.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when hazards are found.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Print the safe fixes as a unified diff instead of the findings; write nothing "
+                   "(exit 1 when there is something to fix).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes (0 = one per core).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
 def check(paths: Tuple[Path, ...], select, extend_select, ignore, exclude, config_path, output_format: str,
-          statistics: bool, show_fixes: bool, exit_zero: bool, jobs: int, no_cache: bool, quiet: bool) -> None:
+          statistics: bool, show_fixes: bool, exit_zero: bool, show_diff: bool, jobs: int, no_cache: bool,
+          quiet: bool) -> None:
     """Report code in PATHS (default: .) that breaks or silently corrupts torch.fx tracing."""
     from fxlint import api
     from fxlint.files import collect
@@ -103,6 +107,8 @@ def check(paths: Tuple[Path, ...], select, extend_select, ignore, exclude, confi
         for p in usage:
             click.echo(f"fxlint: error: {p.filename}: {p.message}", err=True)
         raise click.exceptions.Exit(2)
+    if show_diff:
+        raise click.exceptions.Exit(_print_diff(files, config, exit_zero))
     result = api.check_paths(files, config, jobs=jobs, use_cache=not no_cache)
     if problems:
         result = replace(result, problems=tuple(sorted(result.problems + tuple(problems), key=lambda p: p.filename)))
@@ -110,6 +116,31 @@ def check(paths: Tuple[Path, ...], select, extend_select, ignore, exclude, confi
         click.echo(f"fxlint: warning: {line}", err=True)
     _emit(result, output_format, statistics, show_fixes, quiet)
     raise click.exceptions.Exit(0 if exit_zero or not result.diagnostics else 1)
+
+
+def _print_diff(files: List[Path], config, exit_zero: bool) -> int:
+    """`check --diff` (ruff's): the safe fixes `fxlint fix --apply` would write, as a diff; nothing is written."""
+    import difflib
+    import os
+
+    try:
+        from fxlint.fix.api import fix_paths
+    except ImportError:
+        raise _fail("--diff needs `fxlint fix`, which this installation lacks") from None
+    report = fix_paths(files, config=config, unsafe=False, select=config.select, ignore=config.ignore)
+    changed = [r for r in report.results if r.changed]
+    for r in changed:
+        name = os.path.relpath(r.filename) if not os.path.relpath(r.filename).startswith("..") else r.filename
+        lines = difflib.unified_diff(r.original.splitlines(keepends=True), r.text.splitlines(keepends=True),
+                                     fromfile=f"a/{name}", tofile=f"b/{name}")
+        click.echo("".join(line if line.endswith("\n") else line + "\n" for line in lines), nl=False)
+    for r in report.results:
+        if r.error:
+            click.echo(f"fxlint: {r.filename}: {r.error}", err=True)
+    fixed = sum(len(r.applied) for r in changed)
+    click.echo(f"Would fix {fixed} finding{'s' * (fixed != 1)} in {len(changed)} file{'s' * (len(changed) != 1)} "
+               f"(safe fixes only; `fxlint fix --apply` writes them).", err=True)
+    return 0 if exit_zero or not changed else 1
 
 
 def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet: bool) -> None:

@@ -507,3 +507,21 @@ def test_cache_lives_in_the_project_root_and_is_gitignored(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert (tmp_path / ".fxlint_cache" / ".gitignore").read_text() == "*\n"
+
+
+# ------------------------------------------------------------------------ check --diff
+def test_check_diff_prints_safe_fixes_and_writes_nothing(work):
+    if "fix" not in main.commands:
+        pytest.skip("`fxlint fix` is not available")
+    before = (work / "hazard.py").read_text()
+    result = cli("check", "--diff", "hazard.py", "clean.py")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("--- a/hazard.py\n+++ b/hazard.py\n")
+    assert "-        return x[: len(x) // 2]\n+        return x[: x.size(0) // 2]\n" in result.stdout
+    assert "Would fix 1 finding in 1 file" in result.stderr
+    assert (work / "hazard.py").read_text() == before
+    nothing = cli("check", "--diff", "clean.py")
+    assert nothing.exit_code == 0 and nothing.stdout == ""
+    assert cli("check", "--diff", "--exit-zero", "hazard.py").exit_code == 0
+    # selection applies to the diff too
+    assert cli("check", "--diff", "--ignore", "TRC204", "hazard.py").stdout == ""
