@@ -77,6 +77,8 @@ def main() -> int:
     print(f"hazard fixtures traceable + equivalent + QAT-runnable after fix: {len(fixed)}/{len(hazards)} "
           f"(error {sum(r['expect'] == 'error' for r in fixed)}/{sum(r['expect'] == 'error' for r in hazards)}, "
           f"silent {sum(r['expect'] == 'silent' for r in fixed)}/{sum(r['expect'] == 'silent' for r in hazards)})")
+    traced = [r for r in hazards if r["after"] == "pass" or r["after_failure"].startswith(("qat_", "convert"))]
+    print(f"hazard fixtures traceable + equivalent (QAT aside) after fix: {len(traced)}/{len(hazards)}")
     print(f"hazard fixtures passing before fix: {sum(r['before'] == 'pass' for r in hazards)}/{len(hazards)}")
     print(f"clean fixtures byte-identical: {sum(not r['changed'] for r in clean)}/{len(clean)}; "
           f"still passing: {sum(r['after'] == 'pass' for r in clean)}/{len(clean)}")
