@@ -6,6 +6,7 @@ caches results; :mod:`fxlint.render` formats them.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -26,6 +27,9 @@ from fxlint.suppression import Suppressions
 MAX_FILE_BYTES = 2_000_000
 
 SYNTAX_ERROR_CODE = "TRC901"
+
+#: parsed files kept for cross-file analysis; helpers (timm/layers, transformers' utils) stay warm
+MAX_CACHED_MODULES = 64
 
 
 class Loaded:
@@ -91,7 +95,7 @@ class Checker:
         #: names of classes other classes build on: analyzed through their parents, not as entries
         self.blocks = blocks
         self._dispatch = _dispatch_table(self.rules)
-        self._loaded: Dict[str, Loaded] = {}
+        self._loaded: "OrderedDict[str, Loaded]" = OrderedDict()
         self.project = Project(self._load_for_project, tuple(roots))
         self._positions: Dict[str, PositionIndex] = {}
 
@@ -102,10 +106,20 @@ class Checker:
         key = str(path)
         if key not in self._loaded:
             self._loaded[key] = load(path)
+        else:
+            self._loaded.move_to_end(key)
         return self._loaded[key]
+
+    def _trim(self) -> None:
+        """Keep at most MAX_CACHED_MODULES parsed files (a LibCST tree is ~1 MB per 1k lines)."""
+        while len(self._loaded) > MAX_CACHED_MODULES:
+            path, _ = self._loaded.popitem(last=False)
+            self.project.forget(path)
+            self._positions.pop(path, None)
 
     def check_file(self, path: Path) -> Tuple[Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[str, ...]]:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
+        self._trim()
         loaded = self._get(path)
         if loaded.problem is not None:
             return (), loaded.problem, ()

@@ -54,6 +54,8 @@ class ClassInfo:
     #: attribute name -> dotted class name or ClassInfo of a submodule / container element classes
     attr_classes: Dict[str, Tuple[object, ...]] = field(default_factory=dict)
     _bases: Optional[List[object]] = None
+    is_module: Optional[bool] = None  #: memo of Project.is_module_class
+    attrs_scanned: bool = False  #: memo of Project.class_attrs
 
     @property
     def qualname(self) -> str:

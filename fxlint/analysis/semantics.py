@@ -42,8 +42,6 @@ class Project:
         self._loader = loader
         self._by_path: Dict[str, Optional[ModuleSource]] = {}
         self._by_name: Dict[str, Optional[ModuleSource]] = {}
-        self._is_module: Dict[int, bool] = {}
-        self._attrs_done: Set[int] = set()
         self.roots: List[Path] = list(roots)
         self.used_paths: Set[str] = set()  #: files whose definitions the analysis used
 
@@ -53,6 +51,12 @@ class Project:
         self._by_name[module.name] = module
         if root not in self.roots:
             self.roots.append(root)
+
+    def forget(self, path: str) -> None:
+        """Drop a file from the caches (memory bound); it is loaded again when needed."""
+        module = self._by_path.pop(path, None)
+        if module is not None and self._by_name.get(module.name) is module:
+            del self._by_name[module.name]
 
     def module_named(self, name: str) -> Optional[ModuleSource]:
         if name in self._by_name:
@@ -96,22 +100,18 @@ class Project:
 
     # ------------------------------------------------------------------ classes
     def is_module_class(self, cls: ClassInfo, _seen: Optional[Set[int]] = None) -> bool:
-        key = id(cls)
-        if key in self._is_module:
-            return self._is_module[key]
+        if cls.is_module is not None:
+            return cls.is_module
         seen = _seen or set()
-        if key in seen:
+        if id(cls) in seen:
             return False
-        seen.add(key)
+        seen.add(id(cls))
         result = False
         for base in self.bases(cls):
-            if isinstance(base, str):
-                result = base.startswith(NN_PREFIX)
-            else:
-                result = self.is_module_class(base, seen)
+            result = base.startswith(NN_PREFIX) if isinstance(base, str) else self.is_module_class(base, seen)
             if result:
                 break
-        self._is_module[key] = result
+        cls.is_module = result
         return result
 
     def bases(self, cls: ClassInfo) -> List[object]:
@@ -137,9 +137,9 @@ class Project:
 
     def class_attrs(self, cls: ClassInfo) -> Dict[str, str]:
         """attribute -> kind ("parameter", "buffer", "module", "container", "const"), bases first."""
-        if id(cls) in self._attrs_done:
+        if cls.attrs_scanned:
             return cls.attr_kinds
-        self._attrs_done.add(id(cls))
+        cls.attrs_scanned = True
         for base in self.bases(cls):
             if isinstance(base, ClassInfo):
                 self.class_attrs(base)
