@@ -156,8 +156,8 @@ def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
     global _BLOCKS, _CHECKER
     if not paths:
         return []
-    if blocks != _BLOCKS:
-        _BLOCKS, _CHECKER = blocks, None
+    # a fresh checker per run: its parse cache must not outlive the files' contents
+    _BLOCKS, _CHECKER = blocks, None
     import gc
 
     # LibCST trees are millions of small objects that live until the run ends; default GC

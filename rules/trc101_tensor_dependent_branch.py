@@ -61,6 +61,16 @@ class TensorDependentBranch(Rule):
                         x = x * 2
                     return x
         """),
+        Valid("""
+            @torch.fx.wrap
+            def gate(x):
+                if x.sum() > 0:  # FX records one call to gate(); its body is not traced
+                    return x
+                return -x
+            class M(nn.Module):
+                def forward(self, x):
+                    return gate(x)
+        """),
     ]
     INVALID = [
         Invalid("""

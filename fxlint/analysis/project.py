@@ -20,6 +20,7 @@ from fxlint.analysis import dotted
 
 #: base-class names that make a class an nn.Module without being torch.nn.Module itself
 NN_PREFIX = "torch.nn."
+FX_WRAP = {"torch.fx.wrap", "torch.fx._symbolic_trace.wrap"}
 MODULE_CONTAINERS = {"ModuleList", "ModuleDict", "Sequential", "ParameterList", "ParameterDict"}
 
 
@@ -74,6 +75,9 @@ class ModuleSource:
         self.functions: Dict[str, FunctionRef] = {}
         self.classes: Dict[str, ClassInfo] = {}
         self.globals_assigned: Set[str] = set()
+        #: functions FX treats as leaves in this module: `@torch.fx.wrap` defs and
+        #: `torch.fx.wrap("name")` registrations (fx.wrap patches only this module's globals)
+        self.wrapped: Set[str] = set()
         self._index()
 
     @property
@@ -89,12 +93,16 @@ class ModuleSource:
     def _index_statement(self, stmt: cst.CSTNode) -> None:
         if isinstance(stmt, cst.FunctionDef):
             self.functions[stmt.name.value] = FunctionRef(stmt, self, stmt.name.value)
+            if any(self.resolve_name(dotted(d.decorator)) in FX_WRAP for d in stmt.decorators):
+                self.wrapped.add(stmt.name.value)
         elif isinstance(stmt, cst.ClassDef):
             self._index_class(stmt)
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, (cst.Import, cst.ImportFrom)):
                     self._index_import(small)
+                elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    self._index_wrap_call(small.value)
                 elif isinstance(small, (cst.Assign, cst.AnnAssign)):
                     targets = small.targets if isinstance(small, cst.Assign) else [small]
                     for t in targets:
@@ -104,6 +112,14 @@ class ModuleSource:
             # `try: import numpy as np except ImportError: np = None` and `if TYPE_CHECKING:`
             for child in _suite_statements(stmt):
                 self._index_statement(child)
+
+    def _index_wrap_call(self, call: cst.Call) -> None:
+        if self.resolve_name(dotted(call.func)) in FX_WRAP and call.args:
+            arg = call.args[0].value
+            if isinstance(arg, cst.SimpleString):
+                self.wrapped.add(arg.value[1:-1])
+            elif isinstance(arg, cst.Name):
+                self.wrapped.add(arg.value)
 
     def _index_import(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.Import):

@@ -30,6 +30,8 @@ from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, 
 Loader = Callable[[Path], Optional[ModuleSource]]
 
 PARAMETER_CTORS = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.Tensor.nn.Parameter"}
+#: dotted-name prefix of calls to `torch.fx.wrap`ped functions (torch-side: a recorded node)
+WRAPPED_PREFIX = "torch.fx.wrapped:"
 CONSTANT_FOLDING_FREE = {"torch.jit.is_scripting", "torch.jit.is_tracing", "torch.is_tensor", "torch.finfo",
                          "torch.iinfo", "torch.get_default_dtype", "torch.is_grad_enabled",
                          "torch.compiler.is_compiling", "torch.fx._symbolic_trace.is_fx_tracing"}
@@ -153,6 +155,8 @@ class Project:
 
     # ------------------------------------------------------------------ names
     def global_value(self, module: ModuleSource, name: str) -> Value:
+        if name in module.wrapped:  # a leaf for FX: one call_function node, not traced through
+            return Value(Kind.EXTERNAL, ref=f"{WRAPPED_PREFIX}{module.name}.{name}")
         if name in module.functions:
             return Value(Kind.FUNCTION, ref=(module.functions[name], None, None))
         if name in module.classes:
@@ -186,6 +190,8 @@ class Project:
             qualified = f"{base.ref}.{attr}"
             hit = self.lookup(qualified) if not _is_external_prefix(qualified) else None
             if isinstance(hit, FunctionRef):
+                if hit.node.name.value in hit.module.wrapped:  # `helpers.fn(x)`: patched in helpers
+                    return Value(Kind.EXTERNAL, ref=f"{WRAPPED_PREFIX}{hit.module.name}.{hit.qualname}")
                 return Value(Kind.FUNCTION, ref=(hit, None, None))
             return Value(Kind.EXTERNAL, ref=qualified)
         if kind is Kind.BUFFER:
