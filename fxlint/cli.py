@@ -143,6 +143,37 @@ def _print_diff(files: List[Path], config, exit_zero: bool) -> int:
     return 0 if exit_zero or not changed else 1
 
 
+def _attach_fix_titles(result):
+    """For `--format full` and `--show-fixes`: the fix `fxlint fix` would make for each finding (its title and
+    safety), so the report says what `fix` will do. Best effort: without `fxlint.fix`, or when planning a fix
+    fails, a finding keeps its `help:` guidance."""
+    try:
+        from fxlint.diagnostics import Fix
+        from fxlint.fix.api import HOIST_PREFIXES, hoist_plans, propose_inline
+        from fxlint.fix.plan import Plan
+        from fxlint.fix.tree import Tree
+    except ImportError:
+        return result
+    trees: dict = {}
+    shown = []
+    for d in result.diagnostics:
+        if d.fix is None:
+            try:
+                if d.filename not in trees:
+                    with open(d.filename, encoding="utf-8-sig") as fh:
+                        trees[d.filename] = Tree(fh.read())
+                tree = trees[d.filename]
+                outcome = propose_inline(tree, d)
+                if outcome is None and d.code.startswith(HOIST_PREFIXES):
+                    outcome = next(iter(hoist_plans(tree, [d])), None)
+                if isinstance(outcome, Plan):
+                    d = replace(d, fix=Fix(outcome.title, outcome.applicability))
+            except Exception:  # noqa: BLE001 - a report must not fail because a fix could not be planned
+                trees.setdefault(d.filename, None)
+        shown.append(d)
+    return replace(result, diagnostics=tuple(shown))
+
+
 def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet: bool) -> None:
     from fxlint import registry, render
 
@@ -162,11 +193,13 @@ def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet:
     style = render.Style(render.color_wanted(sys.stdout.isatty()))
     # skipped files were reported on stderr above; stdout keeps the findings only
     shown = replace(result, problems=())
+    if (output_format == "full" or show_fixes) and not statistics:
+        shown = _attach_fix_titles(shown)
     body = render.statistics(shown) if statistics else render.render_text(shown, style, output_format, show_fixes)
     if body:
         click.echo(body)
     if not quiet:
-        click.echo(render.summary(result, style))
+        click.echo(render.summary(shown, style))
 
 
 @main.command("rules")

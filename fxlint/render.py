@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from fxlint import __version__
-from fxlint.diagnostics import DOCS_URL, CheckResult, Diagnostic, FileProblem, Location
+from fxlint.diagnostics import DOCS_URL, Applicability, CheckResult, Diagnostic, FileProblem, Location
 
 FORMATS = ("text", "concise", "full", "json", "sarif", "github")
 
@@ -117,8 +117,11 @@ def summary(result: CheckResult, style: Style) -> str:
     head = "No traceability hazards found" if n == 0 else f"Found {n} hazard{'s' * (n != 1)} in {files} file{'s' * (files != 1)}"
     tail = f" ({result.files_checked} file{'s' * (result.files_checked != 1)} checked"
     tail += f", {result.files_cached} from cache)." if result.files_cached else ")."
-    fixable = sum(1 for d in result.diagnostics if d.fix is not None)
-    extra = f"\n{fixable} fixable with `fxlint fix`." if fixable else ""
+    safe = sum(1 for d in result.diagnostics if d.fix is not None and d.fix.applicability is Applicability.SAFE)
+    unsafe = sum(1 for d in result.diagnostics if d.fix is not None and d.fix.applicability is Applicability.UNSAFE)
+    extra = f"\n{safe} fixable with `fxlint fix --apply`." if safe else ""
+    if unsafe:
+        extra += f"\n{unsafe} {'more ' if safe else ''}fixable with `fxlint fix --apply --unsafe-fixes` (review them)."
     return style.bold(head) + tail + extra
 
 

@@ -96,7 +96,11 @@ def test_full_shows_source_caret_provenance_and_help(work):
     assert lines[6] == "   13 |         return x[: len(x) // 2]"
     assert lines[7].index("^") == lines[6].index("len(x)") and lines[7].strip() == "^" * len("len(x)")
     assert lines[8] == "    reached from Net.forward -> Net.shrink"
-    assert lines[9].startswith("    help: ") and "x.size(0)" in lines[9]
+    if "fix" in main.commands:  # the fix `fxlint fix` would make, with its safety, instead of the guidance
+        assert lines[9].startswith("    fix (safe): Replace `len(x)`"), lines[9]
+        assert lines[-1] == "1 fixable with `fxlint fix --apply`."
+    else:
+        assert lines[9].startswith("    help: ") and "x.size(0)" in lines[9]
 
 
 def test_full_shows_the_fix_title_when_a_fix_exists():
@@ -109,9 +113,20 @@ def test_full_shows_the_fix_title_when_a_fix_exists():
 
 def test_show_fixes_adds_guidance_without_the_excerpt(work):
     result = check("--show-fixes", "hazard.py")
-    assert result.stdout.count("    help: ") == 2
+    assert result.stdout.count("    help: ") + result.stdout.count("    fix (") == 2
+    assert "help: compute both results" in result.stdout  # TRC101 here has no automatic fix
     assert " | " not in result.stdout and "^" not in result.stdout
     assert "from `x`" in result.stdout  # provenance stays
+
+
+def test_show_fixes_marks_unsafe_fixes(work):
+    if "fix" not in main.commands:
+        pytest.skip("`fxlint fix` is not available")
+    (work / "branch.py").write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
+                                    "        if x.sum() > 0:\n            x = x * 2\n        return x\n")
+    lines = check("--show-fixes", "branch.py").stdout.splitlines()
+    assert lines[1].startswith("    fix (unsafe): "), lines
+    assert lines[-1] == "1 fixable with `fxlint fix --apply --unsafe-fixes` (review them)."
 
 
 def test_statistics(work):
