@@ -143,13 +143,15 @@ def _print_diff(files: List[Path], config, exit_zero: bool) -> int:
     return 0 if exit_zero or not changed else 1
 
 
-def _attach_fix_titles(result):
-    """For `--format full` and `--show-fixes`: the fix `fxlint fix` would make for each finding (its title and
-    safety), so the report says what `fix` will do. Best effort: without `fxlint.fix`, or when planning a fix
-    fails, a finding keeps its `help:` guidance."""
+def _attach_fix_titles(result, edits: bool = False):
+    """The fix `fxlint fix` would make for each finding (its title and safety), so the report says what `fix`
+    will do: for `--format full` and `--show-fixes`; with ``edits`` (SARIF, JSON with --show-fixes) also the
+    text edit of that fix alone. Best effort: without `fxlint.fix`, or when planning a fix fails, a finding
+    keeps its `help:` guidance."""
     try:
-        from fxlint.diagnostics import Fix
+        from fxlint.diagnostics import Edit, Fix
         from fxlint.fix.api import HOIST_PREFIXES, hoist_plans, propose_inline
+        from fxlint.fix.apply import apply
         from fxlint.fix.plan import Plan
         from fxlint.fix.tree import Tree
     except ImportError:
@@ -167,11 +169,46 @@ def _attach_fix_titles(result):
                 if outcome is None and d.code.startswith(HOIST_PREFIXES):
                     outcome = next(iter(hoist_plans(tree, [d])), None)
                 if isinstance(outcome, Plan):
-                    d = replace(d, fix=Fix(outcome.title, outcome.applicability))
+                    change = _single_edit(tree.text, apply(tree, [outcome]), Edit,
+                                          (d.location, d.end_location)) if edits else None
+                    d = replace(d, fix=Fix(outcome.title, outcome.applicability, (change,) if change else ()))
             except Exception:  # noqa: BLE001 - a report must not fail because a fix could not be planned
                 trees.setdefault(d.filename, None)
         shown.append(d)
     return replace(result, diagnostics=tuple(shown))
+
+
+def _single_edit(old: str, new: str, edit_type, span=None):
+    """The smallest one-span edit turning ``old`` into ``new`` (1-based rows/columns, end exclusive), widened
+    to ``span`` (the finding's start and end Location) when it lies inside it: `len(x)` -> `x.size(0)`."""
+    from fxlint.diagnostics import Location
+
+    if old == new:
+        return None
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old, end_new = end_old - 1, end_new - 1
+    line_starts = [0] + [i + 1 for i, ch in enumerate(old) if ch == "\n"]
+    if span is not None and 0 < span[0].row <= len(line_starts) and 0 < span[1].row <= len(line_starts):
+        lo = line_starts[span[0].row - 1] + span[0].column - 1
+        hi = line_starts[span[1].row - 1] + span[1].column - 1
+        if lo <= start and end_old <= hi <= len(old):
+            grow_left, grow_right = start - lo, hi - end_old
+            start, end_old, end_new = lo, hi, end_new + grow_right
+            new_content = old[lo:lo + grow_left] + new[lo + grow_left:end_new - grow_right] + old[hi - grow_right:hi]
+            return edit_type(_at(line_starts, start, Location), _at(line_starts, end_old, Location), new_content)
+    return edit_type(_at(line_starts, start, Location), _at(line_starts, end_old, Location), new[start:end_new])
+
+
+def _at(line_starts, offset: int, location_type):
+    import bisect
+
+    row = bisect.bisect_right(line_starts, offset)
+    return location_type(row, offset - line_starts[row - 1] + 1)
 
 
 def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet: bool) -> None:
@@ -180,10 +217,10 @@ def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet:
     for line in render.problem_lines(result.problems):
         click.echo(f"fxlint: {line}", err=True)
     if output_format == "json":
-        click.echo(render.render_json(result))
+        click.echo(render.render_json(_attach_fix_titles(result, edits=True) if show_fixes else result))
         return
     if output_format == "sarif":
-        click.echo(render.render_sarif(result, registry.all_rules()))
+        click.echo(render.render_sarif(_attach_fix_titles(result, edits=True), registry.all_rules()))
         return
     if output_format == "github":
         text = render.render_github(result)

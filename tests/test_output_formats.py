@@ -221,6 +221,46 @@ def test_sarif_clean_run_and_negative_control(work, sarif_validator):
     assert list(sarif_validator.iter_errors(broken))
 
 
+def _apply_edit(text: str, start: dict, end: dict, content: str) -> str:
+    """Apply one edit given in 1-based rows/columns (end exclusive) to ``text``."""
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    a = starts[start["row"] - 1] + start["column"] - 1
+    b = starts[end["row"] - 1] + end["column"] - 1
+    return text[:a] + content + text[b:]
+
+
+def test_sarif_and_json_carry_the_fix_edits_of_a_real_run(work, sarif_validator):
+    if "fix" not in main.commands:
+        pytest.skip("`fxlint fix` is not available")
+    (work / "branch.py").write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
+                                    "        if x.sum() > 0:\n            x = x * 2\n        return x\n")
+    doc = json.loads(check("--format", "sarif", "hazard.py", "branch.py").stdout)
+    assert_valid_sarif(sarif_validator, doc)
+    by_rule = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]): r
+               for r in doc["runs"][0]["results"]}
+    len_fix = by_rule[("TRC204", "hazard.py")]["fixes"][0]
+    assert len_fix["description"]["text"].startswith("Replace `len(x)`")
+    replacement = len_fix["artifactChanges"][0]["replacements"][0]
+    assert replacement["deletedRegion"] == {"startLine": 13, "startColumn": 20, "endLine": 13, "endColumn": 26}
+    assert replacement["insertedContent"]["text"] == "x.size(0)"
+    assert "fixes" not in by_rule[("TRC101", "hazard.py")]  # no automatic fix for that one
+    assert "torch.where" in by_rule[("TRC101", "branch.py")]["fixes"][0]["description"]["text"]
+    # JSON carries the same edits with --show-fixes; applying one edit alone gives valid Python
+    rows = json.loads(check("--format", "json", "--show-fixes", "hazard.py", "branch.py").stdout)
+    assert [r["fix"] is not None for r in rows] == [True, False, True]
+    for row in rows:
+        if row["fix"] is None:
+            continue
+        text = Path(row["filename"]).read_text()
+        for edit in row["fix"]["edits"]:
+            fixed = _apply_edit(text, edit["location"], edit["end_location"], edit["content"])
+            compile(fixed, row["filename"], "exec")
+            assert fixed != text
+    assert rows[0]["fix"]["applicability"] == "unsafe" and rows[2]["fix"]["applicability"] == "safe"
+    # without --show-fixes the JSON stays as fast as the check: no fix planning
+    assert all(r["fix"] is None for r in json.loads(check("--format", "json", "hazard.py").stdout))
+
+
 def _diagnostic_with_fix(filename: str) -> Diagnostic:
     return Diagnostic(
         "TRC204", "len-of-proxy", Hazard.SHAPE, "`len(x)` of a Proxy", filename, Location(13, 20), Location(13, 26),
