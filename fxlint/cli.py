@@ -82,7 +82,8 @@ def _load_config(paths: Sequence[Path], config_path: Optional[Path], select, ext
 @click.option("--format", "output_format", type=click.Choice(["text", "concise", "full", "json", "sarif", "github"]),
               default="text", show_default=True, help="Output format.")
 @click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
-@click.option("--show-fixes", is_flag=True, help="Show the available fix or guidance under each finding.")
+@click.option("--show-fixes", is_flag=True, help="Show the fix `fxlint fix` would make (or the guidance) under each finding; "
+                   "with --format json, include each fix's edit.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when hazards are found.")
 @click.option("--diff", "show_diff", is_flag=True,
               help="Print the safe fixes as a unified diff instead of the findings; write nothing "
