@@ -6,6 +6,7 @@ caches results; :mod:`fxlint.render` formats them.
 
 from __future__ import annotations
 
+import ast
 from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
@@ -69,6 +70,18 @@ def load(path: Path) -> Loaded:
     return parse_text(text, path)
 
 
+def load_light(path: Path) -> Loaded:
+    """Read and index a file with the stdlib `ast` only (see ModuleSource)."""
+    text = read_source(path)
+    if isinstance(text, FileProblem):
+        return Loaded(problem=text)
+    try:
+        syntax_tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return parse_text(text, path)  # let LibCST report it (or accept syntax ast rejects)
+    return Loaded(module=ModuleSource(str(path), module_name_for(path)[0], text, None, syntax_tree))
+
+
 def parse_text(text: str, path: Path, module_name: Optional[str] = None) -> Loaded:
     try:
         tree = cst.parse_module(text)
@@ -96,11 +109,18 @@ class Checker:
         self.blocks = blocks
         self._dispatch = _dispatch_table(self.rules)
         self._loaded: "OrderedDict[str, Loaded]" = OrderedDict()
-        self.project = Project(self._load_for_project, tuple(roots))
+        self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
         self._positions: Dict[str, PositionIndex] = {}
 
     def _load_for_project(self, path: Path) -> Optional[ModuleSource]:
-        return self._get(path).module
+        """A file a checked file imports from: indexed with `ast`, LibCST-parsed only if entered."""
+        key = str(path)
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return self._loaded[key].module
+        loaded = load_light(path)
+        self._loaded[key] = loaded
+        return loaded.module
 
     def _get(self, path: Path) -> Loaded:
         key = str(path)
@@ -109,6 +129,10 @@ class Checker:
         else:
             self._loaded.move_to_end(key)
         return self._loaded[key]
+
+    def _touch(self, path: str) -> None:
+        if path in self._loaded:
+            self._loaded.move_to_end(path)
 
     def _trim(self) -> None:
         """Keep at most MAX_CACHED_MODULES parsed files (a LibCST tree is ~1 MB per 1k lines)."""
@@ -121,6 +145,11 @@ class Checker:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
         self._trim()
         loaded = self._get(path)
+        if loaded.module is not None and loaded.module._tree is None:  # first loaded as a dependency
+            try:
+                loaded.module.tree
+            except cst.ParserSyntaxError as exc:
+                loaded = self._loaded[str(path)] = Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
         if loaded.problem is not None:
             return (), loaded.problem, ()
         if loaded.syntax_error is not None:
@@ -226,6 +255,7 @@ def _dispatch_table(rules: Sequence[object]) -> Dict[str, List[tuple]]:
 
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _STATEMENTS = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
+_WALK_KIND: Dict[type, int] = {}  #: 1 nested scope, 2 statement, 0 other (ABC isinstance is slow)
 
 
 def _walk_function(func: cst.FunctionDef, ctx: RuleContext):
@@ -243,11 +273,14 @@ def _walk_function(func: cst.FunctionDef, ctx: RuleContext):
     stack = list(reversed(top))
     while stack:
         node = stack.pop()
-        if isinstance(node, _NESTED):
+        kind = _WALK_KIND.get(type(node))
+        if kind is None:
+            kind = _WALK_KIND[type(node)] = 1 if isinstance(node, _NESTED) else 2 if isinstance(node, _STATEMENTS) else 0
+        if kind == 1:
             yield node
             continue
         children = child_nodes(node)
-        owner = node if isinstance(node, _STATEMENTS) else statements.get(node)
+        owner = node if kind == 2 else statements.get(node)
         for child in children:
             parents[child] = node
             statements[child] = owner

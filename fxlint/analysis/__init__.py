@@ -31,7 +31,8 @@ def child_nodes(node: cst.CSTNode) -> List[cst.CSTNode]:
     """Child nodes in field (≈ source) order, without whitespace and punctuation.
 
     LibCST's ``children`` property runs a visitor per call; reading the dataclass fields is
-    several times cheaper and the analysis never looks at whitespace.
+    several times cheaper and the analysis never looks at whitespace. LibCST's node bases are
+    ABCs, whose ``isinstance`` is slow: decisions are cached per concrete type.
     """
     names = _FIELDS.get(type(node))
     if names is None:
@@ -39,9 +40,28 @@ def child_nodes(node: cst.CSTNode) -> List[cst.CSTNode]:
     out: List[cst.CSTNode] = []
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            if not isinstance(value, _SKIP):
-                out.append(value)
-        elif isinstance(value, (list, tuple)):
-            out.extend(v for v in value if isinstance(v, cst.CSTNode) and not isinstance(v, _SKIP))
+        kind = _KIND.get(type(value))
+        if kind is None:
+            kind = _KIND[type(value)] = _kind_of(value)
+        if kind == _NODE:
+            out.append(value)
+        elif kind == _SEQUENCE:
+            for v in value:
+                k = _KIND.get(type(v))
+                if k is None:
+                    k = _KIND[type(v)] = _kind_of(v)
+                if k == _NODE:
+                    out.append(v)
     return out
+
+
+_NODE, _SEQUENCE, _OTHER = 1, 2, 3
+_KIND: Dict[type, int] = {}
+
+
+def _kind_of(value: object) -> int:
+    if isinstance(value, cst.CSTNode):
+        return _OTHER if isinstance(value, _SKIP) else _NODE
+    if isinstance(value, (list, tuple)):
+        return _SEQUENCE
+    return _OTHER

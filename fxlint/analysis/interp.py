@@ -312,8 +312,10 @@ class Analysis:
 
     # ----------------------------------------------------------------- expressions
     def eval(self, node: cst.BaseExpression, frame: Frame) -> Value:
-        handler = getattr(self, f"_ex_{type(node).__name__}", None)
-        value = handler(node, frame) if handler is not None else self._ex_children(node, frame)
+        handler = _EX_HANDLERS.get(type(node), _MISSING)
+        if handler is _MISSING:
+            handler = _EX_HANDLERS[type(node)] = getattr(Analysis, f"_ex_{type(node).__name__}", None)
+        value = handler(self, node, frame) if handler is not None else self._ex_children(node, frame)
         self._record(node, value)
         return value
 
@@ -482,6 +484,10 @@ class Analysis:
 
     def _ex_Await(self, node: cst.Await, frame: Frame) -> Value:
         return self.eval(node.expression, frame)
+
+
+_MISSING = object()
+_EX_HANDLERS: Dict[type, object] = {}  #: expression type -> unbound handler (or None)
 
 
 class ProjectLike:  # pragma: no cover - the protocol Analysis needs (implemented in semantics.py)

@@ -24,21 +24,33 @@ FX_WRAP = {"torch.fx.wrap", "torch.fx._symbolic_trace.wrap"}
 MODULE_CONTAINERS = {"ModuleList", "ModuleDict", "Sequential", "ParameterList", "ParameterDict"}
 
 
-@dataclass
 class FunctionRef:
-    """A function or method definition in a checked file."""
+    """A function or method definition in a checked file.
 
-    node: cst.FunctionDef
-    module: "ModuleSource"
-    qualname: str  #: "Net.forward", "window_pad"
-    cls: Optional["ClassInfo"] = None  #: owning class for methods
-    is_static: bool = False
+    For files loaded only as dependencies the LibCST node is found on first use, so resolving a
+    base class or an import never pays for a LibCST parse of the file that defines it."""
+
+    __slots__ = ("_node", "module", "qualname", "cls", "is_static")
+
+    def __init__(self, node: Optional[cst.FunctionDef], module: "ModuleSource", qualname: str,
+                 cls: Optional["ClassInfo"] = None, is_static: bool = False) -> None:
+        self._node = node
+        self.module = module
+        self.qualname = qualname  #: "Net.forward", "window_pad"
+        self.cls = cls  #: owning class for methods
+        self.is_static = is_static
+
+    @property
+    def node(self) -> cst.FunctionDef:
+        if self._node is None:
+            self._node = self.module.cst_function(self.qualname)
+        return self._node
 
     def __hash__(self) -> int:
-        return id(self.node)
+        return hash((self.module.path, self.qualname))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FunctionRef) and other.node is self.node
+        return isinstance(other, FunctionRef) and other.module is self.module and other.qualname == self.qualname
 
 
 @dataclass(eq=False)
@@ -47,7 +59,7 @@ class ClassInfo:
 
     name: str
     module: "ModuleSource"
-    node: cst.ClassDef
+    node: Optional[cst.ClassDef]  #: None for classes of dependency-only files (indexed with `ast`)
     base_names: List[str]  #: dotted names of the bases as written (resolved through imports)
     methods: Dict[str, FunctionRef] = field(default_factory=dict)
     #: attribute name -> "parameter" | "buffer" | "module" | "container" | "const"
@@ -64,13 +76,18 @@ class ClassInfo:
 
 
 class ModuleSource:
-    """One parsed file and its module-level bindings."""
+    """One file and its module-level bindings.
 
-    def __init__(self, path: str, name: str, text: str, tree: cst.Module) -> None:
+    A checked file is indexed from its LibCST tree. A file loaded only because a checked file
+    imports from it is indexed with the stdlib ``ast`` (about 10x cheaper) and parsed with LibCST
+    only if the analysis enters one of its functions (``tree`` is then built on first use)."""
+
+    def __init__(self, path: str, name: str, text: str, tree: Optional[cst.Module] = None,
+                 syntax_tree: Optional[object] = None) -> None:
         self.path = path
         self.name = name  #: dotted module name ("pkg.sub.mod"), or the file stem outside packages
         self.text = text
-        self.tree = tree
+        self._tree = tree
         self.imports: Dict[str, str] = {}  #: local name -> dotted target
         self.functions: Dict[str, FunctionRef] = {}
         self.classes: Dict[str, ClassInfo] = {}
@@ -78,7 +95,27 @@ class ModuleSource:
         #: functions FX treats as leaves in this module: `@torch.fx.wrap` defs and
         #: `torch.fx.wrap("name")` registrations (fx.wrap patches only this module's globals)
         self.wrapped: Set[str] = set()
-        self._index()
+        if tree is not None:
+            self._index()
+        else:
+            from fxlint.analysis.light_index import index_with_ast
+
+            index_with_ast(self, syntax_tree)
+
+    @property
+    def tree(self) -> cst.Module:
+        if self._tree is None:
+            self._tree = cst.parse_module(self.text)
+        return self._tree
+
+    def cst_function(self, qualname: str) -> cst.FunctionDef:
+        """The LibCST node of a top-level function or method ("Cls.meth") of this file."""
+        owner, _, name = qualname.rpartition(".")
+        body: List[cst.CSTNode] = list(self.tree.body)
+        if owner:
+            cls = next(n for n in _flatten(body) if isinstance(n, cst.ClassDef) and n.name.value == owner)
+            body = list(cls.body.body) if isinstance(cls.body, cst.IndentedBlock) else []
+        return next(n for n in _flatten(body) if isinstance(n, cst.FunctionDef) and n.name.value == name)
 
     @property
     def package(self) -> str:
@@ -188,6 +225,16 @@ def _suite_statements(stmt: cst.CSTNode) -> List[cst.CSTNode]:
                 out.extend(p.body)
             elif isinstance(p, (cst.If, cst.Else)):
                 out.extend(_suite_statements(p))
+    return out
+
+
+def _flatten(statements: List[cst.CSTNode]) -> List[cst.CSTNode]:
+    """Top-level statements, looking into `if`/`try` blocks the way the index does."""
+    out: List[cst.CSTNode] = []
+    for stmt in statements:
+        out.append(stmt)
+        if isinstance(stmt, (cst.If, cst.Try)):
+            out.extend(_flatten(_suite_statements(stmt)))
     return out
 
 

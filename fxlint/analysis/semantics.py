@@ -40,8 +40,10 @@ CONSTANT_FOLDING_FREE = {"torch.jit.is_scripting", "torch.jit.is_tracing", "torc
 class Project:
     """The checked tree: files by path and module name, loaded lazily and cached."""
 
-    def __init__(self, loader: Loader, roots: Tuple[Path, ...] = ()) -> None:
+    def __init__(self, loader: Loader, roots: Tuple[Path, ...] = (),
+                 touch: Optional[Callable[[str], None]] = None) -> None:
         self._loader = loader
+        self._touch = touch or (lambda path: None)  #: tells the owner's LRU a file is still in use
         self._by_path: Dict[str, Optional[ModuleSource]] = {}
         self._by_name: Dict[str, Optional[ModuleSource]] = {}
         self.roots: List[Path] = list(roots)
@@ -62,7 +64,10 @@ class Project:
 
     def module_named(self, name: str) -> Optional[ModuleSource]:
         if name in self._by_name:
-            return self._by_name[name]
+            found = self._by_name[name]
+            if found is not None:
+                self._touch(found.path)
+            return found
         found: Optional[ModuleSource] = None
         rel = name.replace(".", "/")
         for root in self.roots:

@@ -1,0 +1,103 @@
+"""Index a dependency-only file with the stdlib ``ast``: imports, functions, classes, fx.wrap.
+
+Mirrors :meth:`ModuleSource._index` (the LibCST version used for checked files); the LibCST
+nodes of functions are looked up later, only for functions the analysis actually enters.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import List, Optional
+
+from fxlint.analysis.project import FX_WRAP, ClassInfo, FunctionRef, ModuleSource
+
+
+def index_with_ast(module: ModuleSource, tree: Optional[object] = None) -> None:
+    parsed = tree if isinstance(tree, ast.Module) else ast.parse(module.text)
+    for stmt in parsed.body:
+        _statement(module, stmt)
+
+
+def _statement(module: ModuleSource, stmt: ast.stmt) -> None:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if stmt.name not in module.functions:
+            module.functions[stmt.name] = FunctionRef(None, module, stmt.name)
+        if any(module.resolve_name(_dotted(d)) in FX_WRAP for d in stmt.decorator_list):
+            module.wrapped.add(stmt.name)
+    elif isinstance(stmt, ast.ClassDef):
+        _class(module, stmt)
+    elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        _import(module, stmt)
+    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        if module.resolve_name(_dotted(call.func)) in FX_WRAP and call.args:
+            arg = call.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                module.wrapped.add(arg.value)
+            elif isinstance(arg, ast.Name):
+                module.wrapped.add(arg.id)
+    elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        module.globals_assigned.update(t.id for t in targets if isinstance(t, ast.Name))
+    elif isinstance(stmt, (ast.If, ast.Try)):
+        for child in _suites(stmt):
+            _statement(module, child)
+
+
+def _import(module: ModuleSource, node: ast.stmt) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                module.imports[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                module.imports.setdefault(top, top)
+        return
+    assert isinstance(node, ast.ImportFrom)
+    base = _absolute(module, node.module or "", node.level)
+    if base is None:
+        return
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        module.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+
+
+def _absolute(module: ModuleSource, name: str, level: int) -> Optional[str]:
+    if level == 0:
+        return name
+    parts = module.package.split(".") if module.package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+    return ".".join(p for p in base + ([name] if name else []) if p)
+
+
+def _class(module: ModuleSource, node: ast.ClassDef) -> None:
+    bases = [module.resolve_name(_dotted(b)) for b in node.bases if _dotted(b)]
+    info = ClassInfo(node.name, module, None, bases)
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            static = any(_dotted(d) == "staticmethod" for d in stmt.decorator_list)
+            info.methods[stmt.name] = FunctionRef(None, module, f"{node.name}.{stmt.name}", info, static)
+    module.classes[node.name] = info
+
+
+def _suites(stmt: ast.stmt) -> List[ast.stmt]:
+    out: List[ast.stmt] = list(getattr(stmt, "body", []))
+    out += list(getattr(stmt, "orelse", []))
+    for handler in getattr(stmt, "handlers", []):
+        out += list(handler.body)
+    out += list(getattr(stmt, "finalbody", []))
+    return out
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    if isinstance(node, ast.Call):
+        return _dotted(node.func)
+    return ""
