@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
+_NOQA = re.compile(r"#\s*noqa(?P<colon>:(?P<codes>[^#]*))?", re.IGNORECASE)
+_CODE = re.compile(r"^[A-Z]+[0-9]*$")
 _IGNORE = re.compile(r"#\s*fxlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 _ALL: FrozenSet[str] = frozenset({""})
 
@@ -45,7 +46,9 @@ def _codes_on(line: str) -> Optional[FrozenSet[str]]:
         match = pattern.search(line)
         if match:
             raw = match.group("codes")
-            if not raw or not raw.strip():
-                return _ALL
-            return frozenset(c.upper() for c in re.split(r"[\s,]+", raw.strip()) if c)
+            if raw is None or not raw.strip():
+                return _ALL  # a bare `# noqa` / `# fxlint: ignore`
+            tokens = [t for t in re.split(r"[\s,]+", raw.strip()) if t]
+            # a malformed token (`TRC10l`) suppresses nothing; `fxlint check` warns about it
+            return frozenset(t.upper() for t in tokens if _CODE.match(t.upper()) and t[-1:].isdigit())
     return None
