@@ -33,6 +33,9 @@ class StateMutationInForward(Rule):
     ## Use instead
     Keep state in a buffer updated in place by an op that also receives a traced tensor,
     inside a `@torch.fx.wrap` function, or move the bookkeeping out of `forward()`.
+
+    Not reported: item stores into a dict or list attribute (`self.cache[key] = value`), the
+    memoisation pattern, which leaves one stale entry behind but changes no result.
     """
 
     code = "TRC503"
@@ -81,7 +84,9 @@ class StateMutationInForward(Rule):
             self._check_target(node.target, ctx)
 
     def _check_target(self, target: cst.BaseExpression, ctx: RuleContext) -> None:
-        base = target.value if isinstance(target, cst.Subscript) else target
+        # `self.cache[key] = value` is memoisation (timm's attention-bias caches): tracing fills one
+        # entry under a "Proxy(...)" key and eager calls still work, so it is not reported.
+        base = target
         if not isinstance(base, cst.Attribute):
             return
         owner = ctx.value(base.value)
