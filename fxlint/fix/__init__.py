@@ -4,6 +4,13 @@ The core is pure (text in, text out): :func:`fxlint.fix.api.fix_source`. It neve
 ``--verify`` proves a change by running :mod:`fxlint.verify` in worker processes.
 """
 
-from fxlint.fix.api import FixResult, fix_paths, fix_source
-
 __all__ = ["FixResult", "fix_paths", "fix_source"]
+
+
+def __getattr__(name: str):
+    """Lazy: importing the package (the CLI does) must not import libcst."""
+    if name in __all__:
+        from fxlint.fix import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
 import click
 
 from fxlint.diagnostics import Applicability
-from fxlint.fix.api import FixReport, FixResult, fix_paths
 from fxlint.fix.write import write_atomic
+
+if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actually runs
+    from fxlint.fix.api import FixReport, FixResult
 
 
 @click.command("fix")
@@ -41,6 +43,8 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     if unknown:
         raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
     paths = paths or (Path("."),)
+    from fxlint.fix.api import fix_paths
+
     report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore)
     usage = [p for p in report.problems if p.kind in ("missing", "not-python")]
     for problem in report.problems:
