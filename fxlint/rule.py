@@ -92,3 +92,20 @@ class Rule:
 
 def first_line(text: Optional[str]) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+class ConditionVisitor:
+    """Mixin for rules about branch conditions: ``check_condition(node, test, ctx)`` is called
+    for the test of every ``if``/``elif``, ``while`` and conditional expression."""
+
+    def check_condition(self, node, test, ctx) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def visit_If(self, node, ctx) -> None:
+        self.check_condition(node, node.test, ctx)
+
+    def visit_While(self, node, ctx) -> None:
+        self.check_condition(node, node.test, ctx)
+
+    def visit_IfExp(self, node, ctx) -> None:
+        self.check_condition(node, node.test, ctx)

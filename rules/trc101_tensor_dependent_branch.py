@@ -4,10 +4,10 @@ import libcst as cst
 
 from fxlint.analysis.context import FX_CONTROL_FLOW, RuleContext, condition_label, is_flag
 from fxlint.diagnostics import FixAvailability, Hazard
-from fxlint.rule import Invalid, Rule, Valid
+from fxlint.rule import ConditionVisitor, Invalid, Rule, Valid
 
 
-class TensorDependentBranch(Rule):
+class TensorDependentBranch(ConditionVisitor, Rule):
     """
     ## What it does
     Finds `if`, `elif`, `while` and `a if c else b` whose condition depends on the *values*
@@ -98,16 +98,7 @@ class TensorDependentBranch(Rule):
         """, message_contains="`while`"),
     ]
 
-    def visit_If(self, node: cst.If, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def visit_While(self, node: cst.While, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def visit_IfExp(self, node: cst.IfExp, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def _check(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
+    def check_condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
         value = ctx.proxy(test)
         if value is None or not value.taint & value.taint.VALUE or value.scalar or is_flag(value):
             return

@@ -5,10 +5,10 @@ import libcst as cst
 from fxlint.analysis.context import FX_CONTROL_FLOW, RuleContext, condition_label
 from fxlint.analysis.values import Taint
 from fxlint.diagnostics import FixAvailability, Hazard
-from fxlint.rule import Invalid, Rule, Valid
+from fxlint.rule import ConditionVisitor, Invalid, Rule, Valid
 
 
-class ShapeDependentBranch(Rule):
+class ShapeDependentBranch(ConditionVisitor, Rule):
     """
     ## What it does
     Finds `if`, `elif`, `while` and conditional expressions whose condition depends only on
@@ -80,16 +80,7 @@ class ShapeDependentBranch(Rule):
         """, message_contains="`if`"),
     ]
 
-    def visit_If(self, node: cst.If, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def visit_While(self, node: cst.While, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def visit_IfExp(self, node: cst.IfExp, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def _check(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
+    def check_condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
         value = ctx.proxy(test)
         if value is None or value.taint != Taint.SHAPE or value.scalar:
             return

@@ -4,13 +4,13 @@ import libcst as cst
 
 from fxlint.analysis.context import RuleContext, condition_label
 from fxlint.diagnostics import Hazard
-from fxlint.rule import Invalid, Rule, Valid
+from fxlint.rule import ConditionVisitor, Invalid, Rule, Valid
 
 _CONSUMERS = {"builtins.int", "builtins.float", "builtins.round", "builtins.range", "builtins.min", "builtins.max",
               "builtins.bool", "builtins.len", "builtins.list", "builtins.tuple", "builtins.sum"}
 
 
-class PythonScalarInPythonLogic(Rule):
+class PythonScalarInPythonLogic(ConditionVisitor, Rule):
     """
     ## What it does
     Finds the result of `.item()`, `.tolist()` or `.numpy()` on a traced tensor used as a
@@ -50,17 +50,8 @@ class PythonScalarInPythonLogic(Rule):
                 return y
     """, message_contains="`.item()`", line=3)]
 
-    def visit_If(self, node: cst.If, ctx: RuleContext) -> None:
-        self._condition(node, node.test, ctx)
-
-    def visit_While(self, node: cst.While, ctx: RuleContext) -> None:
-        self._condition(node, node.test, ctx)
-
-    def visit_IfExp(self, node: cst.IfExp, ctx: RuleContext) -> None:
-        self._condition(node, node.test, ctx)
-
     def visit_Assert(self, node: cst.Assert, ctx: RuleContext) -> None:
-        self._condition(node, node.test, ctx)
+        self.check_condition(node, node.test, ctx)
 
     def visit_For(self, node: cst.For, ctx: RuleContext) -> None:
         value = ctx.proxy(node.iter)
@@ -77,7 +68,7 @@ class PythonScalarInPythonLogic(Rule):
                 self._report(arg.value, f"is passed to `{name[9:]}()`", value, ctx)
                 return
 
-    def _condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
+    def check_condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
         value = ctx.proxy(test)
         if value is not None and value.scalar:
             self._report(test, f"decides an {condition_label(node, ctx.parent(node))}", value, ctx)

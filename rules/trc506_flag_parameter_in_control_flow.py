@@ -4,10 +4,10 @@ import libcst as cst
 
 from fxlint.analysis.context import RuleContext, condition_label, is_flag
 from fxlint.diagnostics import Hazard
-from fxlint.rule import Invalid, Rule, Valid
+from fxlint.rule import ConditionVisitor, Invalid, Rule, Valid
 
 
-class FlagParameterInControlFlow(Rule):
+class FlagParameterInControlFlow(ConditionVisitor, Rule):
     """
     ## What it does
     Finds conditions decided by a `forward()` parameter with a non-tensor default
@@ -53,16 +53,7 @@ class FlagParameterInControlFlow(Rule):
                 return x
     """, message_contains="constructor argument", line=3)]
 
-    def visit_If(self, node: cst.If, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def visit_While(self, node: cst.While, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def visit_IfExp(self, node: cst.IfExp, ctx: RuleContext) -> None:
-        self._check(node, node.test, ctx)
-
-    def _check(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
+    def check_condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:
         value = ctx.proxy(test)
         if value is None or not is_flag(value):
             return
