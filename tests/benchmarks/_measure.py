@@ -101,9 +101,14 @@ def fxlint_version():
 
 
 def git_rev():
+    """Short HEAD, with '+dirty' when fxlint/ or rules/ have uncommitted changes (the harness runs the
+    working tree)."""
     try:
-        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip() or None
+        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "fxlint", "rules"],
+                               capture_output=True, text=True).stdout.strip()
+        return (rev + ("+dirty" if dirty else "")) or None
     except OSError:
         return None
 
