@@ -7,6 +7,7 @@ CLI exits 2. ``[tool.fxlint.verify]`` is read by ``fxlint verify`` and only pass
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,25 +43,29 @@ class Config:
     cache_dir: Optional[Path] = None
 
     def ignored_for(self, filename: str) -> Tuple[str, ...]:
-        try:
-            rel = Path(filename).resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            rel = Path(filename).as_posix()
+        if not self.per_file_ignores:
+            return ()
+        rel = self._relative(filename)
         out: Tuple[str, ...] = ()
         for pattern, codes in self.per_file_ignores:
             if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern):
                 out += codes
         return out
 
+    def _relative(self, filename: str) -> str:
+        """Path relative to the config root, as posix text (no symlink resolution: it is hot)."""
+        absolute = os.path.abspath(filename)
+        root = str(self.root.absolute())
+        if absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep):
+            return Path(os.path.relpath(absolute, root)).as_posix()
+        return Path(filename).as_posix()
+
     def is_excluded(self, path: Path) -> bool:
-        try:
-            rel = path.resolve().relative_to(self.root.resolve())
-        except ValueError:
-            rel = path
-        parts = rel.parts
+        rel = self._relative(str(path))
+        parts = rel.split("/")
         for pattern in self.exclude:
-            if any(fnmatch.fnmatch(p, pattern) for p in parts) or fnmatch.fnmatch(rel.as_posix(), pattern) \
-                    or rel.as_posix().startswith(pattern.rstrip("/") + "/"):
+            if any(fnmatch.fnmatch(p, pattern) for p in parts) or fnmatch.fnmatch(rel, pattern) \
+                    or rel.startswith(pattern.rstrip("/") + "/"):
                 return True
         return False
 

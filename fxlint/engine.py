@@ -30,7 +30,7 @@ MAX_FILE_BYTES = 2_000_000
 SYNTAX_ERROR_CODE = "TRC901"
 
 #: parsed files kept for cross-file analysis; helpers (timm/layers, transformers' utils) stay warm
-MAX_CACHED_MODULES = 64
+MAX_CACHED_MODULES = 32
 
 
 class Loaded:
