@@ -179,6 +179,9 @@ class Checker:
         findings = self._run_rules(analysis)
         diagnostics = self._place(findings)
         used = tuple(sorted(p for p in self.project.used_paths if p != module.path))
+        # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
+        self._positions.pop(module.path, None)
+        module.release_tree()
         return diagnostics, None, used
 
     def _analyze_unreached_blocks(self, module: ModuleSource, classes: List, analysis: Analysis) -> None:

@@ -102,6 +102,17 @@ class ModuleSource:
 
             index_with_ast(self, syntax_tree)
 
+    def release_tree(self) -> None:
+        """Drop the LibCST tree (the bulk of the memory); the index stays and nodes are found again
+        on demand. Called once a checked file is done: most are never entered again."""
+        self._tree = None
+        for ref in self.functions.values():
+            ref._node = None
+        for cls in self.classes.values():
+            cls.node = None
+            for ref in cls.methods.values():
+                ref._node = None
+
     @property
     def tree(self) -> cst.Module:
         if self._tree is None:
