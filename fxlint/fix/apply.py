@@ -7,6 +7,8 @@ from typing import Dict, List, Sequence, Set
 
 import libcst as cst
 
+from fxlint.analysis import dotted as _dotted
+
 from fxlint.fix.plan import Plan
 from fxlint.fix.tree import Tree
 
@@ -106,9 +108,3 @@ def _import_position(body: List[cst.CSTNode]) -> int:
     return position
 
 
-def _dotted(expr) -> str:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr.value}"
-    return ""

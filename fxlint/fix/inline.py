@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import List, Optional, Sequence, Set, Union
 
 import libcst as cst
+
+from fxlint.analysis import dotted as _dotted
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
@@ -468,14 +470,6 @@ def _all_params(func: cst.FunctionDef) -> Sequence[cst.Param]:
 
 def _is_name(expr: cst.BaseExpression, value: str) -> bool:
     return isinstance(expr, cst.Name) and expr.value == value
-
-
-def _dotted(expr) -> str:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr.value}"
-    return ""
 
 
 #: code -> rewrites tried in order; the first that returns a Plan or Decline wins

@@ -11,6 +11,8 @@ from typing import List, Sequence, Set, Tuple
 
 import libcst as cst
 
+from fxlint.analysis import dotted as _dotted
+
 from fxlint.diagnostics import Diagnostic
 from fxlint.fix.tree import Tree
 
@@ -46,9 +48,3 @@ def _registered_by_name(module: cst.Module) -> Set[str]:
     return names
 
 
-def _dotted(expr) -> str:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr.value}"
-    return ""
