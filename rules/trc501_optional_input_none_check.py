@@ -20,6 +20,14 @@ class OptionalInputNoneCheck(Rule):
     baked into the graph, and the traced module crashes (or computes something else) when
     it is later called with `mask=None`. Nothing fails at trace time.
 
+    Not reported: a check whose branch only *hands the input on* — by keyword to a call
+    (`F.scaled_dot_product_attention(q, k, v, attn_mask=mask)`, `blk(x, attn_mask=mask)`),
+    positionally to code in the checked files, or by assignment/return — while nothing
+    operates on it (`x + mask`, `mask.float()`, `masked_fill(mask, ...)`) outside a None check
+    of its own. The baked branch then passes `None` through at run time (timm's
+    `VisionTransformer.forward_features`). Blind spot: such a branch whose `else` computes
+    something different is not compared with it.
+
     ## Example
     ```python
     def forward(self, x, mask=None):
@@ -49,6 +57,22 @@ class OptionalInputNoneCheck(Rule):
                 if self.norm is not None:
                     x = self.norm(x)
                 return x
+    """), Valid("""
+        class Block(nn.Module):
+            def forward(self, x, attn_mask=None):
+                return F.scaled_dot_product_attention(x, x, x, attn_mask=attn_mask)
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = nn.ModuleList([Block(), Block()])
+                self.seq = nn.Sequential(Block(), Block())
+            def forward(self, x, attn_mask=None):
+                if attn_mask is not None:
+                    for blk in self.blocks:
+                        x = blk(x, attn_mask=attn_mask)
+                else:
+                    x = self.seq(x)
+                return x
     """)]
     INVALID = [Invalid("""
         class M(nn.Module):
@@ -56,7 +80,19 @@ class OptionalInputNoneCheck(Rule):
                 if mask is not None:
                     x = x.masked_fill(mask, 0.0)
                 return x
-    """, message_contains="forward input `mask`", line=3)]
+    """, message_contains="forward input `mask`", line=3), Invalid("""
+        class Block(nn.Module):
+            def forward(self, x, mask=None):
+                return x + mask
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = Block()
+            def forward(self, x, mask=None):
+                if mask is not None:
+                    x = self.block(x, mask=mask)
+                return x
+    """, message_contains="forward input `mask`", line=9)]
 
     def visit_Comparison(self, node: cst.Comparison, ctx: RuleContext) -> None:
         left = node.left
@@ -67,9 +103,22 @@ class OptionalInputNoneCheck(Rule):
                 subject = left if dotted(other) == "None" else other if dotted(left) == "None" else None
                 value = ctx.proxy(subject) if subject is not None else None
                 if value is not None and value.param is not None and not from_block_input(value):
+                    branching = _branching(node, ctx)
+                    if branching is not None and ctx.analysis.optional_uses.only_forwarded(value, branching):
+                        return  # the baked branch only hands the input on: None passes through at run time
                     verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
                     ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
                                      f"`{value.param}` is a Proxy, never None, so this branch is baked into the "
                                      "graph and the traced module misbehaves when called with None", value)
                     return
             left = target.comparator
+
+
+def _branching(node: cst.CSTNode, ctx: RuleContext):
+    """The if/elif/while/ternary whose test contains ``node`` (through and/or/not), if any."""
+    parent = ctx.parent(node)
+    while isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation)):
+        node, parent = parent, ctx.parent(parent)
+    if isinstance(parent, (cst.If, cst.IfExp, cst.While)) and parent.test is node:
+        return parent
+    return None

@@ -81,6 +81,16 @@ class Analysis:
         self.reached: Dict[cst.FunctionDef, Reach] = {}
         self._memo: Dict[tuple, Value] = {}
         self._active: Set[tuple] = set()
+        self._optional_uses = None
+
+    @property
+    def optional_uses(self):
+        """How each forward input's own value is used (for `is None` rules), computed on first use."""
+        if self._optional_uses is None:
+            from fxlint.analysis.optional_uses import OptionalUses
+
+            self._optional_uses = OptionalUses(self)
+        return self._optional_uses
 
     # ----------------------------------------------------------------- entry points
     def analyze_class(self, cls: ClassInfo, as_block: bool = False) -> None:

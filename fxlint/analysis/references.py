@@ -6,6 +6,12 @@ a class as an entry point only when no other class in the checked files refers t
 are analyzed through their parents, with the parents' argument values. The index is built from
 the stdlib ``ast`` (cheap) for every checked file before the analysis starts.
 
+A class handed on as configuration outside any class — a keyword argument (``block=DlaBottleneck``),
+a dict value (``dict(block=...)``, ``{'block': ...}``) or a subscript assignment
+(``cfg['block'] = SelecSlsBlock``) in a factory function or at module level — is a block too: model
+factories pass building blocks that way, while the model class itself is called or passed
+positionally (``build_model_with_cfg(DLA, variant, ...)``).
+
 Blind spot: a block reached only through a dynamic factory the analysis cannot resolve is
 analyzed by neither route; a root model that another class refers to (e.g. in an
 ``isinstance`` check) is analyzed only through that class.
@@ -25,6 +31,9 @@ def referenced_class_names(text: str) -> FrozenSet[str]:
         return frozenset()
     found: Set[str] = set()
     for node in ast.walk(tree):
+        for value in _configuration_values(node):
+            if isinstance(value, ast.Name) and value.id[:1].isupper():
+                found.add(value.id)
         if isinstance(node, ast.ClassDef):
             own = node.name
             for stmt in node.body:
@@ -33,3 +42,13 @@ def referenced_class_names(text: str) -> FrozenSet[str]:
                     if name[:1].isupper() and name != own:
                         found.add(name)
     return frozenset(found)
+
+
+def _configuration_values(node: ast.AST):
+    """Expressions handed on as named configuration: keyword values, dict values, subscript stores."""
+    if isinstance(node, ast.keyword):
+        yield node.value
+    elif isinstance(node, ast.Dict):
+        yield from node.values
+    elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) for t in node.targets):
+        yield node.value

@@ -306,7 +306,10 @@ class Project:
         value = args[0] if args else CONCRETE
         for item in callee.items or ():
             value = self._call_module(item, [value], {}, frame, analysis)
-        return value if callee.items else proxy_from(args + list(kwargs.values()))
+        if callee.items:
+            return value
+        # contents unknown (built by a helper): like a module of unknown class, it may return a list
+        return proxy_from(args + list(kwargs.values())).derived(opaque=True)
 
     def _call_method(self, receiver: Value, method: str, every: List[Value]) -> Value:
         if receiver.kind is Kind.PROXY:
@@ -321,7 +324,8 @@ class Project:
             return CONCRETE if method in SHAPE_METHODS or method in SCALAR_METHODS else receiver
         if receiver.traced:
             return proxy_from([receiver] + every)
-        return proxy_from(every) if any(v.traced for v in every) else CONCRETE
+        # a method of an object of unknown type (`self.stage4(xl)` built by a helper) may return a list
+        return proxy_from(every).derived(opaque=True) if any(v.traced for v in every) else CONCRETE
 
     def _call_external(self, name: str, args: List[Value], kwargs: Dict[str, Value], node: cst.Call,
                        frame: Frame, analysis: Analysis) -> Value:

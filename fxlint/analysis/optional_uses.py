@@ -1,0 +1,128 @@
+"""How an Optional ``forward()`` input is used where tracing reaches: only forwarded, or operated on.
+
+``if mask is not None:`` is always true while tracing, so the branch is baked into the graph. That
+only matters if the baked code would then misbehave when the traced module gets ``mask=None``. It
+does when something *operates* on the value (``x + mask``, ``mask.float()``, ``masked_fill(mask)``,
+``torch.cat([x, mask])``) outside a None check of its own. It usually does not when the value is only
+handed on: passed by keyword to a call (``F.scaled_dot_product_attention(q, k, v, attn_mask=mask)``,
+``blk(x, attn_mask=mask)``), passed positionally to user code the analysis enters, aliased or
+returned — torch's Optional keyword arguments take ``None`` at run time, and what user code does
+with it is classified at its own lines (its uses are facts with the same ``param``).
+
+A use inside a branch guarded by *another* None check of the same input belongs to that check's
+verdict, not to this one's (timm's ``resolve_self_attn_mask``: ``elif attn_mask is None: ... else:
+attn_mask.dtype``).
+
+Blind spot (deliberate): a forwarded-only Optional whose *not-taken* branch computes something
+else (``if mask is not None: y = f(x, mask=mask) else: y = g(x)``) bakes ``f`` for the None case too;
+fxlint does not compare branches. A check whose branch never mentions the input
+(``if mask is not None: x = x * 2``) is always reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from fxlint.analysis import child_nodes, dotted
+from fxlint.analysis.project import ClassInfo
+from fxlint.analysis.values import Kind, Origin, Value
+
+CHECK, FORWARD, STRICT = "check", "forward", "strict"
+_BRANCHING = (cst.If, cst.IfExp, cst.While)
+
+
+@dataclass(frozen=True)
+class Use:
+    """One occurrence of the input's own value (not something derived from it)."""
+
+    node: cst.Name
+    kind: str  #: CHECK (a None comparison), FORWARD (handed on) or STRICT (operated on)
+    #: the branching statements/expressions around the use whose test is a None check of the input
+    guards: Tuple[cst.CSTNode, ...]
+
+
+Key = Tuple[str, Optional[Origin]]
+
+
+class OptionalUses:
+    """Every use of every forward input's own value in one analysis, computed once on demand."""
+
+    def __init__(self, analysis) -> None:
+        self.analysis = analysis
+        self._uses: Optional[Dict[Key, List[Use]]] = None
+
+    def uses(self, value: Value) -> List[Use]:
+        if self._uses is None:
+            self._uses = {}
+            for func in list(self.analysis.reached):
+                self._walk(func, (), None, None)
+        return self._uses.get((value.param, value.origin), [])
+
+    def only_forwarded(self, value: Value, branching: cst.CSTNode) -> bool:
+        """Is the None check heading ``branching`` harmless when the traced module gets None: the
+        branch mentions the input, and every use outside other None checks only forwards it?"""
+        mentioned = False
+        for use in self.uses(value):
+            if use.kind == CHECK:
+                continue
+            if branching in use.guards:
+                mentioned = True
+            elif any(g is not branching for g in use.guards):
+                continue  # decided by that other check
+            if use.kind == STRICT:
+                return False
+        return mentioned
+
+    # ------------------------------------------------------------------ the walk
+    def _walk(self, node: cst.CSTNode, guards: Tuple[cst.CSTNode, ...], parent: Optional[cst.CSTNode],
+              grandparent: Optional[cst.CSTNode]) -> None:
+        facts = self.analysis.facts
+        if isinstance(node, cst.Name):
+            value = facts.get(node)
+            if value is not None and value.param is not None:
+                kind = _classify(node, parent, grandparent, facts)
+                self._uses.setdefault((value.param, value.origin), []).append(Use(node, kind, guards))
+            return
+        inner = guards
+        if isinstance(node, _BRANCHING) and _is_none_check(node.test):
+            inner = guards + (node,)
+        for child in child_nodes(node):
+            self._walk(child, guards if child is getattr(node, "test", None) else inner, node, parent)
+
+
+def _is_none_check(test: cst.CSTNode) -> bool:
+    if isinstance(test, cst.Comparison):
+        return any(isinstance(t.operator, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual))
+                   and (dotted(t.comparator) == "None" or dotted(test.left) == "None") for t in test.comparisons)
+    if isinstance(test, cst.BooleanOperation):
+        return _is_none_check(test.left) or _is_none_check(test.right)
+    if isinstance(test, cst.UnaryOperation):
+        return _is_none_check(test.expression)
+    return False
+
+
+def _classify(node: cst.Name, parent, grandparent, facts) -> str:
+    if isinstance(parent, cst.Comparison) or isinstance(parent, cst.ComparisonTarget):
+        if _is_none_check(parent if isinstance(parent, cst.Comparison) else grandparent):
+            return CHECK
+        return STRICT
+    if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Return)) and getattr(parent, "value", None) is node:
+        return FORWARD
+    if isinstance(parent, cst.Arg) and isinstance(grandparent, cst.Call) and parent.value is node:
+        if parent.keyword is not None:
+            return FORWARD  # torch's Optional keyword arguments accept None; user code is seen inside
+        callee = facts.get(grandparent.func)
+        if callee is not None and callee.kind in (Kind.FUNCTION, Kind.MODULE, Kind.SELF) and _user_code(callee):
+            return FORWARD
+    return STRICT
+
+
+def _user_code(callee: Value) -> bool:
+    """A function or submodule of the checked files (the analysis follows the value into it)."""
+    if callee.kind is Kind.FUNCTION:
+        return True
+    options = callee.items if callee.kind is Kind.MODULE and callee.items else (callee,)
+    return all(isinstance(o.ref, ClassInfo) for o in options)
