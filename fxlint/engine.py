@@ -30,7 +30,8 @@ MAX_FILE_BYTES = 2_000_000
 SYNTAX_ERROR_CODE = "TRC901"
 
 #: parsed files kept for cross-file analysis; helpers (timm/layers, transformers' utils) stay warm
-MAX_CACHED_MODULES = 32
+MAX_CACHED_TREES = 32
+MAX_INDEXED_MODULES = 4096  #: an index is the file's text plus a few dicts
 
 
 class Loaded:
@@ -125,7 +126,7 @@ class Checker:
     def _get(self, path: Path) -> Loaded:
         key = str(path)
         if key not in self._loaded:
-            self._loaded[key] = load(path)
+            self._loaded[key] = load_light(path)
         else:
             self._loaded.move_to_end(key)
         return self._loaded[key]
@@ -135,8 +136,15 @@ class Checker:
             self._loaded.move_to_end(path)
 
     def _trim(self) -> None:
-        """Keep at most MAX_CACHED_MODULES parsed files (a LibCST tree is ~1 MB per 1k lines)."""
-        while len(self._loaded) > MAX_CACHED_MODULES:
+        """Keep at most MAX_CACHED_TREES LibCST trees (~1 MB per 1k lines) and MAX_INDEXED_MODULES
+        `ast` indexes. A dropped tree is re-parsed if entered again; a dropped index is re-read. Trees
+        go first: re-reading an index costs an `ast` parse, which is cheap, but a checked file's
+        imports are consulted again and again (dropping them made timm re-parse each ~6 times)."""
+        with_tree = [p for p, loaded in self._loaded.items() if loaded.module is not None and loaded.module._tree is not None]
+        for path in with_tree[:max(0, len(with_tree) - MAX_CACHED_TREES)]:
+            self._loaded[path].module.release_tree()
+            self._positions.pop(path, None)
+        while len(self._loaded) > MAX_INDEXED_MODULES:
             path, _ = self._loaded.popitem(last=False)
             self.project.forget(path)
             self._positions.pop(path, None)
@@ -145,7 +153,11 @@ class Checker:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
         self._trim()
         loaded = self._get(path)
-        if loaded.module is not None and loaded.module._tree is None:  # first loaded as a dependency
+        # Indexed with `ast` first: a file that defines no nn.Module class has nothing to trace and
+        # is never LibCST-parsed (a quarter of transformers' models/ tree: configs, tokenizers, ...).
+        if loaded.module is not None and not self._defines_modules(loaded.module):
+            return (), None, tuple(sorted(p for p in self.project.used_paths if p != str(path)))
+        if loaded.module is not None and loaded.module._tree is None:
             try:
                 loaded.module.tree
             except cst.ParserSyntaxError as exc:
@@ -156,6 +168,12 @@ class Checker:
             return (loaded.syntax_error,), None, ()
         assert loaded.module is not None
         return self.check_module(loaded.module)
+
+    def _defines_modules(self, module: ModuleSource) -> bool:
+        _, root = module_name_for(Path(module.path))
+        self.project.add(module, root)
+        self.project.used_paths = set()  # base classes looked up in other files are dependencies
+        return any(self.project.is_module_class(c) for c in module.classes.values())
 
     def check_source(self, text: str, filename: str) -> Tuple[Diagnostic, ...]:
         loaded = parse_text(text, Path(filename), module_name=Path(filename).stem)

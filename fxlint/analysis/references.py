@@ -20,11 +20,23 @@ analyzed by neither route; a root model that another class refers to (e.g. in an
 from __future__ import annotations
 
 import ast
-from typing import FrozenSet, Set
+from typing import Dict, FrozenSet, Set
+
+
+_SEEN: Dict[int, FrozenSet[str]] = {}  #: by hash of the text: computed once per file and process (forks inherit it)
 
 
 def referenced_class_names(text: str) -> FrozenSet[str]:
-    """Capitalized names used inside class bodies (not as the class's own name or bases)."""
+    """Capitalized names used inside class bodies (not as the class's own name or bases), and
+    classes handed on as configuration."""
+    key = hash(text)
+    found = _SEEN.get(key)
+    if found is None:
+        found = _SEEN[key] = _referenced(text)
+    return found
+
+
+def _referenced(text: str) -> FrozenSet[str]:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
