@@ -28,10 +28,10 @@ def check_source(source: str, filename: str = "<string>.py", select: Sequence[st
     from fxlint import registry
     from fxlint.engine import Checker
 
-    from fxlint.analysis.references import referenced_class_names
+    from fxlint.analysis.references import references
 
     checker = Checker(registry.all_rules(), roots=(Path(filename).resolve().parent,),
-                      blocks=referenced_class_names(source))
+                      blocks=references(source).imported)
     found = checker.check_source(source, filename)
     return [d for d in found if _selected(d.code, select, ignore)]
 
@@ -88,9 +88,9 @@ def _read(path: str, cache: Optional[ResultCache]) -> _Source:
     digest = digest_bytes(data)
     refs = cache.references(path, digest) if cache is not None else None
     if refs is None:
-        from fxlint.analysis.references import referenced_class_names
+        from fxlint.analysis.references import references
 
-        refs = referenced_class_names(data.decode("utf-8", "replace")) if b"class " in data else frozenset()
+        refs = references(data.decode("utf-8", "replace")).imported if b"class " in data else frozenset()
     return _Source(path, digest, refs)
 
 

@@ -190,10 +190,12 @@ class Checker:
         self.project.used_paths = set()
         analysis = Analysis(self.project)
         classes = [c for c in module.classes.values() if self.project.is_module_class(c)]
+        local = referenced_class_names(module.text)
+        blocks = [c for c in classes if c.name in local or c.name in self.blocks]
         for cls in classes:
-            if cls.name not in self.blocks:
+            if cls not in blocks:
                 analysis.analyze_class(cls)
-        self._analyze_unreached_blocks(module, classes, analysis)
+        self._analyze_unreached_blocks([c for c in blocks if c.name in local], analysis)
         findings = self._run_rules(analysis)
         diagnostics = self._place(findings)
         used = tuple(sorted(p for p in self.project.used_paths if p != module.path))
@@ -202,16 +204,14 @@ class Checker:
         module.release_tree()
         return diagnostics, None, used
 
-    def _analyze_unreached_blocks(self, module: ModuleSource, classes: List, analysis: Analysis) -> None:
+    def _analyze_unreached_blocks(self, blocks: List, analysis: Analysis) -> None:
         """A block used in this very file that no parent's analysis reached (a factory the analysis
-        cannot resolve) is analyzed as an entry, so its hazards are not lost. Blocks used only by
-        other files are left to those files' analysis."""
-        local = referenced_class_names(module.text) if any(c.name in self.blocks for c in classes) else ()
-        for cls in classes:
-            if cls.name in self.blocks and cls.name in local:
-                forward = self.project.find_method(cls, "forward")
-                if forward is not None and forward.node not in analysis.reached:
-                    analysis.analyze_class(cls, as_block=True)
+        cannot resolve) is analyzed as an entry with opaque inputs, so its hazards are not lost.
+        Blocks used only by other files are left to those files' analysis."""
+        for cls in blocks:
+            forward = self.project.find_method(cls, "forward")
+            if forward is not None and forward.node not in analysis.reached:
+                analysis.analyze_class(cls, as_block=True)
 
     # ------------------------------------------------------------------ rules
     def _run_rules(self, analysis: Analysis) -> List[Finding]:

@@ -92,7 +92,14 @@ class OptionalInputNoneCheck(Rule):
                 if mask is not None:
                     x = self.block(x, mask=mask)
                 return x
-    """, message_contains="forward input `mask`", line=9)]
+    """, message_contains="forward input `mask`", line=9), Invalid("""
+        class M(nn.Module):
+            def forward(self, x, past=None):
+                if past is not None:
+                    past_k, past_v = past
+                    x = x + past_k
+                return x
+    """, message_contains="forward input `past`", line=3)]
 
     def visit_Comparison(self, node: cst.Comparison, ctx: RuleContext) -> None:
         left = node.left

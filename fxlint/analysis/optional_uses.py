@@ -109,8 +109,10 @@ def _classify(node: cst.Name, parent, grandparent, facts) -> str:
         if _is_none_check(parent if isinstance(parent, cst.Comparison) else grandparent):
             return CHECK
         return STRICT
-    if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Return)) and getattr(parent, "value", None) is node:
+    if isinstance(parent, cst.Return) or (isinstance(parent, cst.AnnAssign) and isinstance(parent.target, cst.Name)):
         return FORWARD
+    if isinstance(parent, cst.Assign) and all(isinstance(t.target, cst.Name) for t in parent.targets):
+        return FORWARD  # an alias (unpacking `a, b = mask` operates on it)
     if isinstance(parent, cst.Arg) and isinstance(grandparent, cst.Call) and parent.value is node:
         if parent.keyword is not None:
             return FORWARD  # torch's Optional keyword arguments accept None; user code is seen inside

@@ -20,40 +20,69 @@ analyzed by neither route; a root model that another class refers to (e.g. in an
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Dict, FrozenSet, Set
 
 
-_SEEN: Dict[int, FrozenSet[str]] = {}  #: by hash of the text: computed once per file and process (forks inherit it)
 
 
-def referenced_class_names(text: str) -> FrozenSet[str]:
-    """Capitalized names used inside class bodies (not as the class's own name or bases), and
-    classes handed on as configuration."""
+@dataclass(frozen=True)
+class References:
+    """What one file says about classes as building blocks."""
+
+    #: capitalized names used inside class bodies (not the class's own name) or handed on as configuration
+    local: FrozenSet[str]
+    #: those of them bound by an import or read as an attribute (``layers.Mlp``): blocks of other files.
+    #: A same-named class elsewhere that this file never imports is not made a block by it (timm has
+    #: an ``Attention`` in dozens of files).
+    imported: FrozenSet[str]
+
+
+_EMPTY = References(frozenset(), frozenset())
+_SEEN: Dict[int, References] = {}  #: by hash of the text: computed once per file and process (forks inherit it)
+
+
+def references(text: str) -> References:
     key = hash(text)
     found = _SEEN.get(key)
     if found is None:
-        found = _SEEN[key] = _referenced(text)
+        found = _SEEN[key] = _references(text)
     return found
 
 
-def _referenced(text: str) -> FrozenSet[str]:
+def referenced_class_names(text: str) -> FrozenSet[str]:
+    return references(text).local
+
+
+def _references(text: str) -> References:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
-        return frozenset()
+        return _EMPTY
     found: Set[str] = set()
-    for node in ast.walk(tree):
+    via_import: Set[str] = set()
+    # one walk; ``owner`` is the innermost class whose body we are in
+    stack = [(tree, "")]
+    while stack:
+        node, owner = stack.pop()
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases + node.keywords + node.decorator_list:
+                stack.append((base, ""))
+            stack.extend((stmt, node.name) for stmt in node.body)
+            continue
+        if isinstance(node, ast.ImportFrom) or isinstance(node, ast.Import):
+            via_import.update((a.asname or a.name).rpartition(".")[2] for a in node.names)
         for value in _configuration_values(node):
             if isinstance(value, ast.Name) and value.id[:1].isupper():
                 found.add(value.id)
-        if isinstance(node, ast.ClassDef):
-            own = node.name
-            for stmt in node.body:
-                for sub in ast.walk(stmt):
-                    name = sub.id if isinstance(sub, ast.Name) else sub.attr if isinstance(sub, ast.Attribute) else ""
-                    if name[:1].isupper() and name != own:
-                        found.add(name)
-    return frozenset(found)
+        if owner:
+            name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+            if name[:1].isupper() and name != owner:
+                found.add(name)
+                if isinstance(node, ast.Attribute):
+                    via_import.add(name)
+        stack.extend((child, owner) for child in ast.iter_child_nodes(node))
+    return References(frozenset(found), frozenset(found & via_import))
 
 
 def _configuration_values(node: ast.AST):
