@@ -16,6 +16,7 @@ from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.plan import Decline, Plan, call, torch_attr
+from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
@@ -482,3 +483,9 @@ INLINE = {
     "TRC201": (unconditional_pad,),
     "TRC101": (conditional_to_where,),
 }
+INLINE.update({
+    "TRC504": (fresh_random,),
+    "TRC505": (drop_no_grad,),
+    "TRC503": (buffer_update_in_place,),
+    "TRC502": (tensor_branch,),
+})
