@@ -172,6 +172,10 @@ def fresh_random(tree: Tree, d: Diagnostic) -> Outcome:
     if isinstance(anchor, Decline):
         return anchor
     func, anchor_name = anchor
+    if _decides_control_flow(tree, node, func):
+        return Decline("the random value decides Python control flow, which FX cannot record even when it is "
+                       "drawn on every call: draw a tensor (`torch.rand(x.shape[:1])`) and select with "
+                       "`torch.where`, or remove the random branch from the traced model")
     if any(isinstance(n, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)) for n in walk(node)):
         return Decline("the call contains a lambda, walrus, await or yield")
     params = _Params(tree, _module_names(tree), {anchor_name})
@@ -192,6 +196,25 @@ def fresh_random(tree: Tree, d: Diagnostic) -> Outcome:
     new = cst.parse_expression(f"{name}({args})").with_changes(lpar=node.lpar, rpar=node.rpar)
     return Plan(f"Draw `{tree.code(node.func)}` in `@torch.fx.wrap` `{name}` on every call", UNSAFE, {node: new},
                 [d], frozenset({"torch"}), (tree.top_level(func), definition))
+
+
+def _decides_control_flow(tree: Tree, node: cst.CSTNode, func: cst.FunctionDef) -> bool:
+    """Is the call inside an `if`/`while`/ternary condition or an `and`/`or`/`not`? Wrapped, it would
+    return a Proxy there and tracing would stop (stochastic depth: `if random.random() < p: return x`).
+    Blind spot: a value stored in a name first and branched on later is not followed."""
+    child: cst.CSTNode = node
+    for anc in tree.ancestors(node):
+        if anc is func:
+            return False
+        if isinstance(anc, (cst.If, cst.While, cst.IfExp)) and anc.test is child:
+            return True
+        if isinstance(anc, cst.BooleanOperation) or (isinstance(anc, cst.UnaryOperation)
+                                                     and isinstance(anc.operator, cst.Not)):
+            return True
+        if isinstance(anc, cst.BaseStatement):
+            return False
+        child = anc
+    return False
 
 
 # ---------------------------------------------------------------------------------------- TRC505
