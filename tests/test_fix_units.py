@@ -104,3 +104,21 @@ def test_nothing_to_fix_is_identical():
     src = HEAD + "class M(nn.Module):\n    def forward(self, x):\n        return x * 2\n"
     result = fix_source(src, "ok.py", unsafe=True)
     assert result.text == src and not result.applied
+
+
+def test_starred_sizes_become_one_sequence_only_for_shapes():
+    body = """
+        class M(nn.Module):
+            def forward(self, x):
+                return x.view(*x.shape[:-1], 2, -1)
+    """
+    result = fixed(body, unsafe=False)
+    assert result.applied[0][3] is Applicability.SAFE
+    assert "x.view(_fx_sizes_forward_9(x.shape[:-1], (2, -1)))" in result.text
+    declined = fixed("""
+        class M(nn.Module):
+            def forward(self, x, dims):
+                return x.permute(*dims)
+    """, unsafe=False)
+    assert not declined.changed
+    assert "only `*t.shape" in declined.manual[0][2]

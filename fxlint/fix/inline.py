@@ -16,6 +16,7 @@ from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.plan import Decline, Plan, call, torch_attr
+from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
@@ -472,6 +473,76 @@ def _is_name(expr: cst.BaseExpression, value: str) -> bool:
     return isinstance(expr, cst.Name) and expr.value == value
 
 
+# ---------------------------------------------------------------------------------------- TRC403
+#: tensor methods / torch factories that take their sizes either spread out or as one sequence
+SIZE_METHODS = {"view", "reshape", "expand", "repeat", "permute", "tile", "new_zeros", "new_ones", "new_empty"}
+SIZE_FACTORIES = {"torch.zeros", "torch.ones", "torch.empty", "torch.rand", "torch.randn"}
+
+
+def star_sizes_to_tuple(tree: Tree, d: Diagnostic) -> Outcome:
+    """`t.view(*x.shape[:-1], h, d)` -> `t.view(_fx_sizes_forward_24(x.shape[:-1], (h, d)))`: the same
+    call with one size sequence, joined by a tiny `@torch.fx.wrap` function.
+
+    Why wrapped and not `x.shape[:-1] + (h, d)` in the graph: that traces, but FX QAT treats the
+    recorded `operator.add` as a quantizable add and fake-quantizes the `torch.Size` it returns, so
+    the prepared model crashes (measured on fixtures/models/shape/shape_multihead_star_view.py).
+    The wrapped function only joins Python sizes: nothing quantizable is hidden, eager is unchanged
+    (a tuple instead of a `torch.Size` is the same argument to every callee below), hence SAFE.
+    Only `.shape`/`.size()` (sliced) are joined this way: other sequences are left to the user."""
+    value = tree.at(d.location.row, d.location.column, cst.BaseExpression)
+    arg = tree.parents.get(value) if value is not None else None
+    if not isinstance(arg, cst.Arg):
+        return None
+    node = tree.parents.get(arg)
+    if not isinstance(node, cst.Call) or arg.star != "*":
+        return None
+    callee = _callee_name(node.func)
+    if not ((isinstance(node.func, cst.Attribute) and callee in SIZE_METHODS) or tree.code(node.func) in SIZE_FACTORIES):
+        return Decline("unpacking into a call that does not take one size sequence; index the sizes explicitly")
+    positional = [a for a in node.args if a.keyword is None]
+    if any(a.star for a in node.args if a is not arg) or positional != list(node.args[:len(positional)]):
+        return Decline("several starred or interleaved keyword arguments; pass one tuple of sizes by hand")
+    if _shape_base(_unsliced(arg.value)) is None:
+        return Decline("only `*t.shape[...]` / `*t.size()[...]` become a size tuple; index other sequences explicitly")
+    func = tree.function_of(node)
+    if func is None:
+        return None
+    index = positional.index(arg)
+    before, after = positional[:index], positional[index + 1:]
+    parts = ([_tuple_of(before)] if before else []) + [arg.value] + ([_tuple_of(after)] if after else [])
+    taken = {n.value for n in walk(tree.module) if isinstance(n, cst.Name)}
+    name = f"_fx_sizes_{func.name.value}_{d.location.row}"
+    i = 2
+    while name in taken:
+        name, i = f"_fx_sizes_{func.name.value}_{d.location.row}_{i}", i + 1
+    joined = call(cst.Name(name), *parts)
+    keywords = node.args[len(positional):]
+    first = cst.Arg(value=joined, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if keywords
+                    else cst.MaybeSentinel.DEFAULT)
+    definition = cst.parse_statement(
+        f"@torch.fx.wrap\ndef {name}(*parts):\n"
+        f'    """Joins size sequences for `{tree.code(node.func)}` (`fxlint fix`, TRC403): FX records one call."""\n'
+        "    return tuple(size for part in parts for size in part)\n").with_changes(
+        leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    return Plan(f"Pass the sizes of `{tree.code(node.func)}` as one sequence", SAFE,
+                {node: node.with_changes(args=[first, *keywords])}, [d], frozenset({"torch"}),
+                (tree.top_level(func), definition))
+
+
+def _tuple_of(args: Sequence[cst.Arg]) -> cst.Tuple:
+    elements = [cst.Element(a.value) for a in args]
+    if len(elements) == 1:
+        elements[0] = elements[0].with_changes(comma=cst.Comma())
+    return cst.Tuple(elements)
+
+
+def _unsliced(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`x.shape[:-1]` -> `x.shape` (a slice of a Size is a Size); other expressions unchanged."""
+    if isinstance(expr, cst.Subscript) and all(isinstance(e.slice, cst.Slice) for e in expr.slice):
+        return expr.value
+    return expr
+
+
 #: code -> rewrites tried in order; the first that returns a Plan or Decline wins
 INLINE = {
     "TRC102": (assert_to_torch_assert,),
@@ -481,4 +552,11 @@ INLINE = {
     "TRC205": (buffer_slice_to_narrow,),
     "TRC201": (unconditional_pad,),
     "TRC101": (conditional_to_where,),
+    "TRC403": (star_sizes_to_tuple,),
 }
+INLINE.update({
+    "TRC504": (fresh_random,),
+    "TRC505": (drop_no_grad,),
+    "TRC503": (buffer_update_in_place,),
+    "TRC502": (tensor_branch,),
+})

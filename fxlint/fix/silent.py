@@ -1,0 +1,428 @@
+"""Rewrites for silent mistraces (TRC5xx): code that traces but bakes a wrong graph.
+
+* TRC504 frozen randomness: the call moves into a top-level `@torch.fx.wrap` function that also
+  receives a forward() input (the *anchor*, unused inside). A wrapped call with a Proxy argument is
+  recorded as a node, so it runs on every call and draws from the same RNG stream, in the same order,
+  as eager (Python `random` stays Python `random`).
+* TRC505 `with torch.no_grad():` -> the block's statements, and every name the block binds that is
+  read after it gets `.detach()`: same values, same `requires_grad=False`; the intermediates now
+  build an autograd graph (memory), so UNSAFE. autocast has no in-graph equivalent: guidance only.
+* TRC503 registered-buffer updates (`self.b += v`, `self.b = expr`, `self.b.add_(v)`) move into a
+  wrapped function that receives the buffer and an anchor and updates it in place. `self.b = expr`
+  becomes `b.copy_(expr)`: the same values while `expr` keeps the buffer's shape and dtype (the EMA
+  pattern), but the buffer keeps its identity instead of being rebound. Plain Python attributes
+  (`self.n += 1` on an int) are left to guidance: they would have to become buffers.
+* TRC502 `if isinstance(x, torch.Tensor):` on a forward() input -> the branch a tensor input takes
+  (UNSAFE: a caller passing a non-tensor now gets the tensor branch).
+
+Every rewrite is UNSAFE: each assumes something about callers that the source cannot prove.
+Blind spots: the anchor is forward()'s first input, so these rewrites only run in a `forward`; a
+forward reached from a parent that passes a Python constant there would freeze the call again.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+from libcst.metadata import ExpressionContext
+
+from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.plan import Decline, Plan
+from fxlint.fix.tree import Tree, walk
+
+UNSAFE = Applicability.UNSAFE
+Outcome = Union[Plan, Decline, None]
+
+NO_GRAD = {"torch.no_grad", "torch.inference_mode", "no_grad", "inference_mode"}
+TENSOR_TYPES = {"torch.Tensor", "Tensor"}
+
+
+# --------------------------------------------------------------------------------- shared helpers
+def _forward_anchor(tree: Tree, node: cst.CSTNode) -> "Tuple[cst.FunctionDef, str] | Decline":
+    """The enclosing `forward` and its first input (a Proxy while tracing; its value is unused)."""
+    func = tree.function_of(node)
+    if func is None or func.name.value != "forward" or tree.function_of(func) is not None:
+        return Decline("only a `forward` method's own code is rewritten (its inputs are the anchor)")
+    params = [p for p in [*func.params.posonly_params, *func.params.params] if p.name.value != "self"]
+    if not params:
+        return Decline("forward() has no input to anchor the wrapped call on")
+    return func, params[0].name.value
+
+
+def _module_names(tree: Tree) -> Set[str]:
+    """Names bound at module level (imports, functions, classes, constants)."""
+    names: Set[str] = set()
+    for stmt in tree.module.body:
+        for n in walk(stmt):
+            if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.STORE \
+                    and tree.function_of(n) is None:
+                names.add(n.value)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            names.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        bound = alias.asname.name if alias.asname else alias.name
+                        names.add(bound.value if isinstance(bound, cst.Name) else tree.code(bound).split(".")[0])
+    return names
+
+
+def _unique(name: str, taken: Set[str]) -> str:
+    i, candidate = 2, name
+    while candidate in taken:
+        candidate, i = f"{name}_{i}", i + 1
+    return candidate
+
+
+def _taken(tree: Tree) -> Set[str]:
+    return {n.value for n in walk(tree.module) if isinstance(n, cst.Name)}
+
+
+def _wrapped_def(name: str, params: Sequence[str], body: Sequence[cst.BaseStatement], doc: str) -> cst.FunctionDef:
+    template = cst.parse_statement(f"@torch.fx.wrap\ndef {name}({', '.join(params)}):\n    pass\n")
+    assert isinstance(template, cst.FunctionDef)
+    docstring = cst.parse_statement(f'"""{doc}"""\n')
+    return template.with_changes(body=cst.IndentedBlock(body=[docstring, *body]),
+                                 leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+
+
+def _where(tree: Tree, func: cst.FunctionDef) -> str:
+    cls = tree.parents.get(tree.parents.get(func))
+    return f"{cls.name.value}.{func.name.value}" if isinstance(cls, cst.ClassDef) else func.name.value
+
+
+class _Params:
+    """Turns the expressions a moved piece of code reads into parameters of the wrapped function:
+    `self.a.b` -> `a_b` (`self_a_b` when taken), a local name stays itself; module-level names
+    (imports, constants) and literals stay inline."""
+
+    def __init__(self, tree: Tree, module_names: Set[str], taken: Set[str]) -> None:
+        self.tree, self.module_names = tree, module_names
+        self.taken = set(taken)
+        self.by_text: Dict[str, str] = {}  #: expression text -> parameter name
+        self.order: List[str] = []
+
+    def local(self, node: cst.CSTNode) -> bool:
+        """A Name read from forward()'s scope (not an attribute, keyword, module-level name or `self`)."""
+        parent = self.tree.parents.get(node)
+        return isinstance(node, cst.Name) and self.tree.contexts.get(node) == ExpressionContext.LOAD \
+            and not (isinstance(parent, cst.Arg) and parent.keyword is node) \
+            and node.value not in self.module_names and node.value not in ("True", "False", "None", "self")
+
+    def name_for(self, text: str, base: str) -> str:
+        if text not in self.by_text:
+            if text != base:  # a `self.` chain: never shadow a local name
+                base = _unique(base if base not in self.taken else "self_" + base, self.taken)
+            self.taken.add(base)
+            self.by_text[text] = base
+            self.order.append(text)
+        return self.by_text[text]
+
+    def rewrite(self, node: cst.CSTNode) -> cst.CSTNode:
+        self.taken |= {n.value for n in walk(node) if self.local(n)}
+        return node.visit(_Substitute(self))
+
+
+class _Substitute(cst.CSTTransformer):
+    def __init__(self, params: _Params) -> None:
+        self.params = params
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return _self_chain(node) is None or self._called_chain(node)
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        text = _self_chain(original)
+        if text is None or self._called_chain(original):
+            return updated
+        return cst.Name(self.params.name_for(text, "_".join(text.split(".")[1:])), lpar=original.lpar,
+                        rpar=original.rpar)
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        if self.params.local(original):
+            self.params.name_for(original.value, original.value)
+        return updated
+
+    def _called_chain(self, node: cst.Attribute) -> bool:
+        """`self.buf.add_` in `self.buf.add_(1)`: the method stays, its receiver becomes a parameter."""
+        parent = self.params.tree.parents.get(node)
+        return isinstance(parent, cst.Call) and parent.func is node and isinstance(node.value, cst.Attribute)
+
+
+def _self_chain(node: cst.CSTNode) -> Optional[str]:
+    """`self.a.b` -> "self.a.b" for a pure attribute chain rooted at `self`, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name) and node.value == "self" and parts:
+        return ".".join(["self", *reversed(parts)])
+    return None
+
+
+# ---------------------------------------------------------------------------------------- TRC504
+def fresh_random(tree: Tree, d: Diagnostic) -> Outcome:
+    """`torch.randn(self.dim)` -> `_fx_random_forward_22(ids, dim=self.dim)`, a wrapped function that
+    receives forward()'s first input so FX records it and it draws fresh numbers on every call."""
+    node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is None:
+        return None
+    anchor = _forward_anchor(tree, node)
+    if isinstance(anchor, Decline):
+        return anchor
+    func, anchor_name = anchor
+    if _decides_control_flow(tree, node, func):
+        return Decline("the random value decides Python control flow, which FX cannot record even when it is "
+                       "drawn on every call: draw a tensor (`torch.rand(x.shape[:1])`) and select with "
+                       "`torch.where`, or remove the random branch from the traced model")
+    if any(isinstance(n, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)) for n in walk(node)):
+        return Decline("the call contains a lambda, walrus, await or yield")
+    params = _Params(tree, _module_names(tree), {anchor_name})
+    body_call = params.rewrite(node)
+    if any(isinstance(n, cst.Name) and n.value == "self" for n in walk(body_call)):
+        return Decline("the call uses `self` itself")
+    taken = _taken(tree)
+    name = _unique(f"_fx_random_{func.name.value}_{d.location.row}", taken)
+    names = [params.by_text[t] for t in params.order]
+    if anchor_name in names:
+        names.remove(anchor_name)
+    args = ", ".join([anchor_name] + [f"{params.by_text[t]}={t}" for t in params.order
+                                      if params.by_text[t] != anchor_name])
+    doc = (f"Moved from `{_where(tree, func)}` by `fxlint fix` (TRC504): `{anchor_name}` is unused; it makes\n"
+           "    FX record this call, so it runs on every call instead of once at trace time.\n    ")
+    ret = cst.SimpleStatementLine(body=[cst.Return(value=body_call)])
+    definition = _wrapped_def(name, [anchor_name, *names], [ret], doc)
+    new = cst.parse_expression(f"{name}({args})").with_changes(lpar=node.lpar, rpar=node.rpar)
+    return Plan(f"Draw `{tree.code(node.func)}` in `@torch.fx.wrap` `{name}` on every call", UNSAFE, {node: new},
+                [d], frozenset({"torch"}), (tree.top_level(func), definition))
+
+
+def _decides_control_flow(tree: Tree, node: cst.CSTNode, func: cst.FunctionDef) -> bool:
+    """Is the call inside an `if`/`while`/ternary condition or an `and`/`or`/`not`? Wrapped, it would
+    return a Proxy there and tracing would stop (stochastic depth: `if random.random() < p: return x`).
+    Blind spot: a value stored in a name first and branched on later is not followed."""
+    child: cst.CSTNode = node
+    for anc in tree.ancestors(node):
+        if anc is func:
+            return False
+        if isinstance(anc, (cst.If, cst.While, cst.IfExp)) and anc.test is child:
+            return True
+        if isinstance(anc, cst.BooleanOperation) or (isinstance(anc, cst.UnaryOperation)
+                                                     and isinstance(anc.operator, cst.Not)):
+            return True
+        if isinstance(anc, cst.BaseStatement):
+            return False
+        child = anc
+    return False
+
+
+# ---------------------------------------------------------------------------------------- TRC505
+def drop_no_grad(tree: Tree, d: Diagnostic) -> Outcome:
+    """`with torch.no_grad(): t = teacher(x)` -> `t = teacher(x)` + `t = t.detach()`."""
+    item = tree.at(d.location.row, d.location.column, cst.Call, cst.Attribute, cst.Name)
+    with_item = tree.parents.get(item) if item is not None else None
+    node = tree.parents.get(with_item) if isinstance(with_item, cst.WithItem) else None
+    if not isinstance(node, cst.With):
+        return None
+    callee = tree.code(item.func if isinstance(item, cst.Call) else item)
+    if callee not in NO_GRAD:
+        return Decline("autocast has no equivalent in the graph: cast explicitly (`.to(dtype)`) or run the block "
+                       "outside the traced model")
+    if len(node.items) != 1 or with_item.asname is not None or node.asynchronous is not None:
+        return Decline("the `with` has several items or binds a name")
+    func = tree.function_of(node)
+    if func is None or not isinstance(node.body, cst.IndentedBlock):
+        return None
+    problem = _no_grad_problem(tree, node)
+    if problem:
+        return Decline(problem)
+    later = _read_after(tree, func, node)
+    bound = [n for n in _bound_in(tree, node) if n in later]
+    body = list(node.body.body)
+    body[0] = body[0].with_changes(leading_lines=[*node.leading_lines, *body[0].leading_lines])
+    body += [cst.parse_statement(f"{n} = {n}.detach()\n") for n in bound]
+    return Plan("Drop `torch.no_grad()` and `.detach()` what the block computes", UNSAFE,
+                {node: cst.FlattenSentinel(body)}, [d])
+
+
+def _no_grad_problem(tree: Tree, node: cst.With) -> str:
+    for n in walk(node.body):
+        if isinstance(n, (cst.Return, cst.Yield, cst.Global, cst.Nonlocal, cst.FunctionDef, cst.Lambda)):
+            return "the block returns, yields or defines functions: detach its results by hand"
+        if isinstance(n, cst.AugAssign) or (isinstance(n, (cst.Attribute, cst.Subscript))
+                                             and tree.contexts.get(n) == ExpressionContext.STORE):
+            return "the block updates values in place, which no_grad allows on leaves: keep it outside the graph"
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value.endswith("_") \
+                and not n.func.attr.value.startswith("_"):
+            return "the block calls an in-place method, which no_grad allows on leaves"
+        if isinstance(n, cst.AssignTarget) and not isinstance(n.target, (cst.Name, cst.Tuple)):
+            return "the block assigns something other than names"
+    return ""
+
+
+def _bound_in(tree: Tree, node: cst.CSTNode) -> List[str]:
+    out: List[str] = []
+    for n in walk(node):
+        if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.STORE and n.value not in out:
+            out.append(n.value)
+    return out
+
+
+def _read_after(tree: Tree, func: cst.FunctionDef, node: cst.CSTNode) -> Set[str]:
+    end = tree.end(node)
+    looped = tree.in_loop_within(node, func)
+    return {n.value for n in walk(func.body) if isinstance(n, cst.Name)
+            and tree.contexts.get(n) == ExpressionContext.LOAD and (looped or tree.start(n) >= end)}
+
+
+# ---------------------------------------------------------------------------------------- TRC503
+def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
+    """`self.b += v` / `self.b = expr` / `self.b.add_(v)` on a registered buffer -> a wrapped call
+    `_fx_update_forward_N(x, b=self.b, ...)` that updates the buffer in place on every call."""
+    anchor_node = tree.deepest_at(d.location.row, d.location.column)
+    stmt = tree.statement(anchor_node) if anchor_node is not None else None
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    buffers = _registered_buffers(tree, stmt)
+    target = _buffer_target(small)
+    if target is None:
+        return Decline("only `self.<buffer> op= v`, `self.<buffer> = v` and `self.<buffer>.<op>_(...)` statements "
+                       "are moved; keep the state in a registered buffer updated in place")
+    if target not in buffers:
+        return Decline(f"`self.{target}` is not a registered buffer: register it (`self.register_buffer`) and "
+                       "update it in place inside a `@torch.fx.wrap` function that also receives a traced input")
+    anchor = _forward_anchor(tree, stmt)
+    if isinstance(anchor, Decline):
+        return anchor
+    func, anchor_name = anchor
+    hidden = [tree.code(n.func) for n in walk(small) if isinstance(n, cst.Call) and _calls_module(n.func, buffers)]
+    if hidden:
+        return Decline(f"the update calls {', '.join(hidden)}: moving it would hide it from quantization")
+    if tree.block_of(stmt) is not func.body:
+        return Decline("the update sits inside a block: move it to the top of forward() by hand")
+    params = _Params(tree, _module_names(tree), {anchor_name})
+    new_small = _in_place(params.rewrite(small))
+    taken = _taken(tree)
+    name = _unique(f"_fx_update_{func.name.value}_{d.location.row}", taken)
+    names = [params.by_text[t] for t in params.order if params.by_text[t] != anchor_name]
+    positional = [anchor_name] + [params.by_text[t] for t in params.order
+                                  if t.startswith("self.") and t.split(".", 1)[1] in buffers]
+    keyword = [n for n in names if n not in positional]
+    texts = {v: k for k, v in params.by_text.items()}
+    args = ", ".join(positional[:1] + [texts[p] for p in positional[1:]] + [f"{k}={texts[k]}" for k in keyword])
+    inner = params.by_text.get(f"self.{target}", target)
+    doc = (f"Moved from `{_where(tree, func)}` by `fxlint fix` (TRC503): updates buffer `{target}` in place\n"
+           f"    on every call and returns it; `{anchor_name}` makes FX record the call.\n    ")
+    body = [cst.SimpleStatementLine(body=[new_small]), cst.parse_statement(f"return {inner}\n")]
+    definition = _wrapped_def(name, positional + keyword, body, doc)
+    # later reads use the returned buffer: a read with no Proxy in it would be computed once while
+    # tracing and stored as a constant (the buffer's value before any update)
+    reads = _later_reads(tree, func, stmt, target)
+    in_scope = {n.value for n in walk(func) if isinstance(n, cst.Name) and tree.contexts.get(n) is not None}
+    local = _unique(target, in_scope | _module_names(tree) | {name}) if reads else ""
+    text = f"{local} = {name}({args})\n" if reads else f"{name}({args})\n"
+    replacements: Dict[cst.CSTNode, object] = {stmt: cst.parse_statement(text).with_changes(
+        leading_lines=stmt.leading_lines)}
+    replacements.update({r: cst.Name(local, lpar=r.lpar, rpar=r.rpar) for r in reads})
+    return Plan(f"Update buffer `self.{target}` in place in `@torch.fx.wrap` `{name}`", UNSAFE, replacements,
+                [d], frozenset({"torch"}), (tree.top_level(func), definition))
+
+
+def _later_reads(tree: Tree, func: cst.FunctionDef, stmt: cst.CSTNode, target: str) -> List[cst.Attribute]:
+    """`self.<target>` read after ``stmt`` in ``func`` (stores and nested functions excluded)."""
+    end = tree.end(stmt)
+    return [n for n in walk(func.body) if isinstance(n, cst.Attribute) and _self_chain(n) == f"self.{target}"
+            and tree.start(n) >= end and tree.contexts.get(n) == ExpressionContext.LOAD
+            and tree.function_of(n) is func]
+
+
+def _buffer_target(small: cst.BaseSmallStatement) -> Optional[str]:
+    """The buffer name a simple update statement writes, or None for any other shape."""
+    if isinstance(small, cst.AugAssign):
+        return _one_attr(small.target)
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        return _one_attr(small.targets[0].target)
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute):
+        method = small.value.func.attr.value
+        if method.endswith("_") and not method.startswith("_"):
+            return _one_attr(small.value.func.value)
+    return None
+
+
+def _one_attr(expr: cst.BaseExpression) -> Optional[str]:
+    chain = _self_chain(expr)
+    return chain.split(".")[1] if chain is not None and chain.count(".") == 1 else None
+
+
+def _in_place(small: cst.BaseSmallStatement) -> cst.BaseSmallStatement:
+    """`b = expr` -> `b.copy_(expr)`; `b += v` and `b.add_(v)` already update the tensor in place."""
+    if isinstance(small, cst.Assign):
+        target = small.targets[0].target
+        return cst.Expr(cst.Call(func=cst.Attribute(value=target, attr=cst.Name("copy_")),
+                                 args=[cst.Arg(value=small.value)]))
+    return small
+
+
+def _calls_module(func: cst.BaseExpression, buffers: Set[str]) -> bool:
+    """A call that may run a submodule: `self.x(...)`, or a method of a non-buffer `self.x`."""
+    chain = _self_chain(func)
+    if chain is None:
+        return False
+    parts = chain.split(".")
+    return len(parts) == 2 or parts[1] not in buffers
+
+
+def _registered_buffers(tree: Tree, node: cst.CSTNode) -> Set[str]:
+    """Names registered with `self.register_buffer("name", ...)` in the enclosing class's methods."""
+    cls = next((a for a in tree.ancestors(node) if isinstance(a, cst.ClassDef)), None)
+    out: Set[str] = set()
+    if cls is None:
+        return out
+    for n in walk(cls):
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "register_buffer" \
+                and _self_chain(n.func.value) is None and isinstance(n.func.value, cst.Name) \
+                and n.func.value.value == "self" and n.args and isinstance(n.args[0].value, cst.SimpleString):
+            out.add(n.args[0].value.evaluated_value)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- TRC502
+def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
+    """`if isinstance(x, torch.Tensor): A [else: B]` on a forward() input -> A (`not isinstance` -> B)."""
+    node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is None or tree.code(node.func) not in ("isinstance", "torch.is_tensor"):
+        return None
+    if tree.code(node.func) == "isinstance" and (len(node.args) != 2 or tree.code(node.args[1].value)
+                                                  not in TENSOR_TYPES):
+        return Decline("only `isinstance(x, torch.Tensor)` has a known answer for tensor inputs")
+    subject = node.args[0].value
+    func = tree.function_of(node)
+    if func is None or func.name.value != "forward" or not isinstance(subject, cst.Name) or subject.value not in {
+            p.name.value for p in func.params.params}:
+        return Decline("the checked value is not a forward() input: its type is not known")
+    test: cst.CSTNode = node
+    parent = tree.parents.get(node)
+    negated = isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not)
+    if negated:
+        test, parent = parent, tree.parents.get(parent)
+    if not isinstance(parent, cst.If) or parent.test is not test or isinstance(tree.parents.get(parent), cst.If):
+        return Decline("the type check is not the whole condition of an `if`")
+    if parent.orelse is not None and not isinstance(parent.orelse, cst.Else):
+        return Decline("an `elif` chain: pin the branch by hand")
+    if _reassigned(tree, func, subject.value, parent):
+        return Decline(f"`{subject.value}` is reassigned before the check")
+    kept = parent.orelse.body if negated and parent.orelse is not None else (None if negated else parent.body)
+    title = f"Keep the branch a tensor `{subject.value}` takes"
+    if kept is None:
+        return Plan(title, UNSAFE, {parent: cst.RemovalSentinel.REMOVE}, [d])
+    body = list(kept.body)
+    body[0] = body[0].with_changes(leading_lines=[*parent.leading_lines, *body[0].leading_lines])
+    return Plan(title, UNSAFE, {parent: cst.FlattenSentinel(body)}, [d])
+
+
+def _reassigned(tree: Tree, func: cst.FunctionDef, name: str, before: cst.CSTNode) -> bool:
+    limit = tree.start(before)
+    return any(isinstance(n, cst.Name) and n.value == name and tree.contexts.get(n) == ExpressionContext.STORE
+               and tree.start(n) < limit for n in walk(func.body))

@@ -1,0 +1,178 @@
+"""`fix_source` on silent-hazard snippets (TRC502-TRC505): what is rewritten, what is declined and why.
+
+The torch-backed claims (before diverges; after traces, matches eager on two inputs, runs QAT) are
+made on the golden pairs fixtures/fix/{frozen_noise,nograd_teacher,buffer_update,isinstance_tensor}.py
+by tests/test_fix_goldens.py.
+"""
+from __future__ import annotations
+
+import textwrap
+
+from fxlint.api import check_source
+from fxlint.diagnostics import Applicability
+from fxlint.fix import fix_source
+
+HEAD = "import random\n\nimport torch\nimport torch.nn as nn\n\n\n"
+
+
+def fixed(body: str, unsafe: bool = True):
+    return fix_source(HEAD + textwrap.dedent(body), "snippet.py", unsafe=unsafe)
+
+
+def manual_reasons(result, code):
+    return [m[2] for m in result.manual if m[0] == code]
+
+
+def test_silent_rewrites_are_unsafe_only():
+    body = """
+        class M(nn.Module):
+            def forward(self, x):
+                with torch.no_grad():
+                    y = x * 2
+                return y + torch.rand(3)
+    """
+    assert not fixed(body, unsafe=False).changed
+    result = fixed(body)
+    assert {a[0] for a in result.applied} == {"TRC504", "TRC505"}
+    assert {a[3] for a in result.applied} == {Applicability.UNSAFE}
+    assert "y = y.detach()" in result.text and "with torch.no_grad" not in result.text
+    assert "return torch.rand(3)" in result.text  # inside the wrapped function, with literal args inline
+    assert not [d for d in check_source(result.text, "snippet.py") if d.code in ("TRC504", "TRC505")
+                and d.location.row > result.text.count("\n", 0, result.text.index("class M"))]
+
+
+def test_random_deciding_control_flow_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                if self.training and random.random() < 0.5:
+                    return x
+                return x * 2
+    """)
+    assert not result.changed
+    assert "control flow" in manual_reasons(result, "TRC504")[0]
+
+
+def test_random_outside_forward_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            def noise(self, n):
+                return torch.randn(n)
+            def forward(self, x):
+                return x + self.noise(4)
+    """)
+    assert not result.changed
+    assert "forward" in manual_reasons(result, "TRC504")[0]
+
+
+def test_random_wrapped_names_do_not_shadow_locals():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.n = 4
+            def forward(self, x):
+                n = 2
+                return x + torch.randn(self.n, n)
+    """)
+    assert "torch.randn(self_n, n)" in result.text and "(x, self_n=self.n, n=n)" in result.text
+
+
+def test_autocast_keeps_guidance():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    y = x @ x.t()
+                return y
+    """)
+    assert not result.changed
+    assert "autocast" in manual_reasons(result, "TRC505")[0]
+
+
+def test_no_grad_with_return_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                with torch.no_grad():
+                    return x * 2
+    """)
+    assert not result.changed and manual_reasons(result, "TRC505")
+
+
+def test_python_counter_is_left_with_guidance():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.calls = 0
+            def forward(self, x):
+                self.calls += 1
+                return x * self.calls
+    """)
+    assert not result.changed
+    assert "not a registered buffer" in manual_reasons(result, "TRC503")[0]
+
+
+def test_buffer_update_inside_a_branch_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("n", torch.zeros(()))
+            def forward(self, x):
+                if self.training:
+                    self.n += 1
+                return x * self.n
+    """)
+    assert not result.changed
+    assert "inside a block" in manual_reasons(result, "TRC503")[0]
+
+
+def test_buffer_update_calling_a_submodule_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+                self.register_buffer("avg", torch.zeros(4))
+            def forward(self, x):
+                self.avg = self.fc(x).mean(0).detach()
+                return x - self.avg
+    """)
+    assert not result.changed
+    assert "self.fc" in manual_reasons(result, "TRC503")[0]
+
+
+def test_isinstance_on_non_input_is_declined_and_elif_kept():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                y = x * 2
+                if isinstance(y, torch.Tensor):
+                    y = y + 1
+                return y
+    """)
+    assert not result.changed and manual_reasons(result, "TRC502")
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                if isinstance(x, torch.Tensor):
+                    x = x + 1
+                elif isinstance(x, list):
+                    x = torch.stack(x)
+                return x
+    """)
+    assert "if isinstance" in result.text
+
+
+def test_isinstance_without_else_negated_drops_the_branch():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                if not isinstance(x, torch.Tensor):
+                    x = torch.tensor(x)
+                return x + 1
+    """)
+    assert "isinstance" not in result.text and "torch.tensor(x)" not in result.text
+    assert result.applied[0][0] == "TRC502"
