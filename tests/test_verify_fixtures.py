@@ -29,9 +29,6 @@ META = {rel: fs.read_meta(p) for rel, p in zip(IDS, FIXTURES)}
 #: clean (trace-correct) fixtures that FX QAT itself cannot run: reported to the fixture owner, kept
 #: visible as strict xfails (an unexpected pass fails the suite) instead of loosening the check
 QAT_INCOMPATIBLE = {
-    "clean/clean_gpt_learned_posembed.py":
-        "nn.Embedding under get_default_qat_qconfig_mapping: prepare_qat_fx asserts "
-        "per_channel_affine_float_qparams (fx-hazards.md §5)",
     "clean/clean_item_arith_normalize.py":
         "`.item()` result in arithmetic gets a FakeQuantize: qat_run TypeError ... must be Tensor, not float (§5)",
     "clean/clean_kwargs_film.py":

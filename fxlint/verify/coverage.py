@@ -18,8 +18,8 @@ import torch.fx
 import torch.nn as nn
 from torch.ao.quantization import FakeQuantizeBase, ObserverBase
 
-#: module types FX QAT gives a weight fake-quant under the default mapping (Embedding needs a custom qconfig)
-QUANTIZABLE = (nn.modules.conv._ConvNd, nn.Linear)
+#: module types FX QAT gives a weight fake-quant under verify's mapping (stages.qat_mapping)
+QUANTIZABLE = (nn.modules.conv._ConvNd, nn.Linear, nn.Embedding)
 
 
 def quantizable_names(model: nn.Module) -> List[str]:

@@ -224,11 +224,10 @@ class Pipeline:
 
     def do_qat_prepare(self) -> List[str]:
         self._require_inputs()
-        from torch.ao.quantization import get_default_qat_qconfig_mapping
         from torch.ao.quantization.quantize_fx import prepare_qat_fx
 
         seed_everything(0)
-        mapping = get_default_qat_qconfig_mapping(self.job.get("backend", "x86"))
+        mapping = qat_mapping(self.job.get("backend", "x86"))
         self.prepared = prepare_qat_fx(copy.deepcopy(self.model).train(), mapping, copy.deepcopy(self.a.args))
         try:
             self.emit(dict(type="coverage", **coverage_mod.coverage(self.model, self.prepared, self.graph_module)))
@@ -461,3 +460,14 @@ def _constructibility(cls: type) -> Dict[str, Any]:
                                                                                p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     reason = f"needs constructor arguments ({', '.join(required)})" if required else ""
     return {"constructible": not required, "reason": reason, "required": required}
+
+
+def qat_mapping(backend: str):
+    """The backend's default QAT mapping, with PyTorch's embedding QAT qconfig for ``nn.Embedding``
+    (the default one is per-tensor affine, which ``prepare_qat_fx`` rejects for embedding weights:
+    "Embedding weights requires a qscheme of torch.per_channel_affine_float_qparams"). This is the
+    configuration PyTorch documents for QAT of models with embeddings."""
+    import torch.nn as nn
+    from torch.ao.quantization import default_embedding_qat_qconfig, get_default_qat_qconfig_mapping
+
+    return get_default_qat_qconfig_mapping(backend).set_object_type(nn.Embedding, default_embedding_qat_qconfig)
