@@ -255,6 +255,8 @@ class Project:
             receiver = analysis.value(node.func.value)
             if receiver is not None and receiver.kind in (Kind.PROXY, Kind.BUFFER):
                 return self._call_method(receiver, node.func.attr.value, every)
+            if receiver is not None and receiver.kind is Kind.CONTAINER and receiver.traced:
+                return _container_method(receiver, node.func.attr.value, every)
         if callee.kind is Kind.FUNCTION:
             return self._call_function(callee, args, kwargs, frame, analysis)
         if callee.kind in (Kind.MODULE, Kind.SELF):
@@ -361,6 +363,8 @@ def _call_builtin(name: str, args: List[Value], every: List[Value], project: Pro
     if name == "range":
         return Value(Kind.CONTAINER, proxy_from(every, Taint.SHAPE).taint if any(v.traced for v in every)
                      else Taint.NONE, next((v.origin for v in every if v.traced), None))
+    if name in ("zip", "enumerate") and args:
+        return _pairs(name, args)
     if name in ("zip", "enumerate", "reversed", "sorted", "list", "tuple", "set", "filter", "map", "iter"):
         items = [element_of(v) if v.kind is not Kind.PROXY else v for v in args]
         traced = [v for v in items if v.traced]
@@ -377,6 +381,22 @@ def _call_builtin(name: str, args: List[Value], every: List[Value], project: Pro
         flat = [element_of(v) if v.kind is Kind.CONTAINER else v for v in every]
         return proxy_from(flat) if any(v.traced for v in flat) else CONCRETE
     return proxy_from(every) if any(v.traced for v in every) else CONCRETE
+
+
+def _pairs(name: str, args: List[Value]) -> Value:
+    """``enumerate(xs)`` / ``zip(a, b)``: an iterable whose every element is the tuple (index or a's
+    element, b's element). The index of ``enumerate`` is a plain int while tracing, even over a list
+    of Proxies; iterating a Proxy argument itself is reported by the rules at the call."""
+    parts = [element_of(v) if v.kind is not Kind.PROXY else v for v in args]
+    if name == "enumerate":
+        parts = [CONCRETE] + parts[:1]
+    traced = [v for v in parts if v.traced]
+    taint = proxy_from(traced).taint if traced else Taint.NONE
+    origin = traced[0].origin if traced else None
+    steps = traced[0].steps if traced else ()
+    element = Value(Kind.CONTAINER, taint, origin, steps, items=tuple(parts))
+    # one representative element: element_of() of the result yields it (the length is unknown)
+    return Value(Kind.CONTAINER, taint, origin, steps, items=(element,), opaque=True)
 
 
 def _run_closure(analysis: Analysis, func: FunctionRef, args: List[Value], kwargs: Dict[str, Value],
@@ -568,3 +588,17 @@ def _walk_expressions(node: cst.CSTNode):
 
 
 __all__ = ["Project", "const"]
+
+
+#: methods of a Python dict/list/tuple built in the code that hand back its elements as a container
+_VIEW_METHODS = {"items", "values", "keys", "copy"}
+_ELEMENT_METHODS = {"get", "pop", "setdefault", "index", "count"}
+
+
+def _container_method(receiver: Value, method: str, every: List[Value]) -> Value:
+    """``feats.items()`` of a dict of Proxies is a real Python iterable while tracing (not a Proxy)."""
+    if method in _VIEW_METHODS:
+        return Value(Kind.CONTAINER, receiver.taint, items=receiver.items)
+    if method in _ELEMENT_METHODS:
+        return join(element_of(receiver), proxy_from(every) if any(v.traced for v in every) else None)
+    return proxy_from([receiver] + every).derived(opaque=True)
