@@ -412,6 +412,30 @@ def test_path_that_is_not_python(work):
     assert cli("check", "--no-cache", "--select", "TRC1", ".").exit_code == 1
 
 
+@pytest.mark.parametrize("command", ["check", "fix", "verify"])
+def test_bad_paths_in_every_command(work, command):
+    """A path that is not Python, or does not exist: one line, exit 2, in every command that takes paths."""
+    (work / "notes.txt").write_text("hello\n")
+    assert_one_line_error(cli(command, "notes.txt"), "notes.txt", "not a Python file")
+    assert_one_line_error(cli(command, "no_such_model.py"), "no_such_model.py")
+
+
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_broken_pyproject_in_every_command(work, command):
+    (work / "pyproject.toml").write_text("[tool.fxlint\nselect = [\n")
+    assert_one_line_error(cli(command, "hazard.py"), "pyproject.toml", "not valid TOML")
+
+
+def test_broken_pyproject_in_verify(work):
+    (work / "pyproject.toml").write_text("[tool.fxlint\nselect = [\n")
+    assert_one_line_error(cli("verify", "hazard.py"), "pyproject.toml")
+
+
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_unknown_rule_code_in_select_of_every_command(work, command):
+    assert_one_line_error(cli(command, "--select", "TRC999", "hazard.py"), "TRC999")
+
+
 def test_non_utf8_and_binary_files_are_skipped_with_a_message(work):
     (work / "latin1.py").write_bytes(b"# caf\xe9\nx = 1\n")
     (work / "blob.py").write_bytes(b"\x7fELF\x00\x00\x01binary")
