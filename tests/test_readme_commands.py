@@ -8,7 +8,8 @@ The walkthrough follows the README like a new user: in an empty directory it cre
 the README's command, installs fxlint from a clone (`/path/to/fxlint` in the README is a git repository made from this
 checkout's files, uncommitted changes included), copies the shipped examples, checks, verifies and fixes them, then,
 in a second project that is a git repository, writes `.pre-commit-config.yaml` from the README's snippet and runs the
-real `pre-commit` (hook environments built from the package index) and the GitHub Actions steps.
+real `pre-commit` (hook environments built from the package index), checks that `git commit` runs the hooks, and
+builds the wheel the GitHub Actions steps install, which then run on a fresh "runner": a new virtual environment.
 
 Stand-ins, and why:
 * `. .venv/bin/activate` cannot outlive a subprocess: the runner does what activation does (VIRTUAL_ENV, PATH).
@@ -28,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+import venv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -233,6 +235,11 @@ def _hooks_ran(sh: Shell, _proc) -> None:
     assert refused.returncode == 1 and "models/gate.py:21:12: TRC101" in refused.output, refused.output
 
 
+def _runner_used_the_wheel(sh: Shell, _proc) -> None:
+    where = sh.run("command -v fxlint")
+    assert Path(where.stdout.strip()).resolve().is_relative_to((sh.cwd.parent / "runner").resolve()), where.stdout
+
+
 def _wheel_built(sh: Shell, _proc) -> None:
     assert (sh.cwd / "ci" / "fxlint-0.1.0-py3-none-any.whl").is_file(), sorted((sh.cwd / "ci").iterdir())
 
@@ -283,9 +290,13 @@ SECOND_PROJECT = (
     Step(CI, "pre-commit run --hook-stage manual fxlint-verify --all-files", 1,
          ("fxlint verify", "models/gate.py::GatedResidual", TRACE_ERROR, "1 pass, 1 fail")),
     Step(CI, f"pip wheel --no-deps {CHECKOUT} -w ci/", 0, then=_wheel_built),
-    Step(CI, "pip install ci/fxlint-0.1.0-py3-none-any.whl", 0, ("Successfully installed fxlint-0.1.0",)),
+)
+
+#: the GitHub Actions steps, on a fresh runner: a new virtual environment without fxlint, in the same project
+CI_RUNNER = (
+    Step(CI, "pip install ci/fxlint-0.1.0-py3-none-any.whl", 0, ("Successfully installed",)),
     Step(CI, "fxlint check models/ --format github", 1,
-         ("::error file=models/gate.py,line=21,col=12,", "TRC101")),
+         ("::error title=fxlint (TRC101),file=models/gate.py,line=21,col=12,",), then=_runner_used_the_wheel),
 )
 
 #: set-up commands that install into the developer's own environment; see the module docstring
@@ -298,7 +309,7 @@ SET_UP = {
 
 def test_every_readme_command_is_covered():
     shown = set(readme_commands())
-    covered = {(s.section, s.command) for s in FIRST_PROJECT + SECOND_PROJECT} | set(SET_UP)
+    covered = {(s.section, s.command) for s in FIRST_PROJECT + SECOND_PROJECT + CI_RUNNER} | set(SET_UP)
     assert shown - covered == set(), "README commands that no test runs: add them to the walkthrough"
     assert covered - shown == set(), "the walkthrough runs commands the README no longer shows"
 
@@ -355,6 +366,11 @@ def test_new_user_walkthrough(clone, tmp_path):
     _git(second, "add", "-A")
     _git(second, "commit", "-q", "-m", "models and the README's pre-commit configuration")
     _run_steps(sh2, SECOND_PROJECT)
+
+    runner = Shell(second, dict(base), clone)  # a fresh CI runner: its own environment, nothing installed
+    venv.EnvBuilder(with_pip=True, clear=True).create(tmp_path / "runner")
+    runner.activate(tmp_path / "runner")
+    _run_steps(runner, CI_RUNNER)
 
 
 # ------------------------------------------------------------------------ the two set-up commands
