@@ -166,13 +166,13 @@ class Step:
 
 
 def _venv_created(sh: Shell, _proc) -> None:
-    venv = sh.cwd / ".venv"
-    assert (venv / "bin" / "activate").is_file()
+    env_dir = sh.cwd / ".venv"
+    assert (env_dir / "bin" / "activate").is_file()
     # stands in for downloading torch again (see the module docstring): the test environment's packages, after
     # the venv's own site-packages
-    site = next((venv / "lib").glob("python3*/site-packages"))
+    site = next((env_dir / "lib").glob("python3*/site-packages"))
     (site / "_test_environment.pth").write_text("\n".join(_parent_site_packages()) + "\n")
-    sh.activate(venv)
+    sh.activate(env_dir)
 
 
 def _fxlint_from_the_venv(sh: Shell, _proc) -> None:
@@ -183,7 +183,7 @@ def _fxlint_from_the_venv(sh: Shell, _proc) -> None:
 
 
 def _models_copied(sh: Shell, _proc) -> None:
-    assert (sh.cwd / "models" / "net.py").is_file()
+    assert (sh.cwd / "models" / "net.py").is_file() and (sh.cwd / "models" / "gate.py").is_file()
 
 
 def _reading_a_diagnostic_is_real(sh: Shell, proc) -> None:
