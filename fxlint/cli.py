@@ -26,12 +26,35 @@ def _fail(message: str) -> "click.exceptions.Exit":
     return click.exceptions.Exit(2)
 
 
+class _OneLineUsageError(click.UsageError):
+    """A usage error (unknown option or command, bad or missing argument) shown as one line, like every other
+    fxlint error; click's own display is three lines (usage, hint, error). Exit code 2, as click's."""
+
+    def show(self, file=None) -> None:
+        hint = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
+        click.echo(f"fxlint: error: {self.format_message()}{hint}", err=True)
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    if isinstance(exc, (_OneLineUsageError, click.exceptions.NoArgsIsHelpError)):
+        return exc  # a bare `fxlint` prints the help, as click does
+    return _OneLineUsageError(exc.format_message(), exc.ctx)
+
+
 class _Group(click.Group):
-    """Turns unexpected exceptions into one line and exit 2 instead of a traceback."""
+    """Turns unexpected exceptions into one line and exit 2 instead of a traceback; usage errors into one line."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:  # an unknown option of `fxlint` itself
+            raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # an unknown command, or a subcommand's options and arguments
+            raise _one_line(exc) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
         except KeyboardInterrupt:

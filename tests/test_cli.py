@@ -367,6 +367,34 @@ def test_unknown_rule_code_in_pyproject(work):
     assert_one_line_error(cli("check", "hazard.py"), "TRC77")
 
 
+@pytest.mark.parametrize("args,needles", [
+    (["check", "--bogus", "hazard.py"], ["No such option '--bogus'", "check --help"]),
+    (["fix", "--bogus", "hazard.py"], ["No such option '--bogus'", "fix --help"]),
+    (["--bogus"], ["No such option '--bogus'"]),
+    (["bogus"], ["No such command 'bogus'"]),
+    (["check", "--format", "xml", "hazard.py"], ["Invalid value for '--format'", "'xml'"]),
+    (["check", "--jobs", "-1", "hazard.py"], ["Invalid value for '--jobs'"]),
+    (["verify", "no_such_model.py"], ["'no_such_model.py' does not exist", "verify --help"]),
+    (["verify"], ["Missing argument 'PATHS...'"]),
+])
+def test_usage_errors_are_one_line(work, args, needles):
+    """click prints usage, a hint and the error on three lines; fxlint prints one, like its other errors."""
+    assert_one_line_error(cli(*args), *needles)
+
+
+def test_usage_error_names_the_real_command(work):
+    proc = fxlint_subprocess(["check", "--selct", "TRC1", "hazard.py"], cwd=work)
+    assert proc.returncode == 2 and proc.stdout == ""
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("fxlint: error: No such option '--selct'.") and "'--select'" in line  # click's suggestion
+    assert line.endswith("(see `python -m fxlint check --help`)")
+
+
+def test_bare_command_still_prints_the_help(work):
+    result = cli()
+    assert "Usage:" in result.output and "check" in result.output and "fxlint: error" not in result.output
+
+
 def test_missing_config_file(work):
     result = CliRunner().invoke(main, ["check", "--config", "nope.toml", "hazard.py"])
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -382,6 +410,30 @@ def test_path_that_is_not_python(work):
     assert_one_line_error(cli("check", "notes.txt"), "notes.txt", "not a Python file")
     # non-Python files inside a directory are simply not collected
     assert cli("check", "--no-cache", "--select", "TRC1", ".").exit_code == 1
+
+
+@pytest.mark.parametrize("command", ["check", "fix", "verify"])
+def test_bad_paths_in_every_command(work, command):
+    """A path that is not Python, or does not exist: one line, exit 2, in every command that takes paths."""
+    (work / "notes.txt").write_text("hello\n")
+    assert_one_line_error(cli(command, "notes.txt"), "notes.txt", "not a Python file")
+    assert_one_line_error(cli(command, "no_such_model.py"), "no_such_model.py")
+
+
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_broken_pyproject_in_every_command(work, command):
+    (work / "pyproject.toml").write_text("[tool.fxlint\nselect = [\n")
+    assert_one_line_error(cli(command, "hazard.py"), "pyproject.toml", "not valid TOML")
+
+
+def test_broken_pyproject_in_verify(work):
+    (work / "pyproject.toml").write_text("[tool.fxlint\nselect = [\n")
+    assert_one_line_error(cli("verify", "hazard.py"), "pyproject.toml")
+
+
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_unknown_rule_code_in_select_of_every_command(work, command):
+    assert_one_line_error(cli(command, "--select", "TRC999", "hazard.py"), "TRC999")
 
 
 def test_non_utf8_and_binary_files_are_skipped_with_a_message(work):

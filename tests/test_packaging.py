@@ -11,7 +11,7 @@ import sys
 import venv
 import zipfile
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import pytest
 
@@ -41,7 +41,14 @@ def _setuptools_is_usable() -> bool:
         import setuptools
     except ImportError:
         return False
-    return int(setuptools.__version__.split(".")[0]) >= 64
+    major, minor = (int(part) for part in setuptools.__version__.split(".")[:2])
+    if (major, minor) >= (70, 1):
+        return True  # bdist_wheel is part of setuptools from 70.1 on
+    try:
+        import wheel  # noqa: F401 - setuptools 64..70.0 builds wheels with it
+    except ImportError:
+        return False
+    return major >= 64
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +91,8 @@ def test_wheel_carries_the_rules_and_nothing_else(wheel):
     metadata = zipfile.ZipFile(wheel).read(f"fxlint-{__version__}.dist-info/METADATA").decode()
     requires = sorted(line.split(":", 1)[1].strip() for line in metadata.splitlines()
                       if line.startswith("Requires-Dist:") and "extra ==" not in line)
-    assert [re.split(r"[<>=!~ ;]", r, maxsplit=1)[0].lower() for r in requires] == ["click", "libcst"]
+    assert [re.split(r"[<>=!~ ;]", r, maxsplit=1)[0].lower() for r in requires] == ["click", "libcst", "tomli"]
+    assert requires[2].replace(" ", "").replace('"', "'").endswith("python_version<'3.11'"), requires[2]
     entry_points = zipfile.ZipFile(wheel).read(f"fxlint-{__version__}.dist-info/entry_points.txt").decode()
     assert "fxlint = fxlint.cli:main" in entry_points
 
@@ -140,3 +148,47 @@ def test_wheel_installs_into_a_fresh_venv_and_works(wheel, tmp_path):
     assert verify.returncode != 0
     assert "Traceback" not in verify.stdout + verify.stderr
     assert "torch" in (verify.stdout + verify.stderr).lower()
+
+
+def _oldest_supported_python() -> Optional[str]:
+    """An interpreter of the oldest Python that `requires-python` admits, if this machine has one (pyenv's too)."""
+    import glob
+    import tomllib
+
+    floor = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    major, minor = re.fullmatch(r">=\s*(\d+)\.(\d+)", floor).groups()
+    name = f"python{major}.{minor}"
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    for candidate in [shutil.which(name), *sorted(glob.glob(f"{pyenv}/versions/{major}.{minor}.*/bin/{name}"))]:
+        if candidate is None:
+            continue
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                               text=True, timeout=60, env=_env())
+        if probe.returncode == 0 and probe.stdout.strip() == f"({major}, {minor})":
+            return candidate
+    return None
+
+
+@pytest.mark.slow
+def test_wheel_works_on_the_oldest_supported_python(wheel, tmp_path):
+    """requires-python is a promise: on the oldest admitted Python (no tomllib there) check and fix work,
+    with a [tool.fxlint] configuration read."""
+    base = _oldest_supported_python()
+    if base is None:
+        pytest.skip("no interpreter of the oldest supported Python on this machine")
+    env_dir = tmp_path / "venv"
+    created = _run([base, "-m", "venv", env_dir], cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    install = _run([env_dir / "bin" / "python", "-m", "pip", "install", "--quiet", wheel], cwd=tmp_path)
+    assert install.returncode == 0, install.stdout + install.stderr
+
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(DATA / "hazard.py", work / "model.py")
+    (work / "pyproject.toml").write_text('[tool.fxlint]\nignore = ["TRC101"]\n')
+    env = _env(FXLINT_CACHE_DIR=str(tmp_path / "cache"))
+    check = _run([env_dir / "bin" / "fxlint", "check", "model.py"], cwd=work, env=env)
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "model.py:13:20: TRC204" in check.stdout and "TRC101" not in check.stdout  # the configuration applied
+    fix = _run([env_dir / "bin" / "fxlint", "fix", "model.py"], cwd=work, env=env)
+    assert fix.returncode == 1 and "x.size(0)" in fix.stdout, fix.stdout + fix.stderr

@@ -114,8 +114,11 @@ def test_hook_environment_needs_only_libcst_and_click():
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = sorted(re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"])
+    dependencies = project["dependencies"]
+    names = sorted(re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in dependencies if ";" not in dep)
     assert names == ["click", "libcst"]
+    # and, on Python < 3.11 only, tomli: the standard library's tomllib backported
+    assert [dep for dep in dependencies if ";" in dep] == ["tomli>=1.1; python_version < '3.11'"]
 
 
 # ------------------------------------------------------------------------ running the hooks

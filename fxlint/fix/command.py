@@ -43,12 +43,17 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     if unknown:
         raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
     paths = paths or (Path("."),)
+    from fxlint.config import ConfigError
     from fxlint.fix.api import fix_paths
 
-    report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore)
+    try:
+        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore)
+    except ConfigError as exc:  # a broken pyproject.toml: a usage error, as for `check`
+        raise _fail(str(exc)) from None
     usage = [p for p in report.problems if p.kind in ("missing", "not-python")]
     for problem in report.problems:
-        click.echo(f"fxlint: {problem.filename}: {problem.message}", err=True)
+        kind = "error: " if problem in usage else ""
+        click.echo(f"fxlint: {kind}{problem.filename}: {problem.message}", err=True)
     if usage:
         raise click.exceptions.Exit(2)
     changed = [r for r in report.results if r.changed]

@@ -106,6 +106,8 @@ def collect_files(paths: Sequence[str]) -> Tuple[List[str], List[str]]:
         if os.path.isdir(path):
             found.extend(_python_files_under(path))
         elif os.path.isfile(path):
+            if not path.endswith(".py"):  # verify imports the file as a module: it needs the suffix
+                raise VerifyUsageError(f"{raw}: not a Python file (expected a .py file)")
             explicit.append(path)
         else:
             raise VerifyUsageError(f"no such file or directory: {raw}")
