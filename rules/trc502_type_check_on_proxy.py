@@ -11,6 +11,10 @@ _CHECKS = {"builtins.isinstance": "False for most types", "torch.is_tensor": "Fa
            "builtins.callable": "True", "torch.overrides.is_tensor_like": "True"}
 
 
+#: torch.nn leaf modules that return a tuple at run time but one Proxy while tracing
+TUPLE_LEAVES = {"torch.nn.MultiheadAttention", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.RNN", "torch.nn.LSTMCell"}
+
+
 class TypeCheckOnProxy(Rule):
     """
     ## What it does
@@ -61,7 +65,17 @@ class TypeCheckOnProxy(Rule):
                 if isinstance(x, torch.Tensor):
                     x = x * 2
                 return x
-    """, message_contains="isinstance", line=3)]
+    """, message_contains="isinstance", line=3), Invalid("""
+        class Pool(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.attn = nn.MultiheadAttention(8, 2)
+            def forward(self, x):
+                out = self.attn(x, x, x, need_weights=False)
+                if isinstance(out, tuple):
+                    out = out[0]
+                return out
+    """, message_contains="isinstance(out, tuple)", line=7)]
 
     def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
         name = ctx.qualified(node.func)
@@ -74,8 +88,47 @@ class TypeCheckOnProxy(Rule):
         about_tensors = name == "torch.is_tensor" or "Tensor" in ctx.code(node) or "Parameter" in ctx.code(node)
         if value.opaque and (not about_tensors or from_block_input(value)):
             return  # may really be a list/tuple at run time (a block input, an unknown module's output)
-        if not about_tensors and value.param is None:
+        if not about_tensors and value.param is None and not _tuple_leaf_output(node.args[0].value, ctx):
             return  # a computed tensor is no list in eager mode either: both answer the same
         if value is not None:
             ctx.report(node, f"`{ctx.code(node)}` inspects a Proxy (from {ctx.describe(value, article=False)}): while "
                              f"tracing it is {answer}, decided once and baked into the graph", value)
+
+
+def _tuple_leaf_output(arg: cst.BaseExpression, ctx: RuleContext) -> bool:
+    """Is ``arg`` the output of a tuple-returning leaf (``self.lstm(x)`` itself, or a name the current
+    function assigned from one)?"""
+    if isinstance(arg, cst.Call):
+        return _calls_tuple_leaf(arg, ctx)
+    if not isinstance(arg, cst.Name):
+        return False
+    for stmt in _small_statements(ctx.function.node.body):
+        if (isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call)
+                and any(isinstance(t.target, cst.Name) and t.target.value == arg.value for t in stmt.targets)
+                and _calls_tuple_leaf(stmt.value, ctx)):
+            return True
+    return False
+
+
+def _calls_tuple_leaf(call: cst.Call, ctx: RuleContext) -> bool:
+    module = ctx.value(call.func)
+    if module is None or module.kind.name != "MODULE":
+        return False
+    options = module.items or (module,)
+    return any(isinstance(o.ref, str) and o.ref in TUPLE_LEAVES for o in options)
+
+
+def _small_statements(body: cst.CSTNode):
+    """Every small statement in a function body, nested blocks included."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            yield from node.body
+        elif isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            stack.extend(node.body)
+        elif isinstance(node, cst.BaseCompoundStatement):
+            stack.extend(child for child in (getattr(node, "body", None), getattr(node, "orelse", None)) if child)
+            stack.extend(getattr(node, "handlers", ()) or ())
+        elif isinstance(node, (cst.Else, cst.ExceptHandler, cst.Finally)):
+            stack.append(node.body)
