@@ -43,7 +43,7 @@ def test_pad_guard_without_modulo_is_unsafe():
     assert result.applied[0][3] is Applicability.UNSAFE and "if pad" not in result.text
 
 
-def test_hoist_declines_submodule_calls():
+def test_hoist_passes_submodules_and_names_them_hidden():
     result = fixed("""
         class M(nn.Module):
             def __init__(self):
@@ -54,20 +54,39 @@ def test_hoist_declines_submodule_calls():
                     x = self.fc(x)
                 return x
     """)
+    assert "fc=self.fc" in result.text and "x = fc(x)" in result.text and "(x, self" not in result.text
+    (code, _, title, kind), = result.applied
+    assert kind is Applicability.UNSAFE and "hides `self.fc` from quantization" in title
+    assert not fixed(result.text).applied
+
+
+def test_hoist_declines_method_calls():
+    result = fixed("""
+        class M(nn.Module):
+            def step(self, x):
+                return x / 2
+            def forward(self, x):
+                while x.norm() > 1:
+                    x = self.step(x)
+                return x
+    """)
     assert not result.changed
-    assert result.manual and "self.fc" in result.manual[0][2]
+    assert result.manual and "`self.step`, a method of the module" in result.manual[0][2]
 
 
-def test_hoist_declines_return_in_nested_block():
+def test_hoist_takes_the_tail_for_a_return_in_a_nested_block():
     result = fixed("""
         class M(nn.Module):
             def forward(self, x):
+                y = x * 2
                 for i in range(3):
                     if x.sum() > i:
                         return x
-                return -x
+                return -y
     """)
-    assert not result.changed and "early `return`" in result.manual[0][2]
+    assert result.applied and "y = x * 2" in result.text
+    forward = result.text[result.text.index("def forward"):]
+    assert "for i" not in forward and "return _fx_forward_" in forward
 
 
 def test_hoist_passes_self_attributes_as_keywords():

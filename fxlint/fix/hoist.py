@@ -3,10 +3,13 @@ top-level ``@torch.fx.wrap`` function in the same file, so FX records one opaque
 tracing through it (notes §4: fx.wrap patches the defining module's globals, so the function must
 live beside its call site).
 
-Always UNSAFE: the hoisted ops are hidden from quantization. Declined when the region calls
-submodules (they would be hidden from QAT and `convert_fx` breaks, notes §5), mutates module state
-(a Proxy stored on `self` is never recorded, notes §6), or receives no traced value (FX would run
-the function once at trace time and freeze its result, notes §4).
+Always UNSAFE: the hoisted ops are hidden from quantization. A region that calls submodules is
+hoisted with the submodules passed in as arguments (`experts=self.experts`, never `self`): FX
+records a `get_attr` of each and one call, which traces, matches eager and runs under QAT prepare,
+but the submodules are hidden from quantization and `convert_fx` (notes §5), so the fix's title
+names them. Declined when the region calls a method of the module (only `self` could carry it),
+mutates module state (a Proxy stored on `self` is never recorded, notes §6), or receives no traced
+value (FX would run the function once at trace time and freeze its result, notes §4).
 
 Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
 the taint that decides "receives a Proxy" is a small name-level propagation from the function's
@@ -63,14 +66,21 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
         return Decline("not inside a function body")
     if tree.function_of(func) is not None or any(isinstance(a, cst.FunctionDef) for a in tree.ancestors(func)):
         return Decline("inside a nested function")
-    block = tree.block_of(stmt)
     returns = any(isinstance(n, cst.Return) for n in _own_nodes(stmt))
     if returns:
-        if block is not func.body:
-            return Decline("an early `return` inside a nested block: hoist by hand")
+        # a `return` in a nested block leaves the whole function: hoist from the outermost statement
+        # holding it to the end, so every path returns the wrapped function's result
+        stmt = _outermost(tree, stmt, func)
         body = list(func.body.body)
         return _Region(tree, func, body[body.index(stmt):], tail=True)
     return _Region(tree, func, [stmt], tail=False)
+
+
+def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> cst.BaseStatement:
+    """The statement of ``func``'s own body that contains ``stmt``."""
+    while tree.block_of(stmt) is not func.body:
+        stmt = tree.statement(tree.parents[tree.block_of(stmt)])
+    return stmt
 
 
 def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken: Set[str]) -> "Plan | Decline":
@@ -79,11 +89,14 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     if problem:
         return Decline(problem)
     chains = _self_chains(region)
+    methods = _method_calls(region)
+    if methods:
+        return Decline(f"the region calls {', '.join(sorted(methods))}, a method of the module: only `self` "
+                       "could carry it into a wrapped function; inline the method or hoist by hand")
     hidden = _hidden_calls(region, chains)
-    if hidden:
-        return Decline(f"the region calls {', '.join(sorted(hidden))}: hoisting would hide them from "
-                       "quantization and break convert_fx; restructure by hand (compute both branches and "
-                       "select, or run the submodule unconditionally)")
+    wider = _with_key_readers(region)
+    if wider is not None:
+        return hoist(tree, wider, diagnostics, taken)
     names = _Names(region)
     outputs = names.outputs()
     containers = [n for n in outputs if _binds_container(region, n)]
@@ -127,8 +140,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         replacements[stmt] = cst.RemovalSentinel.REMOVE
     top = tree.top_level(region.func)
     codes = ", ".join(sorted({d.code for d in diagnostics}))
-    return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})",
-                UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition), priority=1)
+    hides = f"; hides {', '.join(sorted(hidden))} from quantization (convert_fx cannot convert them)" \
+        if hidden else ""
+    return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})"
+                + hides, UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition), priority=1)
 
 
 def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
@@ -144,6 +159,21 @@ def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
     if not bound & set(names):
         return None
     return _Region(tree, region.func, [previous, *region.stmts], region.tail)
+
+
+def _with_key_readers(region: _Region) -> Optional[_Region]:
+    """The region grown by the next statement when that reads a key the region picks a submodule
+    with (`self.experts[idx](x)`, then `gate[:, idx : idx + 1]`): the key is an integer tensor, and
+    integer arithmetic left in the graph gets a FakeQuantize that fails at run time (notes §5)."""
+    tree = region.tree
+    keys = {n.value for node in region.nodes() if isinstance(node, cst.Call) and isinstance(node.func, cst.Subscript)
+            and _root_name(node.func) == "self" for n in walk(node.func.slice[0]) if isinstance(n, cst.Name)}
+    wider = _with_next(region) if keys else None
+    if wider is None:
+        return None
+    reads = {n.value for n in walk(wider.stmts[-1]) if isinstance(n, cst.Name)
+             and tree.contexts.get(n) == ExpressionContext.LOAD}
+    return wider if reads & keys else None
 
 
 def _binds_container(region: _Region, name: str) -> bool:
@@ -268,10 +298,9 @@ def _self_chains(region: _Region) -> Dict[cst.Attribute, str]:
         parent = tree.parents.get(node)
         if isinstance(parent, cst.Attribute) and parent.value is node and _pure_chain(parent):
             continue  # not maximal
-        if isinstance(parent, cst.Call) and parent.func is node:
-            node = node.value  # type: ignore[assignment]
-            if not isinstance(node, cst.Attribute):
-                continue  # `self.method(...)`: reported as a hidden call
+        if isinstance(parent, cst.Call) and parent.func is node and isinstance(node.value, cst.Attribute):
+            node = node.value  # `self.pos.flatten(2)` -> `self.pos`; `self.blocks.stem(x)` -> `self.blocks`
+        # `self.fc(x)` keeps `self.fc`: the submodule itself is passed in (a method is declined earlier)
         chains[node] = tree.code(node)
     return chains
 
@@ -302,6 +331,27 @@ def _hidden_calls(region: _Region, chains: Dict[cst.Attribute, str]) -> Set[str]
         elif isinstance(func, cst.Name) and func.value in local:
             hidden.add(f"local callable `{func.value}`")
     return hidden
+
+
+def _method_calls(region: _Region) -> Set[str]:
+    """`self.name(...)` calls in the region where `name` is not bound as `self.name = ...` anywhere in
+    the class: a method (own or inherited), which cannot be passed without `self`. Blind spot: a
+    submodule registered by `add_module`/`setattr` counts as a method (declined, never mis-hoisted)."""
+    tree = region.tree
+    cls = next((a for a in tree.ancestors(region.func) if isinstance(a, cst.ClassDef)), None)
+    assigned: Set[str] = set()
+    if cls is not None:
+        for node in walk(cls):
+            if isinstance(node, cst.Attribute) and tree.contexts.get(node) == ExpressionContext.STORE \
+                    and isinstance(node.value, cst.Name) and node.value.value == "self":
+                assigned.add(node.attr.value)
+    out = set()
+    for node in region.nodes():
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and isinstance(node.func.value, cst.Name) and node.func.value.value == "self" \
+                and node.func.attr.value not in assigned:
+            out.add(f"`{tree.code(node.func)}`")
+    return out
 
 
 def _locals(func: cst.FunctionDef, tree: Tree) -> Set[str]:
