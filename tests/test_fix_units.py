@@ -141,3 +141,36 @@ def test_starred_sizes_become_one_sequence_only_for_shapes():
     """, unsafe=False)
     assert not declined.changed
     assert "only `*t.shape" in declined.manual[0][2]
+
+
+def test_submodule_key_readers_join_the_hoist():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.experts = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+            def forward(self, x):
+                i = x.mean(0).argmax()
+                y = self.experts[i](x)
+                return y * x[:, i : i + 1]
+    """)
+    forward = result.text[result.text.index("def forward"):]
+    assert "i + 1" not in forward and "return _fx_forward_" in forward and "experts=self.experts" in forward
+
+
+def test_optional_and_flag_branches_are_hoisted_unsafe_only():
+    body = """
+        class M(nn.Module):
+            def forward(self, x, mask=None, mode: str = "a"):
+                if mask is not None:
+                    x = x * mask
+                if mode == "b":
+                    return x.flip(-1)
+                return x
+    """
+    assert not fixed(body, unsafe=False).changed
+    result = fixed(body)
+    codes = {a[0] for a in result.applied}
+    assert {"TRC501", "TRC506"} <= codes and all(a[3] is Applicability.UNSAFE for a in result.applied)
+    forward = result.text[result.text.index("def forward"):]
+    assert "mask is not None" not in forward and 'mode == "b"' not in forward
