@@ -71,7 +71,7 @@ def test_hoist_declines_method_calls():
                 return x
     """)
     assert not result.changed
-    assert result.manual and "`self.step`, a method of the module" in result.manual[0][2]
+    assert result.manual and "`self.step`, not known to be a submodule" in result.manual[0][2]
 
 
 def test_hoist_takes_the_tail_for_a_return_in_a_nested_block():
@@ -174,3 +174,18 @@ def test_optional_and_flag_branches_are_hoisted_unsafe_only():
     assert {"TRC501", "TRC506"} <= codes and all(a[3] is Applicability.UNSAFE for a in result.applied)
     forward = result.text[result.text.index("def forward"):]
     assert "mask is not None" not in forward and 'mode == "b"' not in forward
+
+
+def test_hoist_declines_a_callable_attribute_that_is_not_a_module():
+    # FX rejects a plain function handed to a wrapped call (`NotImplementedError: argument of type`)
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = F.gelu
+            def forward(self, x):
+                while x.norm() > 1:
+                    x = self.act(x) * 0.5
+                return x
+    """)
+    assert not result.changed and "`self.act`, not known to be a submodule" in result.manual[0][2]

@@ -89,10 +89,11 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     if problem:
         return Decline(problem)
     chains = _self_chains(region)
-    methods = _method_calls(region)
-    if methods:
-        return Decline(f"the region calls {', '.join(sorted(methods))}, a method of the module: only `self` "
-                       "could carry it into a wrapped function; inline the method or hoist by hand")
+    unknown = _unknown_callables(region)
+    if unknown:
+        return Decline(f"the region calls {', '.join(sorted(unknown))}, not known to be a submodule: a method "
+                       "or plain function cannot be passed into a wrapped function (only `self` could carry "
+                       "it); hoist by hand, or build it with a capitalised nn.Module constructor in __init__")
     hidden = _hidden_calls(region, chains)
     wider = _with_key_readers(region)
     if wider is not None:
@@ -333,25 +334,96 @@ def _hidden_calls(region: _Region, chains: Dict[cst.Attribute, str]) -> Set[str]
     return hidden
 
 
-def _method_calls(region: _Region) -> Set[str]:
-    """`self.name(...)` calls in the region where `name` is not bound as `self.name = ...` anywhere in
-    the class: a method (own or inherited), which cannot be passed without `self`. Blind spot: a
-    submodule registered by `add_module`/`setattr` counts as a method (declined, never mis-hoisted)."""
+def _unknown_callables(region: _Region) -> Set[str]:
+    """Callees in the region that may not be submodules, so may not be passed to a wrapped function
+    (FX can hand it a submodule as a `get_attr`, but a method needs `self` and a plain function is
+    rejected: `NotImplementedError: argument of type ...`).
+
+    A callee counts as a submodule when it is rooted at `self.<attr>` (`self.fc`, `self.heads[k]`,
+    `self.blocks.stem`) or is a local bound only from such chains (`for blk in self.blocks`,
+    `lateral = self.laterals[i]`), and the class assigns that attr from a constructor call whose name
+    is capitalised (`nn.Linear(...)`, `nn.ModuleList(...)`, `Mlp(...)`). Blind spots, all declined,
+    never mis-hoisted: submodules built by a lowercase factory (`create_act_layer(...)`), inherited
+    ones, and ones registered with `add_module`/`setattr`."""
     tree = region.tree
-    cls = next((a for a in tree.ancestors(region.func) if isinstance(a, cst.ClassDef)), None)
-    assigned: Set[str] = set()
-    if cls is not None:
-        for node in walk(cls):
-            if isinstance(node, cst.Attribute) and tree.contexts.get(node) == ExpressionContext.STORE \
-                    and isinstance(node.value, cst.Name) and node.value.value == "self":
-                assigned.add(node.attr.value)
+    modules = _module_attrs(tree, region.func)
     out = set()
     for node in region.nodes():
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                and isinstance(node.func.value, cst.Name) and node.func.value.value == "self" \
-                and node.func.attr.value not in assigned:
-            out.add(f"`{tree.code(node.func)}`")
+        if not isinstance(node, cst.Call) or _is_tensor_method(node.func):
+            continue
+        if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
+            continue  # a method of a call's result: the inner call is checked itself
+        if _root_name(node.func) == "self":
+            if _self_attr(node.func) not in modules:
+                out.add(f"`{tree.code(node.func)}`")
+        elif isinstance(node.func, cst.Name) and node.func.value in _locals(region.func, tree):
+            sources = _binding_sources(tree, region.func, node.func.value)
+            attrs = [_self_attr(n) for src in sources for n in walk(src) if isinstance(n, cst.Attribute)
+                     and isinstance(n.value, cst.Name) and n.value.value == "self"]
+            if not sources or not attrs or any(a not in modules for a in attrs):
+                out.add(f"local callable `{node.func.value}`")
     return out
+
+
+def _is_tensor_method(func: cst.BaseExpression) -> bool:
+    """`self.pos.flatten(2)`, `x.view(...)`: a method of a value, not a module call."""
+    return isinstance(func, cst.Attribute) and func.attr.value in TENSOR_METHODS and not (
+        isinstance(func.value, cst.Name) and func.value.value == "self")
+
+
+def _self_attr(expr: cst.BaseExpression) -> str:
+    """`fc` for `self.fc`, `self.heads[k]`, `self.blocks.stem` (the attr right after `self`)."""
+    attr = ""
+    while isinstance(expr, (cst.Attribute, cst.Subscript, cst.Call)):
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            attr = expr.attr.value
+        expr = expr.func if isinstance(expr, cst.Call) else expr.value
+    return attr
+
+
+def _module_attrs(tree: Tree, func: cst.FunctionDef) -> Set[str]:
+    """Attrs the enclosing class assigns (`self.x = ...`, any method) only from capitalised
+    constructor calls (`nn.Linear(...)`, `A(...) if flag else B(...)`)."""
+    cls = next((a for a in tree.ancestors(func) if isinstance(a, cst.ClassDef)), None)
+    verdict: Dict[str, bool] = {}
+    for node in walk(cls) if cls is not None else ():
+        if isinstance(node, cst.Assign) and len(node.targets) == 1:
+            target = node.targets[0].target
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                    and target.value.value == "self":
+                name = target.attr.value
+                verdict[name] = verdict.get(name, True) and _constructs_module(node.value)
+    return {name for name, ok in verdict.items() if ok}
+
+
+def _constructs_module(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.IfExp):
+        return _constructs_module(value.body) and _constructs_module(value.orelse)
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    return last[:1].isupper()
+
+
+def _binding_sources(tree: Tree, func: cst.FunctionDef, name: str) -> List[cst.BaseExpression]:
+    """The expressions a local is bound from in ``func``: assignment values and `for` iterables."""
+    out: List[cst.BaseExpression] = []
+    for node in walk(func.body):
+        if isinstance(node, cst.Assign) and any(_binds(t.target, name) for t in node.targets):
+            out.append(node.value)
+        elif isinstance(node, (cst.For, cst.CompFor)) and _binds(node.target, name):
+            out.append(node.iter)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.WithItem)) \
+                and _binds(getattr(node, "target", None) or getattr(node, "asname", None), name):
+            return []  # bound some other way: unknown
+    return out
+
+
+def _binds(target: Optional[cst.CSTNode], name: str) -> bool:
+    if isinstance(target, cst.AsName):
+        target = target.name
+    return target is not None and any(isinstance(n, cst.Name) and n.value == name for n in walk(target))
 
 
 def _locals(func: cst.FunctionDef, tree: Tree) -> Set[str]:
