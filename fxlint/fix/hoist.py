@@ -70,17 +70,22 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
     if returns:
         # a `return` in a nested block leaves the whole function: hoist from the outermost statement
         # holding it to the end, so every path returns the wrapped function's result
-        stmt = _outermost(tree, stmt, func)
+        outer = _outermost(tree, stmt, func)
+        if outer is None:
+            return Decline("a `return` outside the function's indented body")
         body = list(func.body.body)
-        return _Region(tree, func, body[body.index(stmt):], tail=True)
+        return _Region(tree, func, body[body.index(outer):], tail=True)
     return _Region(tree, func, [stmt], tail=False)
 
 
-def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> cst.BaseStatement:
-    """The statement of ``func``'s own body that contains ``stmt``."""
-    while tree.block_of(stmt) is not func.body:
-        stmt = tree.statement(tree.parents[tree.block_of(stmt)])
-    return stmt
+def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> Optional[cst.BaseStatement]:
+    """The statement of ``func``'s own indented body that contains ``stmt``."""
+    if not isinstance(func.body, cst.IndentedBlock):
+        return None
+    for node in (stmt, *tree.ancestors(stmt)):
+        if tree.parents.get(node) is func.body:
+            return node  # type: ignore[return-value]
+    return None
 
 
 def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken: Set[str]) -> "Plan | Decline":
