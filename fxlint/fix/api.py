@@ -21,7 +21,6 @@ from fxlint.fix import hoist as hoisting
 from fxlint.fix.apply import apply, choose
 from fxlint.fix.inline import INLINE
 from fxlint.fix.plan import Decline, Plan
-from fxlint.fix.star_sizes import STAR_SIZES
 from fxlint.fix.tree import Tree, walk
 from fxlint.fix.wrapped import outside_wrapped
 
@@ -135,7 +134,7 @@ def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> L
 
 
 def propose_inline(tree: Tree, d: Diagnostic):
-    for rewrite in (*INLINE.get(d.code, ()), *STAR_SIZES.get(d.code, ())):
+    for rewrite in INLINE.get(d.code, ()):
         outcome = rewrite(tree, d)
         if outcome is not None:
             return outcome
