@@ -7,8 +7,8 @@ Always UNSAFE: the hoisted ops are hidden from quantization. A region that calls
 hoisted with the submodules passed in as arguments (`experts=self.experts`, never `self`): FX
 records a `get_attr` of each and one call, which traces, matches eager and runs under QAT prepare,
 but the submodules are hidden from quantization and `convert_fx` (notes §5), so the fix's title
-names them. Declined when the region calls a method of the module (only `self` could carry it),
-mutates module state (a Proxy stored on `self` is never recorded, notes §6), or receives no traced
+names them. Declined when the region calls something not known to be a submodule (a method needs
+`self`; FX rejects a plain function as an argument; see `_unknown_callables`), mutates module state (a Proxy stored on `self` is never recorded, notes §6), or receives no traced
 value (FX would run the function once at trace time and freeze its result, notes §4).
 
 Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
