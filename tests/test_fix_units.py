@@ -43,7 +43,7 @@ def test_pad_guard_without_modulo_is_unsafe():
     assert result.applied[0][3] is Applicability.UNSAFE and "if pad" not in result.text
 
 
-def test_hoist_declines_submodule_calls():
+def test_hoist_passes_submodules_and_names_them_hidden():
     result = fixed("""
         class M(nn.Module):
             def __init__(self):
@@ -54,20 +54,39 @@ def test_hoist_declines_submodule_calls():
                     x = self.fc(x)
                 return x
     """)
+    assert "fc=self.fc" in result.text and "x = fc(x)" in result.text and "(x, self" not in result.text
+    (code, _, title, kind), = result.applied
+    assert kind is Applicability.UNSAFE and "hides `self.fc` from quantization" in title
+    assert not fixed(result.text).applied
+
+
+def test_hoist_declines_method_calls():
+    result = fixed("""
+        class M(nn.Module):
+            def step(self, x):
+                return x / 2
+            def forward(self, x):
+                while x.norm() > 1:
+                    x = self.step(x)
+                return x
+    """)
     assert not result.changed
-    assert result.manual and "self.fc" in result.manual[0][2]
+    assert result.manual and "`self.step`, not known to be a submodule" in result.manual[0][2]
 
 
-def test_hoist_declines_return_in_nested_block():
+def test_hoist_takes_the_tail_for_a_return_in_a_nested_block():
     result = fixed("""
         class M(nn.Module):
             def forward(self, x):
+                y = x * 2
                 for i in range(3):
                     if x.sum() > i:
                         return x
-                return -x
+                return -y
     """)
-    assert not result.changed and "early `return`" in result.manual[0][2]
+    assert result.applied and "y = x * 2" in result.text
+    forward = result.text[result.text.index("def forward"):]
+    assert "for i" not in forward and "return _fx_forward_" in forward
 
 
 def test_hoist_passes_self_attributes_as_keywords():
@@ -122,3 +141,51 @@ def test_starred_sizes_become_one_sequence_only_for_shapes():
     """, unsafe=False)
     assert not declined.changed
     assert "only `*t.shape" in declined.manual[0][2]
+
+
+def test_submodule_key_readers_join_the_hoist():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.experts = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+            def forward(self, x):
+                i = x.mean(0).argmax()
+                y = self.experts[i](x)
+                return y * x[:, i : i + 1]
+    """)
+    forward = result.text[result.text.index("def forward"):]
+    assert "i + 1" not in forward and "return _fx_forward_" in forward and "experts=self.experts" in forward
+
+
+def test_optional_and_flag_branches_are_hoisted_unsafe_only():
+    body = """
+        class M(nn.Module):
+            def forward(self, x, mask=None, mode: str = "a"):
+                if mask is not None:
+                    x = x * mask
+                if mode == "b":
+                    return x.flip(-1)
+                return x
+    """
+    assert not fixed(body, unsafe=False).changed
+    result = fixed(body)
+    codes = {a[0] for a in result.applied}
+    assert {"TRC501", "TRC506"} <= codes and all(a[3] is Applicability.UNSAFE for a in result.applied)
+    forward = result.text[result.text.index("def forward"):]
+    assert "mask is not None" not in forward and 'mode == "b"' not in forward
+
+
+def test_hoist_declines_a_callable_attribute_that_is_not_a_module():
+    # FX rejects a plain function handed to a wrapped call (`NotImplementedError: argument of type`)
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = F.gelu
+            def forward(self, x):
+                while x.norm() > 1:
+                    x = self.act(x) * 0.5
+                return x
+    """)
+    assert not result.changed and "`self.act`, not known to be a submodule" in result.manual[0][2]

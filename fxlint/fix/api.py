@@ -25,8 +25,10 @@ from fxlint.fix.tree import Tree, walk
 from fxlint.fix.wrapped import outside_wrapped
 
 MAX_ROUNDS = 8
-#: findings whose statement may be hoisted into a wrapped function (TRC5xx traces: hoisting would not help)
-HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404")
+#: findings whose statement may be hoisted into a wrapped function. Of the silent TRC5xx only an
+#: Optional-input branch (TRC501) and a flag-parameter branch (TRC506): hoisted, the `is None` /
+#: `mode == ...` decision is taken when the wrapped function runs; the rest would stay wrong.
+HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404", "TRC501", "TRC506")
 
 Applied = Tuple[str, int, str, Applicability]  #: (code, row, title, applicability)
 Pending = Tuple[str, int, str]  #: (code, row, title of the unsafe fix | what to do by hand)

@@ -3,10 +3,13 @@ top-level ``@torch.fx.wrap`` function in the same file, so FX records one opaque
 tracing through it (notes §4: fx.wrap patches the defining module's globals, so the function must
 live beside its call site).
 
-Always UNSAFE: the hoisted ops are hidden from quantization. Declined when the region calls
-submodules (they would be hidden from QAT and `convert_fx` breaks, notes §5), mutates module state
-(a Proxy stored on `self` is never recorded, notes §6), or receives no traced value (FX would run
-the function once at trace time and freeze its result, notes §4).
+Always UNSAFE: the hoisted ops are hidden from quantization. A region that calls submodules is
+hoisted with the submodules passed in as arguments (`experts=self.experts`, never `self`): FX
+records a `get_attr` of each and one call, which traces, matches eager and runs under QAT prepare,
+but the submodules are hidden from quantization and `convert_fx` (notes §5), so the fix's title
+names them. Declined when the region calls something not known to be a submodule (a method needs
+`self`; FX rejects a plain function as an argument; see `_unknown_callables`), mutates module state (a Proxy stored on `self` is never recorded, notes §6), or receives no traced
+value (FX would run the function once at trace time and freeze its result, notes §4).
 
 Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
 the taint that decides "receives a Proxy" is a small name-level propagation from the function's
@@ -63,14 +66,26 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
         return Decline("not inside a function body")
     if tree.function_of(func) is not None or any(isinstance(a, cst.FunctionDef) for a in tree.ancestors(func)):
         return Decline("inside a nested function")
-    block = tree.block_of(stmt)
     returns = any(isinstance(n, cst.Return) for n in _own_nodes(stmt))
     if returns:
-        if block is not func.body:
-            return Decline("an early `return` inside a nested block: hoist by hand")
+        # a `return` in a nested block leaves the whole function: hoist from the outermost statement
+        # holding it to the end, so every path returns the wrapped function's result
+        outer = _outermost(tree, stmt, func)
+        if outer is None:
+            return Decline("a `return` outside the function's indented body")
         body = list(func.body.body)
-        return _Region(tree, func, body[body.index(stmt):], tail=True)
+        return _Region(tree, func, body[body.index(outer):], tail=True)
     return _Region(tree, func, [stmt], tail=False)
+
+
+def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> Optional[cst.BaseStatement]:
+    """The statement of ``func``'s own indented body that contains ``stmt``."""
+    if not isinstance(func.body, cst.IndentedBlock):
+        return None
+    for node in (stmt, *tree.ancestors(stmt)):
+        if tree.parents.get(node) is func.body:
+            return node  # type: ignore[return-value]
+    return None
 
 
 def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken: Set[str]) -> "Plan | Decline":
@@ -79,11 +94,15 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     if problem:
         return Decline(problem)
     chains = _self_chains(region)
+    unknown = _unknown_callables(region)
+    if unknown:
+        return Decline(f"the region calls {', '.join(sorted(unknown))}, not known to be a submodule: a method "
+                       "or plain function cannot be passed into a wrapped function (only `self` could carry "
+                       "it); hoist by hand, or build it with a capitalised nn.Module constructor in __init__")
     hidden = _hidden_calls(region, chains)
-    if hidden:
-        return Decline(f"the region calls {', '.join(sorted(hidden))}: hoisting would hide them from "
-                       "quantization and break convert_fx; restructure by hand (compute both branches and "
-                       "select, or run the submodule unconditionally)")
+    wider = _with_key_readers(region)
+    if wider is not None:
+        return hoist(tree, wider, diagnostics, taken)
     names = _Names(region)
     outputs = names.outputs()
     containers = [n for n in outputs if _binds_container(region, n)]
@@ -127,8 +146,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         replacements[stmt] = cst.RemovalSentinel.REMOVE
     top = tree.top_level(region.func)
     codes = ", ".join(sorted({d.code for d in diagnostics}))
-    return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})",
-                UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition), priority=1)
+    hides = f"; hides {', '.join(sorted(hidden))} from quantization (convert_fx cannot convert them)" \
+        if hidden else ""
+    return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})"
+                + hides, UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition), priority=1)
 
 
 def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
@@ -144,6 +165,21 @@ def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
     if not bound & set(names):
         return None
     return _Region(tree, region.func, [previous, *region.stmts], region.tail)
+
+
+def _with_key_readers(region: _Region) -> Optional[_Region]:
+    """The region grown by the next statement when that reads a key the region picks a submodule
+    with (`self.experts[idx](x)`, then `gate[:, idx : idx + 1]`): the key is an integer tensor, and
+    integer arithmetic left in the graph gets a FakeQuantize that fails at run time (notes §5)."""
+    tree = region.tree
+    keys = {n.value for node in region.nodes() if isinstance(node, cst.Call) and isinstance(node.func, cst.Subscript)
+            and _root_name(node.func) == "self" for n in walk(node.func.slice[0]) if isinstance(n, cst.Name)}
+    wider = _with_next(region) if keys else None
+    if wider is None:
+        return None
+    reads = {n.value for n in walk(wider.stmts[-1]) if isinstance(n, cst.Name)
+             and tree.contexts.get(n) == ExpressionContext.LOAD}
+    return wider if reads & keys else None
 
 
 def _binds_container(region: _Region, name: str) -> bool:
@@ -268,10 +304,9 @@ def _self_chains(region: _Region) -> Dict[cst.Attribute, str]:
         parent = tree.parents.get(node)
         if isinstance(parent, cst.Attribute) and parent.value is node and _pure_chain(parent):
             continue  # not maximal
-        if isinstance(parent, cst.Call) and parent.func is node:
-            node = node.value  # type: ignore[assignment]
-            if not isinstance(node, cst.Attribute):
-                continue  # `self.method(...)`: reported as a hidden call
+        if isinstance(parent, cst.Call) and parent.func is node and isinstance(node.value, cst.Attribute):
+            node = node.value  # `self.pos.flatten(2)` -> `self.pos`; `self.blocks.stem(x)` -> `self.blocks`
+        # `self.fc(x)` keeps `self.fc`: the submodule itself is passed in (a method is declined earlier)
         chains[node] = tree.code(node)
     return chains
 
@@ -302,6 +337,98 @@ def _hidden_calls(region: _Region, chains: Dict[cst.Attribute, str]) -> Set[str]
         elif isinstance(func, cst.Name) and func.value in local:
             hidden.add(f"local callable `{func.value}`")
     return hidden
+
+
+def _unknown_callables(region: _Region) -> Set[str]:
+    """Callees in the region that may not be submodules, so may not be passed to a wrapped function
+    (FX can hand it a submodule as a `get_attr`, but a method needs `self` and a plain function is
+    rejected: `NotImplementedError: argument of type ...`).
+
+    A callee counts as a submodule when it is rooted at `self.<attr>` (`self.fc`, `self.heads[k]`,
+    `self.blocks.stem`) or is a local bound only from such chains (`for blk in self.blocks`,
+    `lateral = self.laterals[i]`), and the class assigns that attr from a constructor call whose name
+    is capitalised (`nn.Linear(...)`, `nn.ModuleList(...)`, `Mlp(...)`). Blind spots, all declined,
+    never mis-hoisted: submodules built by a lowercase factory (`create_act_layer(...)`), inherited
+    ones, and ones registered with `add_module`/`setattr`."""
+    tree = region.tree
+    modules = _module_attrs(tree, region.func)
+    out = set()
+    for node in region.nodes():
+        if not isinstance(node, cst.Call) or _is_tensor_method(node.func):
+            continue
+        if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
+            continue  # a method of a call's result: the inner call is checked itself
+        if _root_name(node.func) == "self":
+            if _self_attr(node.func) not in modules:
+                out.add(f"`{tree.code(node.func)}`")
+        elif isinstance(node.func, cst.Name) and node.func.value in _locals(region.func, tree):
+            sources = _binding_sources(tree, region.func, node.func.value)
+            attrs = [_self_attr(n) for src in sources for n in walk(src) if isinstance(n, cst.Attribute)
+                     and isinstance(n.value, cst.Name) and n.value.value == "self"]
+            if not sources or not attrs or any(a not in modules for a in attrs):
+                out.add(f"local callable `{node.func.value}`")
+    return out
+
+
+def _is_tensor_method(func: cst.BaseExpression) -> bool:
+    """`self.pos.flatten(2)`, `x.view(...)`: a method of a value, not a module call."""
+    return isinstance(func, cst.Attribute) and func.attr.value in TENSOR_METHODS and not (
+        isinstance(func.value, cst.Name) and func.value.value == "self")
+
+
+def _self_attr(expr: cst.BaseExpression) -> str:
+    """`fc` for `self.fc`, `self.heads[k]`, `self.blocks.stem` (the attr right after `self`)."""
+    attr = ""
+    while isinstance(expr, (cst.Attribute, cst.Subscript, cst.Call)):
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            attr = expr.attr.value
+        expr = expr.func if isinstance(expr, cst.Call) else expr.value
+    return attr
+
+
+def _module_attrs(tree: Tree, func: cst.FunctionDef) -> Set[str]:
+    """Attrs the enclosing class assigns (`self.x = ...`, any method) only from capitalised
+    constructor calls (`nn.Linear(...)`, `A(...) if flag else B(...)`)."""
+    cls = next((a for a in tree.ancestors(func) if isinstance(a, cst.ClassDef)), None)
+    verdict: Dict[str, bool] = {}
+    for node in walk(cls) if cls is not None else ():
+        if isinstance(node, cst.Assign) and len(node.targets) == 1:
+            target = node.targets[0].target
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                    and target.value.value == "self":
+                name = target.attr.value
+                verdict[name] = verdict.get(name, True) and _constructs_module(node.value)
+    return {name for name, ok in verdict.items() if ok}
+
+
+def _constructs_module(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.IfExp):
+        return _constructs_module(value.body) and _constructs_module(value.orelse)
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    return last[:1].isupper()
+
+
+def _binding_sources(tree: Tree, func: cst.FunctionDef, name: str) -> List[cst.BaseExpression]:
+    """The expressions a local is bound from in ``func``: assignment values and `for` iterables."""
+    out: List[cst.BaseExpression] = []
+    for node in walk(func.body):
+        if isinstance(node, cst.Assign) and any(_binds(t.target, name) for t in node.targets):
+            out.append(node.value)
+        elif isinstance(node, (cst.For, cst.CompFor)) and _binds(node.target, name):
+            out.append(node.iter)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.WithItem)) \
+                and _binds(getattr(node, "target", None) or getattr(node, "asname", None), name):
+            return []  # bound some other way: unknown
+    return out
+
+
+def _binds(target: Optional[cst.CSTNode], name: str) -> bool:
+    if isinstance(target, cst.AsName):
+        target = target.name
+    return target is not None and any(isinstance(n, cst.Name) and n.value == name for n in walk(target))
 
 
 def _locals(func: cst.FunctionDef, tree: Tree) -> Set[str]:
