@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import FX_CONTROL_FLOW, RuleContext, is_flag
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -28,10 +28,16 @@ class TruthValueOfProxy(Rule):
     both = (x.max() > 0) & (x.min() < 0)
     ```
     Tensor operators `&`, `|` and `~` are recorded in the graph.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC103"
     hazard = Hazard.CONTROL_FLOW
+    fix_availability = FixAvailability.SOMETIMES
     summary = "truth value of a traced tensor (`and`/`or`/`not`/`bool`)"
     help = "use the tensor operators `&`, `|`, `~` (and `torch.where` to select)"
 

@@ -4,7 +4,7 @@ import libcst as cst
 
 from fxlint.analysis.context import FX_CONTROL_FLOW, RuleContext
 from fxlint.analysis.values import element_of
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -28,10 +28,16 @@ class BuiltinMinMaxOfProxy(Rule):
     ## Use instead
     Use tensor ops (`torch.clamp(t, min=0)`, `torch.maximum`), or hoist the size arithmetic
     into a top-level `@torch.fx.wrap` function.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC104"
     hazard = Hazard.CONTROL_FLOW
+    fix_availability = FixAvailability.SOMETIMES
     summary = "builtin `min`/`max` on traced values"
     help = "use `torch.clamp`/`torch.minimum`/`torch.maximum`, or hoist into a `@torch.fx.wrap` function"
 

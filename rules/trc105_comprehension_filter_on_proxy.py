@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import FX_CONTROL_FLOW, RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -23,10 +23,16 @@ class ComprehensionFilterOnProxy(Rule):
 
     ## Use instead
     Boolean-mask indexing stays in the graph: `kept = x[x.sum(1) > 0]`.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC105"
     hazard = Hazard.CONTROL_FLOW
+    fix_availability = FixAvailability.SOMETIMES
     summary = "comprehension filter on a traced value"
     help = "use boolean-mask indexing (`x[mask]`) or `torch.where`"
 

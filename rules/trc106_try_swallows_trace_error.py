@@ -4,7 +4,7 @@ import libcst as cst
 
 from fxlint.analysis import child_nodes, dotted
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 #: exception types torch.fx raises for untraceable code, and their bases
@@ -36,10 +36,16 @@ class TrySwallowsTraceError(Rule):
     ## Use instead
     Remove the `try` and make the guarded code traceable, or catch only exceptions that
     cannot come from tracing.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC106"
     hazard = Hazard.CONTROL_FLOW
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`try`/`except` that can swallow a tracing error"
     help = "remove the broad `except` around traced code; make the guarded code traceable instead"
 

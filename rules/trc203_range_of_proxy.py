@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -27,10 +27,16 @@ class RangeOfProxy(Rule):
     Loop over a static bound (`range(self.max_len)`), use a vectorized tensor op, or hoist
     the loop into a top-level `@torch.fx.wrap` function (the submodules it calls are then
     hidden from quantization).
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC203"
     hazard = Hazard.SHAPE
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`range()` of a traced size"
     help = "loop over a static bound from the constructor, vectorize, or hoist into a `@torch.fx.wrap` function"
 

@@ -4,7 +4,7 @@ import libcst as cst
 
 from fxlint.analysis.context import RuleContext
 from fxlint.analysis.values import Kind
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -28,10 +28,17 @@ class ProxyIndexIntoModuleContainer(Rule):
     ## Use instead
     Run every expert and select with a mask (`torch.stack([e(x) for e in self.experts])`
     gathered by `idx`), or make the key a constructor argument.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`). The
+    container is passed to the wrapped function, so the chosen module runs but is not quantized.
     """
 
     code = "TRC206"
     hazard = Hazard.SHAPE
+    fix_availability = FixAvailability.SOMETIMES
     summary = "module container indexed by a traced value"
     help = "run every module and select with a mask/gather, or make the key a constructor argument"
 

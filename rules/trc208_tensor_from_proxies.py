@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 CONSTRUCTORS = {"torch.tensor", "torch.as_tensor", "torch.Tensor", "torch.LongTensor", "torch.FloatTensor",
@@ -29,10 +29,16 @@ class TensorFromProxies(Rule):
     ## Use instead
     `torch.stack` of tensors, or arithmetic on `x.shape` that stays on Proxies; or hoist into
     a `@torch.fx.wrap` function.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC208"
     hazard = Hazard.SHAPE
+    fix_availability = FixAvailability.SOMETIMES
     summary = "tensor constructed from traced Python values"
     help = "build the tensor with torch ops on Proxies (`torch.stack`, arithmetic), or hoist into `@torch.fx.wrap`"
 

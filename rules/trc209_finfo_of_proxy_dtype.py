@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -26,10 +26,16 @@ class FinfoOfProxyDtype(Rule):
     ## Use instead
     Use a constant dtype known at construction (`torch.finfo(torch.float32).min`) or
     `float("-inf")`.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC209"
     hazard = Hazard.SHAPE
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`torch.finfo`/`iinfo` of a traced dtype"
     help = "use a dtype fixed at construction (`torch.finfo(torch.float32)`) or `float('-inf')`"
 

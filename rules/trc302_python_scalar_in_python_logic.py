@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext, condition_label
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import ConditionVisitor, Invalid, Rule, Valid
 
 _CONSUMERS = {"builtins.int", "builtins.float", "builtins.round", "builtins.range", "builtins.min", "builtins.max",
@@ -30,10 +30,17 @@ class PythonScalarInPythonLogic(ConditionVisitor, Rule):
 
     ## Use instead
     Stay in tensor land: `y = torch.where(m > 1, y / m, y)` with `m = y.abs().max()`.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`). An early
+    `return` inside a nested block takes the function's tail with it.
     """
 
     code = "TRC302"
     hazard = Hazard.FOREIGN
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`.item()`/`.tolist()`/`.numpy()` result used in Python logic"
     help = "keep the value a tensor and use tensor ops (`torch.where`, masking) instead of Python logic"
 

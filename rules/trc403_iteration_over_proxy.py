@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 _ITERATING = {"tuple", "list", "set", "sorted", "sum", "any", "all", "zip", "enumerate", "map", "filter",
@@ -32,10 +32,18 @@ class IterationOverProxy(Rule):
     ## Use instead
     Unpack into fixed names (`b, c, h, w = x.shape`), index explicitly (`x[0]`, `x[1]`),
     or use tensor ops (`x.unbind(0)` into a fixed number of names).
+
+    ## Fix safety
+    Safe for `view(*x.shape[:-1], h, d)`-style star sizes (joined by a tiny wrapped helper into one size
+    sequence). Otherwise: Unsafe: the smallest statement region holding it is hoisted into a top-level
+    `@torch.fx.wrap` function in the same file (it then runs at run time, but the ops inside are not
+    fake-quantized; submodules it must receive are named in the fix title and are hidden from
+    `convert_fx`).
     """
 
     code = "TRC403"
     hazard = Hazard.CONTAINERS
+    fix_availability = FixAvailability.SOMETIMES
     summary = "iteration over a traced value"
     help = "unpack into a fixed number of names, index explicitly, or use tensor ops"
 

@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -24,10 +24,16 @@ class ItemAssignmentOnProxy(Rule):
     ## Use instead
     An out-of-place op: `x = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:]], 1)`,
     `x.masked_fill(mask, 0)`, `x.index_put(...)` or `x.scatter(...)`.
+
+    ## Fix safety
+    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
+    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
+    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
     """
 
     code = "TRC404"
     hazard = Hazard.CONTAINERS
+    fix_availability = FixAvailability.SOMETIMES
     summary = "item assignment on a traced tensor"
     help = "use an out-of-place op (`masked_fill`, `index_put`, `scatter`, `torch.cat`)"
 

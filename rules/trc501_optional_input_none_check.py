@@ -4,7 +4,7 @@ import libcst as cst
 
 from fxlint.analysis.context import RuleContext, from_block_input
 from fxlint.analysis import dotted
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -40,10 +40,16 @@ class OptionalInputNoneCheck(Rule):
     (`self.use_mask`), split the model into the two variants you deploy, or pass
     `concrete_args={"mask": None}` to `symbolic_trace` (note: `prepare_qat_fx` ignores
     `concrete_args`).
+
+    ## Fix safety
+    Unsafe: the `if` is hoisted into a wrapped function that receives the Optional input, so the None
+    decision is taken at run time (ops inside are not fake-quantized). Where no hoist is possible:
+    guidance.
     """
 
     code = "TRC501"
     hazard = Hazard.SILENT
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`is None` check on a forward() input (always false while tracing)"
     help = ("decide the None case at construction (a constructor flag) or trace each variant separately; "
             "a Proxy is never None")

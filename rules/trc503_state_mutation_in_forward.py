@@ -4,7 +4,7 @@ import libcst as cst
 
 from fxlint.analysis.context import RuleContext
 from fxlint.analysis.values import Kind
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 _MUTATORS = {"append", "extend", "insert", "pop", "clear", "update", "setdefault", "add", "remove",
@@ -36,10 +36,17 @@ class StateMutationInForward(Rule):
 
     Not reported: item stores into a dict or list attribute (`self.cache[key] = value`), the
     memoisation pattern, which leaves one stale entry behind but changes no result.
+
+    ## Fix safety
+    Unsafe, registered buffers only, top-level statements in forward(): the update moves into a wrapped
+    function that receives the buffer and a traced input, updates it in place and returns it (later
+    reads use the returned value; `self.b = expr` becomes `copy_`, assuming the same shape and dtype).
+    Plain Python counters get guidance only.
     """
 
     code = "TRC503"
     hazard = Hazard.SILENT
+    fix_availability = FixAvailability.SOMETIMES
     summary = "module state mutated in forward()"
     help = ("keep the state in a buffer updated in place inside a `@torch.fx.wrap` function that also "
             "receives a traced tensor, or move the bookkeeping out of forward()")

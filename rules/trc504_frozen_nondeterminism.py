@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 _PREFIXES = ("random.", "time.", "numpy.random.", "datetime.", "uuid.", "secrets.", "os.urandom")
@@ -31,10 +31,16 @@ class FrozenNondeterminism(Rule):
     ## Use instead
     Draw randomness from a traced tensor (`torch.rand_like(x)`, `torch.rand(x.shape[:1])`)
     so the call is recorded, and select with `torch.where`.
+
+    ## Fix safety
+    Unsafe: the call moves into a wrapped function that also receives forward()'s first input, so FX
+    records it and it consumes the RNG at the same point as eager. Randomness that decides Python
+    control flow gets guidance only.
     """
 
     code = "TRC504"
     hazard = Hazard.SILENT
+    fix_availability = FixAvailability.SOMETIMES
     summary = "randomness or clock read frozen at trace time"
     help = "derive it from a traced tensor (`torch.rand_like(x)`) so that FX records the call"
 

@@ -4,7 +4,7 @@ import libcst as cst
 
 from fxlint.analysis import dotted
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 _CONTEXTS = {"torch.no_grad", "torch.enable_grad", "torch.inference_mode", "torch.set_grad_enabled",
@@ -31,10 +31,16 @@ class UntracedContextManager(Rule):
 
     ## Use instead
     `target = self.teacher(x).detach()` (recorded); cast explicitly with `.to(dtype)`.
+
+    ## Fix safety
+    Unsafe, `no_grad` only: the `with` is dropped and every name it binds that is read later is
+    `.detach()`ed (intermediates now build an autograd graph). Blocks that return or mutate in place,
+    and autocast, get guidance only.
     """
 
     code = "TRC505"
     hazard = Hazard.SILENT
+    fix_availability = FixAvailability.SOMETIMES
     summary = "grad/autocast mode in traced code (not recorded)"
     help = "use `.detach()` instead of `no_grad`, explicit `.to(dtype)` instead of autocast"
 

@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext, condition_label, is_flag
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import ConditionVisitor, Invalid, Rule, Valid
 
 
@@ -28,10 +28,15 @@ class FlagParameterInControlFlow(ConditionVisitor, Rule):
 
     ## Use instead
     Make the flag a constructor argument (`self.return_attn`), fixed at deployment.
+
+    ## Fix safety
+    Unsafe: the branch is hoisted into a wrapped function that receives the flag, so it is decided at
+    run time (ops inside are not fake-quantized). Prefer a constructor argument: guidance says so.
     """
 
     code = "TRC506"
     hazard = Hazard.SILENT
+    fix_availability = FixAvailability.SOMETIMES
     summary = "forward() flag parameter in control flow"
     help = "make the flag a constructor argument (stored on self), fixed when the model is built"
 
