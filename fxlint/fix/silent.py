@@ -394,14 +394,43 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
     node = tree.at(d.location.row, d.location.column, cst.Call)
     if node is None or tree.code(node.func) not in ("isinstance", "torch.is_tensor"):
         return None
+    subject = node.args[0].value
+    func = tree.function_of(node)
+    if _tuple_check(tree, node, func):
+        # TRC502 reports a tuple check on a computed value only for a tuple-returning nn leaf
+        # (MultiheadAttention, LSTM, ...): at run time the answer is True
+        return _keep_branch(tree, node, d, f"Keep the branch the tuple output of `{tree.code(subject)}` takes",
+                            func, subject, check_reassigned=False)
     if tree.code(node.func) == "isinstance" and (len(node.args) != 2 or tree.code(node.args[1].value)
                                                   not in TENSOR_TYPES):
         return Decline("only `isinstance(x, torch.Tensor)` has a known answer for tensor inputs")
-    subject = node.args[0].value
-    func = tree.function_of(node)
     if func is None or func.name.value != "forward" or not isinstance(subject, cst.Name) or subject.value not in {
             p.name.value for p in func.params.params}:
         return Decline("the checked value is not a forward() input: its type is not known")
+    return _keep_branch(tree, node, d, f"Keep the branch a tensor `{subject.value}` takes", func, subject)
+
+
+#: spellings of a tuple type check whose answer is True for a leaf module's tuple output
+TUPLE_TYPES = ("tuple", "(tuple, list)", "(list, tuple)", "(tuple,)")
+
+
+def _tuple_check(tree: Tree, node: cst.Call, func) -> bool:
+    """`isinstance(out, tuple)` where `out` is a local name assigned from a `self.<submodule>(...)` call."""
+    if func is None or tree.code(node.func) != "isinstance" or len(node.args) != 2:
+        return False
+    subject = node.args[0].value
+    if tree.code(node.args[1].value) not in TUPLE_TYPES or not isinstance(subject, cst.Name):
+        return False
+    if subject.value in {p.name.value for p in func.params.params}:
+        return False
+    return any(isinstance(n, cst.Assign) and isinstance(n.value, cst.Call) and tree.code(n.value.func).startswith("self.")
+               and any(isinstance(t.target, cst.Name) and t.target.value == subject.value for t in n.targets)
+               for n in walk(func.body))
+
+
+def _keep_branch(tree: Tree, node: cst.Call, d: Diagnostic, title: str, func, subject,
+                 check_reassigned: bool = True) -> Outcome:
+    """Replace the `if` whose whole condition is ``node`` (or `not node`) by the branch a True answer takes."""
     test: cst.CSTNode = node
     parent = tree.parents.get(node)
     negated = isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not)
@@ -411,10 +440,9 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
         return Decline("the type check is not the whole condition of an `if`")
     if parent.orelse is not None and not isinstance(parent.orelse, cst.Else):
         return Decline("an `elif` chain: pin the branch by hand")
-    if _reassigned(tree, func, subject.value, parent):
+    if check_reassigned and _reassigned(tree, func, subject.value, parent):
         return Decline(f"`{subject.value}` is reassigned before the check")
     kept = parent.orelse.body if negated and parent.orelse is not None else (None if negated else parent.body)
-    title = f"Keep the branch a tensor `{subject.value}` takes"
     if kept is None:
         return Plan(title, UNSAFE, {parent: cst.RemovalSentinel.REMOVE}, [d])
     body = list(kept.body)
