@@ -4,6 +4,8 @@ usage: python tests/benchmarks/bench_fix.py [--variants safe,unsafe] [--jobs 2] 
 
 For each variant (safe = `fxlint fix --apply`, unsafe = `fxlint fix --apply --unsafe-fixes`):
   1. copy the pristine timm/ package to a temporary folder and run the fixer on the copy (cwd = copy root);
+     the fixer is one process, so the variants' fixes run side by side (one per core; their wall times are
+     marked so);
   2. count what changed: files, diff lines, hoists (`fx.wrap` occurrences added, decorators and calls), and
      check every changed file still parses;
   3. re-trace every family from the copy with plain `symbolic_trace` (timm_trace.py in the timm venv) and
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import difflib
 import json
 import os
@@ -99,41 +102,43 @@ def compare(pristine, fixed):
                                                 for r in pristine["models"])}
 
 
-def run_variant(info, name, flags, pristine, jobs, timeout, keep=False):
+def apply_fix(info, name, flags):
+    """Copy the pristine timm/ package to a temporary folder and run the fixer on the copy (cwd = copy root).
+    -> (work folder, result dict)"""
     work = tempfile.mkdtemp(prefix=f"fxlint-bench-fix-{name}-")
     res = {"flags": flags}
+    shutil.copytree(os.path.join(info["timm"]["root"], "timm"), os.path.join(work, "timm"))
+    cmd = fxlint_cmd("fix", *flags, "timm")
+    log(f"[fix] {name}: {' '.join(cmd[2:])} (in a copy: {work})")
+    r = run_measured(cmd, env=fxlint_env(), cwd=work)
+    res["fix_run"] = {k: r[k] for k in ("rc", "wall_s", "cpu_s", "peak_mib")}
+    res["fix_run"]["stdout_tail"] = r["stdout"][-1500:]
+    res["fix_run"]["stderr_tail"] = r["stderr"][-1500:]
+    if r["rc"] not in (0, 1):
+        res["error"] = f"fxlint fix exit {r['rc']}"
+    return work, res
+
+
+def evaluate_variant(info, name, work, res, pristine, jobs, timeout):
+    """What the fixer changed in the copy, the diagnostics left, and the re-trace of every family from it."""
+    res["changes"] = diff_trees(info["timm"]["root"], work)
+    chk = run_measured(fxlint_cmd("check", "--format", "json", "--no-cache", "--exit-zero", "timm"),
+                       env=fxlint_env(), cwd=work)
     try:
-        shutil.copytree(os.path.join(info["timm"]["root"], "timm"), os.path.join(work, "timm"))
-        cmd = fxlint_cmd("fix", *flags, "timm")
-        log(f"[fix] {name}: {' '.join(cmd[2:])} (in a copy: {work})")
-        r = run_measured(cmd, env=fxlint_env(), cwd=work)
-        res["fix_run"] = {k: r[k] for k in ("rc", "wall_s", "cpu_s", "peak_mib")}
-        res["fix_run"]["stdout_tail"] = r["stdout"][-1500:]
-        res["fix_run"]["stderr_tail"] = r["stderr"][-1500:]
-        if r["rc"] not in (0, 1):
-            res["error"] = f"fxlint fix exit {r['rc']}"
-            return res
-        res["changes"] = diff_trees(info["timm"]["root"], work)
-        chk = run_measured(fxlint_cmd("check", "--format", "json", "--no-cache", "--exit-zero", "timm"),
-                           env=fxlint_env(), cwd=work)
-        try:
-            res["diagnostics_left"] = len(json.loads(chk["stdout"] or "[]"))
-        except json.JSONDecodeError:
-            res["diagnostics_left"] = None
-        fixed = trace_tree(corpora.ensure_timm_venv(info["cache"]), work,
-                           os.path.join(info["cache"], "results", f"gt_fixed_{name}.json"), jobs, timeout,
-                           coverage=False)
-        res["retrace"] = compare(pristine, fixed)
-        res["retrace_wall_s"] = fixed["meta"].get("wall_s")
-    finally:
-        if keep:
-            res["kept_copy"] = work
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        res["diagnostics_left"] = len(json.loads(chk["stdout"] or "[]"))
+    except json.JSONDecodeError:
+        res["diagnostics_left"] = None
+    fixed = trace_tree(corpora.ensure_timm_venv(info["cache"]), work,
+                       os.path.join(info["cache"], "results", f"gt_fixed_{name}.json"), jobs, timeout,
+                       coverage=False)
+    res["retrace"] = compare(pristine, fixed)
+    res["retrace_wall_s"] = fixed["meta"].get("wall_s")
     return res
 
 
 def run(info, variants=("safe", "unsafe"), jobs=2, timeout=90.0, keep=False):
+    """The fixer runs are single-process, so the variants' fixes run side by side (one per core); the
+    re-traces (2 worker processes each) then run one variant after the other."""
     ok, err = fxlint_has("fix")
     if not ok:
         msg = "`fxlint fix` does not exist yet: fix-quality section skipped"
@@ -141,9 +146,22 @@ def run(info, variants=("safe", "unsafe"), jobs=2, timeout=90.0, keep=False):
         return {"skipped": msg}
     pristine = pristine_ground_truth(info, jobs, timeout)
     res = {"pristine": {k: v for k, v in summarize(pristine["models"]).items() if k != "failing_lines"},
-           "variants": {}}
-    for v in variants:
-        res["variants"][v] = run_variant(info, v, VARIANTS[v], pristine, jobs, timeout, keep)
+           "variants": {}, "fix_runs_side_by_side": len(variants) > 1}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(variants)) as pool:
+        futures = {v: pool.submit(apply_fix, info, v, VARIANTS[v]) for v in variants}
+        applied = {v: f.result() for v, f in futures.items()}
+    try:
+        for v in variants:
+            work, vres = applied[v]
+            if "error" not in vres:
+                evaluate_variant(info, v, work, vres, pristine, jobs, timeout)
+            if keep:
+                vres["kept_copy"] = work
+            res["variants"][v] = vres
+    finally:
+        if not keep:
+            for work, _ in applied.values():
+                shutil.rmtree(work, ignore_errors=True)
     return res
 
 
@@ -165,8 +183,9 @@ def markdown(res):
                      f"{t['quant_coverage_before']:.3f} → {t['quant_coverage_after']:.3f}"
                      if t["quant_coverage_before"] is not None and t["quant_coverage_after"] is not None else "–",
                      str(v.get("diagnostics_left")), f"{v['fix_run']['wall_s']:.1f}"])
+    fix_wall = "fix wall s" + (" (variants side by side)" if res.get("fix_runs_side_by_side") else "")
     out = [md_table(["variant", "changed", "hoists (fx.wrap added)", "failing families now trace + match eager",
-                     "passing families still pass", "quant coverage", "diagnostics left", "fix wall s"], rows)]
+                     "passing families still pass", "quant coverage", "diagnostics left", fix_wall], rows)]
     for name, v in res["variants"].items():
         t = v.get("retrace") or {}
         if t.get("regressions"):

@@ -6,10 +6,12 @@ usage: python tests/benchmarks/bench_speed.py [--quick] [--corpora timm,transfor
 Measured in one run (whole-process wall time, start-up included; CPU = user+sys of the process tree;
 peak = ru_maxrss of the largest single process in the tree, from os.wait4):
   parse      python parse_baseline.py cst DIR            LibCST parse_module of every file, 1 process
-  check-1    fxlint check --jobs 1 --no-cache DIR        cold, single process
-  check-par  fxlint check --no-cache DIR                 cold, default parallelism
-  warm       fxlint check DIR, cache in a fresh temp dir  second of two runs on an unchanged tree
-                                                        (--cache-dir if the CLI has it, else FXLINT_CACHE_DIR)
+  check-1    fxlint check --jobs 1 DIR, empty cache      cold, single process
+  check-par  fxlint check DIR, empty cache               cold, default parallelism
+  warm       fxlint check DIR, the last check-par's cache  re-run on an unchanged tree (3 runs)
+             (cold = what a first run sees: a fresh, empty cache folder that the run writes; FXLINT_CACHE_DIR,
+             or --cache-dir if the CLI has it. The warm runs reuse the cache of the last cold parallel run instead
+             of a filling run of their own, and their output is compared with that run's.)
   one file   fxlint check --no-cache FILE (and warm)     big transformers file and a typical timm file
   peers      torchfix DIR / fixit lint DIR               optional, each in its own venv (see corpora.py)
 parse / check-1 / check-par run alternately (paired); ratios are medians of the per-round ratios.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -87,44 +90,91 @@ def _parse_cmd(path):
     return [sys.executable, os.path.join(HERE, "parse_baseline.py"), "cst", path]
 
 
-def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single_process=True,
-                 prefilled_cache=None):
-    """Paired rounds of parse / check-1 / check-par, then warm. A check run slower than SLOW_RUN_S ends the
-    rounds after the first; a timed-out check-1 skips the rest of the corpus's check runs.
-    single_process=False skips check-1 (--quick). prefilled_cache: a cache folder that a cold run of
-    `fxlint check` on this path (bench_timm's run) has just filled; the warm runs then use it instead of a
-    filling run of their own (the filling run's output format may differ, so outputs are not compared)."""
+_SUMMARY_RE = re.compile(r"\((\d+) files? checked(?:, (\d+) from cache)?\)")
+
+
+def _findings(stdout):
+    """The output without the summary's cache count (a warm run adds ', N from cache')."""
+    return _SUMMARY_RE.sub(lambda m: f"({m.group(1)} files checked)", stdout)
+
+
+def _from_cache(stdout):
+    """'N/M': files served from the cache / files checked, from the summary line (None if absent)."""
+    m = list(_SUMMARY_RE.finditer(stdout))
+    return f"{m[-1].group(2) or 0}/{m[-1].group(1)}" if m else None
+
+
+def _cold(args, path):
+    """A cold check: a fresh, empty cache folder that the run fills (what a user's first run sees).
+    -> (run_measured result, cache folder); the caller removes the folder."""
+    cache = tempfile.mkdtemp(prefix="fxlint-bench-cache-")
+    return _run_check(args, path, cache), cache
+
+
+def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single_process=True, warm_runs=3):
+    """Paired rounds of parse / check-1 / check-par (each check cold: an empty cache folder), then warm runs on
+    the cache the last cold parallel run wrote. A check run slower than SLOW_RUN_S ends the rounds after the
+    first; a timed-out check-1 skips the rest of the corpus's check runs. single_process=False skips check-1
+    (--quick)."""
     res = {"path": path, **corpora.corpus_stats(path)}
     rounds = []
+    warm_cache, warm_ref = None, None  # the last successful cold parallel run's cache folder and stdout
     if skip_check_reason:
         res["check_skipped"] = skip_check_reason
         log(f"[speed] {name}: check runs skipped: {skip_check_reason}")
         have_check = False
-    for i in range(repeats):
-        rd = {"loadavg": round(os.getloadavg()[0], 2)}
-        log(f"[speed] {name} round {i + 1}/{repeats}: parse")
-        rd["parse"] = run_measured(_parse_cmd(path), env=bench_env())
-        if rd["parse"]["rc"] != 0:
-            log(f"  !! parse failed: {rd['parse']['stderr'][-500:]}")
-        if have_check and single_process:
-            log(f"[speed] {name} round {i + 1}/{repeats}: check --jobs 1 --no-cache")
-            rd["check1"] = _run_check(["--jobs", "1", "--no-cache"], path)
-            if not _check_rc("check-1", rd["check1"]) and rd["check1"].get("timeout"):
-                res["check_skipped"] = f"check --jobs 1 timed out after {CHECK_TIMEOUT:.0f} s"
-                rounds.append(rd)
-                have_check = False
+    try:
+        for i in range(repeats):
+            rd = {"loadavg": round(os.getloadavg()[0], 2)}
+            log(f"[speed] {name} round {i + 1}/{repeats}: parse")
+            rd["parse"] = run_measured(_parse_cmd(path), env=bench_env())
+            if rd["parse"]["rc"] != 0:
+                log(f"  !! parse failed: {rd['parse']['stderr'][-500:]}")
+            if have_check and single_process:
+                log(f"[speed] {name} round {i + 1}/{repeats}: check --jobs 1 (cold)")
+                rd["check1"], c1 = _cold(["--jobs", "1"], path)
+                shutil.rmtree(c1, ignore_errors=True)
+                if not _check_rc("check-1", rd["check1"]) and rd["check1"].get("timeout"):
+                    res["check_skipped"] = f"check --jobs 1 timed out after {CHECK_TIMEOUT:.0f} s"
+                    rounds.append(rd)
+                    have_check = False
+                    break
+            if have_check:
+                log(f"[speed] {name} round {i + 1}/{repeats}: check, default jobs (cold)")
+                rd["check_par"], cp = _cold([], path)
+                if _check_rc("check-par", rd["check_par"]) and not rd["check_par"].get("timeout"):
+                    if warm_cache:
+                        shutil.rmtree(warm_cache, ignore_errors=True)
+                    warm_cache, warm_ref = cp, rd["check_par"]["stdout"]
+                else:
+                    shutil.rmtree(cp, ignore_errors=True)
+                if i == 0:
+                    res["n_output_lines"] = rd["check_par"]["stdout"].count("\n")
+            rounds.append(rd)
+            walls = [rd[k]["wall_s"] for k in ("check1", "check_par") if k in rd]
+            if have_check and walls and max(walls) > SLOW_RUN_S and i + 1 < repeats:
+                log(f"[speed] {name}: check runs take > {SLOW_RUN_S:.0f} s: no further rounds")
                 break
-        if have_check:
-            log(f"[speed] {name} round {i + 1}/{repeats}: check --no-cache (default jobs)")
-            rd["check_par"] = _run_check(["--no-cache"], path)
-            _check_rc("check-par", rd["check_par"])
-            if i == 0:
-                res["n_output_lines"] = rd["check_par"]["stdout"].count("\n")
-        rounds.append(rd)
-        walls = [rd[k]["wall_s"] for k in ("check1", "check_par") if k in rd]
-        if have_check and walls and max(walls) > SLOW_RUN_S and i + 1 < repeats:
-            log(f"[speed] {name}: check runs take > {SLOW_RUN_S:.0f} s: no further rounds")
-            break
+        _summarize_rounds(res, rounds, have_check)
+        if have_check and warm_cache:
+            warm = []
+            for i in range(warm_runs):
+                log(f"[speed] {name}: warm run {i + 1}/{warm_runs}")
+                warm.append(_run_check([], path, warm_cache))
+            warm = [w for w in warm if _check_rc("warm", w)]
+            if warm:
+                res["warm"] = summarize_runs(warm)
+                res["warm"]["cache"] = "written by the last cold default-jobs run"
+                res["warm"]["output_identical_to_cold"] = all(_findings(w["stdout"]) == _findings(warm_ref)
+                                                              for w in warm)
+                res["warm"]["files_checked_from_cache"] = _from_cache(warm[-1]["stdout"])
+    finally:
+        if warm_cache:
+            shutil.rmtree(warm_cache, ignore_errors=True)
+    return res
+
+
+def _summarize_rounds(res, rounds, have_check):
     res["repeats_done"] = len(rounds)
     res["rounds"] = [{k: (_strip(v) if isinstance(v, dict) else v) for k, v in rd.items()} for rd in rounds]
     if "check_skipped" in res:
@@ -134,7 +184,7 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single
     res["parse"] = summarize_runs([rd["parse"] for rd in rounds])
     res["parse"]["lines_per_s"] = round(res["lines"] / res["parse"]["wall_s"])
     if not have_check:
-        return res
+        return
     ok1 = [rd for rd in rounds if "check1" in rd and rd["check1"]["rc"] in (0, 1) and not rd["check1"].get("timeout")]
     okp = [rd for rd in rounds if "check_par" in rd and rd["check_par"]["rc"] in (0, 1)
            and not rd["check_par"].get("timeout")]
@@ -152,31 +202,6 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single
     if both:
         res["speedup_par"] = round(statistics.median(rd["check1"]["wall_s"] / rd["check_par"]["wall_s"]
                                                      for rd in both), 3)
-    # warm: a fresh cache dir, one filling run, then the timed runs on the unchanged tree
-    cache = prefilled_cache or tempfile.mkdtemp(prefix="fxlint-bench-cache-")
-    try:
-        if prefilled_cache:
-            fill = None
-            res["warm_fill"] = "filled by the detection run (bench_timm)"
-        else:
-            log(f"[speed] {name}: warm (fill the cache)")
-            fill = _run_check([], path, cache)
-        if fill is None or _check_rc("warm-fill", fill):
-            if fill is not None:
-                res["warm_fill"] = _strip(fill)
-            warm = []
-            for i in range(max(1, min(repeats, 3))):
-                log(f"[speed] {name}: warm run {i + 1}")
-                warm.append(_run_check([], path, cache))
-            warm = [w for w in warm if _check_rc("warm", w)]
-            if warm:
-                res["warm"] = summarize_runs(warm)
-                if fill is not None:
-                    res["warm"]["output_identical_to_cold"] = warm[0]["stdout"] == fill["stdout"]
-    finally:
-        if not prefilled_cache:
-            shutil.rmtree(cache, ignore_errors=True)
-    return res
 
 
 def bench_one_file(label, path, repeats, have_check):
@@ -215,13 +240,14 @@ def bench_peer(tool, exe, path, timeout):
 
 
 def run(corpora_info, quick=False, names=("timm", "transformers"), repeats=None, peers=False,
-        peers_on=("timm",), peer_timeout=1500, force=False, check_timeout=None, prefilled_caches=None):
+        peers_on=("timm",), peer_timeout=1500, force=False, check_timeout=None):
     global CHECK_TIMEOUT
     if check_timeout:
         CHECK_TIMEOUT = float(check_timeout)
     ok, help_text = fxlint_has("check")
     result = {"fxlint_check_available": ok, "quick": quick, "machine": machine(), "corpora": {}, "one_file": {},
               "peers": {}, "targets": TARGETS}
+    durations = {}
     if not ok:
         log("[speed] `fxlint check` is not available yet: measuring the parse baselines only")
         result["fxlint_check_error"] = help_text[-400:]
@@ -239,16 +265,20 @@ def run(corpora_info, quick=False, names=("timm", "transformers"), repeats=None,
                         f"timeout per command (--force runs it)")
         elif ok and n != "timm" and not force and "check_skipped" in t:
             skip = "timm's check runs were skipped or timed out (--force runs it)"
-        result["corpora"][n] = bench_corpus(n, paths[n], reps, ok, skip, single_process=not quick,
-                                            prefilled_cache=(prefilled_caches or {}).get(n))
+        t0 = time.time()
+        result["corpora"][n] = bench_corpus(n, paths[n], reps, ok, skip, single_process=not quick)
+        durations[n] = round(time.time() - t0, 1)
         result["corpora"][n]["version"] = corpora_info[n]["version"]
         result["corpora"][n]["repeats"] = reps
+    t0 = time.time()
     one_reps = 3 if quick else 5
     small = os.path.join(corpora_info["timm"]["root"], SMALL_FILE_REL)
     result["one_file"]["timm_resnet"] = bench_one_file("timm resnet.py", small, one_reps, ok)
     if os.path.exists(corpora_info["big_file"]):
         result["one_file"]["transformers_big"] = bench_one_file("big", corpora_info["big_file"], one_reps, ok)
+    durations["one file"] = round(time.time() - t0, 1)
     if peers:
+        t0 = time.time()
         cache = corpora_info["cache"]
         for tool in ("torchfix", "fixit"):
             exe = corpora.ensure_peer_venv(cache, tool)
@@ -259,6 +289,8 @@ def run(corpora_info, quick=False, names=("timm", "transformers"), repeats=None,
             for n in peers_on:
                 if n in paths:
                     result["peers"][tool]["runs"][n] = bench_peer(tool, exe, paths[n], peer_timeout)
+        durations["peers"] = round(time.time() - t0, 1)
+    result["durations_s"] = durations
     result["verdict"] = verdict(result)
     return result
 
@@ -321,6 +353,7 @@ def markdown(res):
                 ratio = "1" if key == "parse" else _fmt(m["wall_s"] / f["parse"]["wall_s"])
                 rows.append([label, what, f"{m['wall_s']:.3f} (n={m['n']})", _fmt(m["cpu_s"]), "",
                              _fmt(m["peak_mib"], 0), ratio])
+    when = res.get("peers_carried_over_from")
     for tool, p in res["peers"].items():
         if not p.get("available"):
             rows.append([tool, "not installable here", "", "", "", "", ""])
@@ -328,11 +361,19 @@ def markdown(res):
         for n, r in p["runs"].items():
             c = res["corpora"].get(n, {})
             base = c.get("parse", {}).get("wall_s")
-            rows.append([f"{n} (peer)", f"{tool} {p.get('version')} (libcst {p.get('libcst')}) `{r['cmd'].split()[0]}`",
+            if when:  # measured in an earlier run: no ratio against this run's parse
+                base = None
+            rows.append([f"{n} (peer{', measured ' + when if when else ''})",
+                         f"{tool} {p.get('version')} (libcst {p.get('libcst')}) `{r['cmd'].split()[0]}`",
                          f"{r['wall_s']:.1f} (n=1)" + (" TIMEOUT" if r.get("timeout") else ""), _fmt(r["cpu_s"]),
                          f"{round(c['lines'] / r['wall_s']):,}" if c.get("lines") else "",
                          _fmt(r["peak_mib"], 0), _fmt(r["wall_s"] / base) if base else ""])
     out = [md_table(["corpus", "command", "wall s (median)", "CPU s", "lines/s", "peak MiB", "× parse"], rows)]
+    for n, c in res["corpora"].items():
+        w = c.get("warm") or {}
+        if "output_identical_to_cold" in w:
+            out.append(f"\n{n} warm runs: {w.get('files_checked_from_cache') or '?'} files from the cache; findings "
+                       f"{'identical to' if w['output_identical_to_cold'] else '**differ from**'} the cold run's.")
     if res.get("verdict"):
         out.append("")
         out.append("Targets: " + "; ".join(f"{k}: {'**met**' if ok else '**missed**'}"

@@ -79,11 +79,26 @@ def load_baseline():
     raise FileNotFoundError("shared/notes/timm_baseline/timm_results.json not found")
 
 
+def _venv_torch(info):
+    """The torch version the timm venv was built with (written in its marker), or None."""
+    marker = os.path.join(info["cache"], "venv-timm", ".fxlint-bench-ok")
+    try:
+        with open(marker) as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
 def _gt_reusable(d, info):
+    """The cached ground truth is keyed on what it depends on: timm's version and folder, the venv's torch, the
+    selected families, and line coverage recorded."""
     m = d.get("meta", {})
     w = (m.get("workers") or [{}])[0]
-    return (m.get("coverage") and m.get("n_selected") == len(json.load(open(SELECTION))["models"])
-            and w.get("timm") == info["timm"]["version"] and m.get("timm_root") == info["timm"]["root"])
+    with open(SELECTION) as fh:
+        selected = sorted(x["model"] if isinstance(x, dict) else x for x in json.load(fh)["models"])
+    traced = sorted(r["model"] for r in d.get("models", []))
+    return bool(m.get("coverage") and traced == selected and w.get("timm") == info["timm"]["version"]
+                and w.get("torch") == _venv_torch(info) and m.get("timm_root") == info["timm"]["root"])
 
 
 def ground_truth(info, mode, jobs, timeout):
