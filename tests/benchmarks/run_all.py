@@ -9,9 +9,10 @@ Sections (each also runnable alone, see the scripts):
                              cached in ~/.cache/fxlint-bench (never in the repository)
   detection   bench_timm.py  recall / false positives of `fxlint check` against plain symbolic_trace on 191
                              timm families (ground truth cached after its first fresh run, ~4.5 min)
-  speed       bench_speed.py check cold (1 process, default parallel), warm, one file, beside LibCST parse
   fix         bench_fix.py   `fxlint fix --apply` (and --unsafe-fixes) on a copy of timm, then re-trace
                              (skipped with a message while `fxlint fix` does not exist)
+  speed       bench_speed.py one file, then check cold (1 process, default parallel) and warm beside LibCST
+                             parse on timm, then on transformers' models/ (the longest part, last)
   peers       TorchFix / Fixit on timm in their own venvs: measured with --peers (adds ~8 min, beyond the
               30-minute budget); otherwise the figures of the last --peers run are carried over from results.json
               and shown with the date of that run
@@ -113,6 +114,13 @@ def main():
         log(f"[run_all] detection done in {durations['detection']} s")
     res["versions"] = _versions(info, res.get("detection"))
 
+    if not args.no_fix:
+        t = time.time()
+        loads["fix"] = _load()
+        res["fix"] = bench_fix.run(info, ("safe",) if args.quick else ("safe", "unsafe"))
+        durations["fix"] = round(time.time() - t, 1)
+        log(f"[run_all] fix done in {durations['fix']} s")
+
     if not args.no_speed:
         t = time.time()
         loads["speed"] = _load()
@@ -129,13 +137,6 @@ def main():
         res["speed"] = sp
         durations["speed"] = round(time.time() - t, 1)
         log(f"[run_all] speed done in {durations['speed']} s")
-
-    if not args.no_fix:
-        t = time.time()
-        loads["fix"] = _load()
-        res["fix"] = bench_fix.run(info, ("safe",) if args.quick else ("safe", "unsafe"))
-        durations["fix"] = round(time.time() - t, 1)
-        log(f"[run_all] fix done in {durations['fix']} s")
 
     res["durations_s"] = durations
     res["loadavg_1min_at_section_start"] = loads
