@@ -16,7 +16,7 @@ CACHE_DEFAULT = os.path.join(os.path.expanduser("~"), ".cache", "fxlint-bench")
 
 
 def log(*a):
-    print(*a, file=sys.stderr, flush=True)
+    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
 
 
 def run_measured(cmd, env=None, cwd=None, timeout=None, capture=True):

@@ -114,6 +114,7 @@ def apply_fix(info, name, flags):
     res["fix_run"] = {k: r[k] for k in ("rc", "wall_s", "cpu_s", "peak_mib")}
     res["fix_run"]["stdout_tail"] = r["stdout"][-1500:]
     res["fix_run"]["stderr_tail"] = r["stderr"][-1500:]
+    log(f"[fix] {name}: fixer done: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, rc {r['rc']}")
     if r["rc"] not in (0, 1):
         res["error"] = f"fxlint fix exit {r['rc']}"
     return work, res
@@ -133,6 +134,9 @@ def evaluate_variant(info, name, work, res, pristine, jobs, timeout):
                        coverage=False)
     res["retrace"] = compare(pristine, fixed)
     res["retrace_wall_s"] = fixed["meta"].get("wall_s")
+    log(f"[fix] {name}: re-trace done: {res['retrace_wall_s']} s; {res['retrace']['now_trace_and_match']}/"
+        f"{res['retrace']['previously_failing']} failing now pass, {res['retrace']['still_pass']}/"
+        f"{res['retrace']['previously_passing']} passing still pass")
     return res
 
 

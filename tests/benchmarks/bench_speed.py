@@ -46,6 +46,13 @@ def _strip(r):
     return r
 
 
+def _logged(what, r):
+    """Log a measured run's figures as it ends (a run cut short keeps them in the log)."""
+    log(f"    {what}: {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU, {r['peak_mib']:.0f} MiB, "
+        f"load {os.getloadavg()[0]:.2f}")
+    return r
+
+
 def _check_rc(name, r):
     if r.get("timeout"):
         log(f"  !! {name}: timed out after {r['wall_s']:.0f} s")
@@ -127,12 +134,13 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single
         for i in range(repeats):
             rd = {"loadavg": round(os.getloadavg()[0], 2)}
             log(f"[speed] {name} round {i + 1}/{repeats}: parse")
-            rd["parse"] = run_measured(_parse_cmd(path), env=bench_env())
+            rd["parse"] = _logged("parse", run_measured(_parse_cmd(path), env=bench_env()))
             if rd["parse"]["rc"] != 0:
                 log(f"  !! parse failed: {rd['parse']['stderr'][-500:]}")
             if have_check and single_process:
                 log(f"[speed] {name} round {i + 1}/{repeats}: check --jobs 1 (cold)")
                 rd["check1"], c1 = _cold(["--jobs", "1"], path)
+                _logged("check-1", rd["check1"])
                 shutil.rmtree(c1, ignore_errors=True)
                 if not _check_rc("check-1", rd["check1"]) and rd["check1"].get("timeout"):
                     res["check_skipped"] = f"check --jobs 1 timed out after {CHECK_TIMEOUT:.0f} s"
@@ -142,6 +150,7 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single
             if have_check:
                 log(f"[speed] {name} round {i + 1}/{repeats}: check, default jobs (cold)")
                 rd["check_par"], cp = _cold([], path)
+                _logged("check-par", rd["check_par"])
                 if _check_rc("check-par", rd["check_par"]) and not rd["check_par"].get("timeout"):
                     if warm_cache:
                         shutil.rmtree(warm_cache, ignore_errors=True)
@@ -160,7 +169,7 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single
             warm = []
             for i in range(warm_runs):
                 log(f"[speed] {name}: warm run {i + 1}/{warm_runs}")
-                warm.append(_run_check([], path, warm_cache))
+                warm.append(_logged("warm", _run_check([], path, warm_cache)))
             warm = [w for w in warm if _check_rc("warm", w)]
             if warm:
                 res["warm"] = summarize_runs(warm)

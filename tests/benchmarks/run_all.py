@@ -67,6 +67,11 @@ def _versions(info, det):
     return v
 
 
+def _checkpoint(res, info, durations):
+    """The figures so far, after each section, in the corpus cache (a run cut short keeps them)."""
+    write_json(os.path.join(info["cache"], "results", "run_all.partial.json"), dict(res, durations_s=durations))
+
+
 def _load():
     return round(os.getloadavg()[0], 2)
 
@@ -112,6 +117,7 @@ def main():
         res["detection"] = _compact_detection(bench_timm.run(info, mode))
         durations["detection"] = round(time.time() - t, 1)
         log(f"[run_all] detection done in {durations['detection']} s")
+        _checkpoint(res, info, durations)
     res["versions"] = _versions(info, res.get("detection"))
 
     if not args.no_fix:
@@ -120,6 +126,7 @@ def main():
         res["fix"] = bench_fix.run(info, ("safe",) if args.quick else ("safe", "unsafe"))
         durations["fix"] = round(time.time() - t, 1)
         log(f"[run_all] fix done in {durations['fix']} s")
+        _checkpoint(res, info, durations)
 
     if not args.no_speed:
         t = time.time()
@@ -137,6 +144,7 @@ def main():
         res["speed"] = sp
         durations["speed"] = round(time.time() - t, 1)
         log(f"[run_all] speed done in {durations['speed']} s")
+        _checkpoint(res, info, durations)
 
     res["durations_s"] = durations
     res["loadavg_1min_at_section_start"] = loads
