@@ -2,6 +2,7 @@
 
 import libcst as cst
 
+from fxlint.analysis import small_statements
 from fxlint.analysis.context import RuleContext, from_block_input
 from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
@@ -102,7 +103,7 @@ def _tuple_leaf_output(arg: cst.BaseExpression, ctx: RuleContext) -> bool:
         return _calls_tuple_leaf(arg, ctx)
     if not isinstance(arg, cst.Name):
         return False
-    for stmt in _small_statements(ctx.function.node.body):
+    for stmt in small_statements(ctx.function.node.body):
         if (isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call)
                 and any(isinstance(t.target, cst.Name) and t.target.value == arg.value for t in stmt.targets)
                 and _calls_tuple_leaf(stmt.value, ctx)):
@@ -116,19 +117,3 @@ def _calls_tuple_leaf(call: cst.Call, ctx: RuleContext) -> bool:
         return False
     options = module.items or (module,)
     return any(isinstance(o.ref, str) and o.ref in TUPLE_LEAVES for o in options)
-
-
-def _small_statements(body: cst.CSTNode):
-    """Every small statement in a function body, nested blocks included."""
-    stack = [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.SimpleStatementLine):
-            yield from node.body
-        elif isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-            stack.extend(node.body)
-        elif isinstance(node, cst.BaseCompoundStatement):
-            stack.extend(child for child in (getattr(node, "body", None), getattr(node, "orelse", None)) if child)
-            stack.extend(getattr(node, "handlers", ()) or ())
-        elif isinstance(node, (cst.Else, cst.ExceptHandler, cst.Finally)):
-            stack.append(node.body)

@@ -65,3 +65,17 @@ def _kind_of(value: object) -> int:
     if isinstance(value, (list, tuple)):
         return _SEQUENCE
     return _OTHER
+
+
+def small_statements(node: cst.CSTNode):
+    """Every small statement (assignment, return, expression, ...) under ``node``, nested blocks included,
+    in source order; expressions are not entered (no statements inside lambdas)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.SimpleStatementLine):
+            yield from current.body
+            continue
+        if isinstance(current, cst.BaseExpression):
+            continue
+        stack.extend(reversed(child_nodes(current)))

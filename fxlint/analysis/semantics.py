@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from fxlint.analysis import child_nodes, dotted
+from fxlint.analysis import small_statements, child_nodes, dotted
 from fxlint.analysis.interp import (
     BUILTIN_NAMES,
     CONCRETE_BUILTINS,
@@ -467,7 +467,7 @@ class _InitScanner:
                 if target is not None and target not in self.instantiated:
                     self.instantiated.append(target)
         body = init.body
-        for node in _walk_statements(body):
+        for node in small_statements(body):
             if isinstance(node, (cst.Assign, cst.AnnAssign)):
                 targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
                 if node.value is None:
@@ -565,18 +565,6 @@ class _InitScanner:
 
 def _is_not_none(call: cst.Call) -> bool:
     return len(call.args) < 2 or dotted(call.args[1].value) != "None"
-
-
-def _walk_statements(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.SimpleStatementLine):
-            yield from current.body
-            continue
-        if isinstance(current, (cst.BaseExpression,)):
-            continue
-        stack.extend(reversed(child_nodes(current)))
 
 
 def _walk_expressions(node: cst.CSTNode):
