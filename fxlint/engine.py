@@ -16,7 +16,7 @@ import libcst as cst
 from fxlint.analysis import child_nodes
 from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
-from fxlint.analysis.project import ModuleSource, module_name_for
+from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for
 from fxlint.analysis.references import referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step
@@ -155,8 +155,9 @@ class Checker:
         loaded = self._get(path)
         # Indexed with `ast` first: a file that defines no nn.Module class has nothing to trace and
         # is never LibCST-parsed (a quarter of transformers' models/ tree: configs, tokenizers, ...).
-        if loaded.module is not None and not self._defines_modules(loaded.module):
-            return (), None, tuple(sorted(p for p in self.project.used_paths if p != str(path)))
+        classes = self._module_classes(loaded.module) if loaded.module is not None else []
+        if loaded.module is not None and not classes:
+            return (), None, self._used_besides(loaded.module.path)
         if loaded.module is not None and loaded.module._tree is None:
             try:
                 loaded.module.tree
@@ -167,13 +168,18 @@ class Checker:
         if loaded.syntax_error is not None:
             return (loaded.syntax_error,), None, ()
         assert loaded.module is not None
-        return self.check_module(loaded.module)
+        return self.check_module(loaded.module, classes)
 
-    def _defines_modules(self, module: ModuleSource) -> bool:
+    def _module_classes(self, module: ModuleSource) -> List[ClassInfo]:
+        """The file's nn.Module classes. Starts a new record of the files consulted: base classes
+        looked up in other files are dependencies of this file's result."""
         _, root = module_name_for(Path(module.path))
         self.project.add(module, root)
-        self.project.used_paths = set()  # base classes looked up in other files are dependencies
-        return any(self.project.is_module_class(c) for c in module.classes.values())
+        self.project.used_paths = set()
+        return [c for c in module.classes.values() if self.project.is_module_class(c)]
+
+    def _used_besides(self, path: str) -> Tuple[str, ...]:
+        return tuple(sorted(p for p in self.project.used_paths if p != path))
 
     def check_source(self, text: str, filename: str) -> Tuple[Diagnostic, ...]:
         loaded = parse_text(text, Path(filename), module_name=Path(filename).stem)
@@ -184,12 +190,11 @@ class Checker:
             return ()
         return self.check_module(loaded.module)[0]
 
-    def check_module(self, module: ModuleSource) -> Tuple[Tuple[Diagnostic, ...], None, Tuple[str, ...]]:
-        _, root = module_name_for(Path(module.path))
-        self.project.add(module, root)
-        self.project.used_paths = set()
+    def check_module(self, module: ModuleSource, classes: Optional[List[ClassInfo]] = None
+                     ) -> Tuple[Tuple[Diagnostic, ...], None, Tuple[str, ...]]:
+        if classes is None:
+            classes = self._module_classes(module)
         analysis = Analysis(self.project)
-        classes = [c for c in module.classes.values() if self.project.is_module_class(c)]
         local = referenced_class_names(module.text)
         blocks = [c for c in classes if c.name in local or c.name in self.blocks]
         for cls in classes:
@@ -198,7 +203,7 @@ class Checker:
         self._analyze_unreached_blocks([c for c in blocks if c.name in local], analysis)
         findings = self._run_rules(analysis)
         diagnostics = self._place(findings)
-        used = tuple(sorted(p for p in self.project.used_paths if p != module.path))
+        used = self._used_besides(module.path)
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
         module.release_tree()

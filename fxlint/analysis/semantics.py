@@ -363,9 +363,9 @@ def _call_builtin(name: str, args: List[Value], every: List[Value], project: Pro
     if name == "range":
         return Value(Kind.CONTAINER, proxy_from(every, Taint.SHAPE).taint if any(v.traced for v in every)
                      else Taint.NONE, next((v.origin for v in every if v.traced), None))
-    if name in ("zip", "enumerate") and args:
+    if name in ("zip", "enumerate"):
         return _pairs(name, args)
-    if name in ("zip", "enumerate", "reversed", "sorted", "list", "tuple", "set", "filter", "map", "iter"):
+    if name in ("reversed", "sorted", "list", "tuple", "set", "filter", "map", "iter"):
         items = [element_of(v) if v.kind is not Kind.PROXY else v for v in args]
         traced = [v for v in items if v.traced]
         if name in ("list", "tuple") and args and args[0].kind is Kind.CONTAINER and args[0].items is not None:
@@ -575,9 +575,6 @@ def _walk_expressions(node: cst.CSTNode):
         stack.extend(child_nodes(current))
 
 
-__all__ = ["Project", "const"]
-
-
 #: methods of a Python dict/list/tuple built in the code that hand back its elements as a container
 _VIEW_METHODS = {"items", "values", "keys", "copy"}
 _ELEMENT_METHODS = {"get", "pop", "setdefault", "index", "count"}
@@ -590,3 +587,6 @@ def _container_method(receiver: Value, method: str, every: List[Value]) -> Value
     if method in _ELEMENT_METHODS:
         return join(element_of(receiver), proxy_from(every) if any(v.traced for v in every) else None)
     return proxy_from([receiver] + every).derived(opaque=True)
+
+
+__all__ = ["Project", "const"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -21,7 +21,7 @@ from fxlint.fix import hoist as hoisting
 from fxlint.fix.apply import apply, choose
 from fxlint.fix.inline import INLINE
 from fxlint.fix.plan import Decline, Plan
-from fxlint.fix.tree import Tree, walk
+from fxlint.fix.tree import Tree
 from fxlint.fix.wrapped import outside_wrapped
 
 MAX_ROUNDS = 8
@@ -159,7 +159,7 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
         if key not in outer:  # nested in a bigger region: hoisted with it
             container = next(o for o in outer if o[0] <= key[0] and key[1] <= o[1])
             regions[container][1].extend(regions[key][1])
-    taken = {n.value for n in walk(tree.module) if isinstance(n, cst.Name)}
+    taken = tree.names()
     merged = hoisting.merge(tree, [regions[k] for k in outer])
     return declined + [hoisting.hoist(tree, region, diags, taken) for region, diags in merged]
 

@@ -25,7 +25,7 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
-from fxlint.fix.plan import Decline, Plan
+from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
 from fxlint.fix.tree import Tree, walk
 
 #: methods of tensors/parameters that may be called on a `self.<attr>` inside a hoisted region
@@ -133,7 +133,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     if not positional and not traced_chain:
         return Decline("the region receives no traced value: FX would run a wrapped function once while "
                        "tracing and freeze its result")
-    func_name = _unique(f"_fx_{region.func.name.value}_{region.start[0]}", taken)
+    func_name = unique_name(f"_fx_{region.func.name.value}_{region.start[0]}", taken)
     taken.add(func_name)
     kw_chains = [c for c in chain_params if c not in traced_chain]
     arg_text = ", ".join(positional + traced_chain + [f"{k}={k}" for k in keyword] +
@@ -588,19 +588,10 @@ def _chain_params(chains: Dict[cst.Attribute, str], used: Set[str]) -> Dict[str,
     for text in sorted(set(chains.values()), key=list(chains.values()).index):
         base = "_".join(text.split(".")[1:])
         name = base if base not in taken else "self_" + base
-        name = _unique(name, taken)
+        name = unique_name(name, taken)
         taken.add(name)
         out[text] = name
     return out
-
-
-def _unique(name: str, taken: Set[str]) -> str:
-    if name not in taken:
-        return name
-    i = 2
-    while f"{name}_{i}" in taken:
-        i += 1
-    return f"{name}_{i}"
 
 
 # ----------------------------------------------------------------------------------------- codegen
@@ -624,17 +615,9 @@ def _definition(tree: Tree, region: _Region, name: str, params: List[str], outpu
     body[0] = body[0].with_changes(leading_lines=())
     if outputs:
         body.append(cst.parse_statement(f"return {', '.join(outputs)}\n"))
-    owner = tree.parents.get(tree.parents.get(region.func))
-    where = region.func.name.value
-    cls = tree.parents.get(owner) if owner is not None else None
-    if isinstance(cls, cst.ClassDef):
-        where = f"{cls.name.value}.{where}"
     codes = ", ".join(sorted({d.code for d in diagnostics}))
-    doc = cst.parse_statement(f'"""Hoisted from `{where}` by `fxlint fix` ({codes}): FX records one call."""\n')
-    template = cst.parse_statement(f"@torch.fx.wrap\ndef {name}({', '.join(params)}):\n    pass\n")
-    assert isinstance(template, cst.FunctionDef)
-    return template.with_changes(body=cst.IndentedBlock(body=[doc, *body]),
-                                 leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    return wrapped_def(name, params, body,
+                       f"Hoisted from `{region.func.name.value}` by `fxlint fix` ({codes}): FX records one call.")
 
 
 def _call_site(region: _Region, name: str, arg_text: str, outputs: List[str]) -> cst.BaseStatement:

@@ -15,7 +15,7 @@ from fxlint.analysis import dotted as _dotted
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
-from fxlint.fix.plan import Decline, Plan, call, torch_attr
+from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
 
@@ -510,11 +510,7 @@ def star_sizes_to_tuple(tree: Tree, d: Diagnostic) -> Outcome:
     index = positional.index(arg)
     before, after = positional[:index], positional[index + 1:]
     parts = ([_tuple_of(before)] if before else []) + [arg.value] + ([_tuple_of(after)] if after else [])
-    taken = {n.value for n in walk(tree.module) if isinstance(n, cst.Name)}
-    name = f"_fx_sizes_{func.name.value}_{d.location.row}"
-    i = 2
-    while name in taken:
-        name, i = f"_fx_sizes_{func.name.value}_{d.location.row}_{i}", i + 1
+    name = unique_name(f"_fx_sizes_{func.name.value}_{d.location.row}", tree.names())
     joined = call(cst.Name(name), *parts)
     keywords = node.args[len(positional):]
     first = cst.Arg(value=joined, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if keywords

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional, Tuple, Union
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -43,3 +43,22 @@ def torch_attr(*names: str) -> cst.BaseExpression:
 
 def call(func: cst.BaseExpression, *args: cst.BaseExpression) -> cst.Call:
     return cst.Call(func=func, args=[cst.Arg(value=a) for a in args])
+
+
+def unique_name(name: str, taken: Set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... : the first not in ``taken``."""
+    if name not in taken:
+        return name
+    i = 2
+    while f"{name}_{i}" in taken:
+        i += 1
+    return f"{name}_{i}"
+
+
+def wrapped_def(name: str, params: Sequence[str], body: Sequence[cst.BaseStatement], doc: str) -> cst.FunctionDef:
+    """A top-level ``@torch.fx.wrap`` function with a docstring, two blank lines before it."""
+    template = cst.parse_statement(f"@torch.fx.wrap\ndef {name}({', '.join(params)}):\n    pass\n")
+    assert isinstance(template, cst.FunctionDef)
+    docstring = cst.parse_statement(f'"""{doc}"""\n')
+    return template.with_changes(body=cst.IndentedBlock(body=[docstring, *body]),
+                                 leading_lines=[cst.EmptyLine(), cst.EmptyLine()])

@@ -22,13 +22,13 @@ forward reached from a parent that passes a Python constant there would freeze t
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
-from fxlint.fix.plan import Decline, Plan
+from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
 from fxlint.fix.tree import Tree, walk
 
 UNSAFE = Applicability.UNSAFE
@@ -69,30 +69,6 @@ def _module_names(tree: Tree) -> Set[str]:
     return names
 
 
-def _unique(name: str, taken: Set[str]) -> str:
-    i, candidate = 2, name
-    while candidate in taken:
-        candidate, i = f"{name}_{i}", i + 1
-    return candidate
-
-
-def _taken(tree: Tree) -> Set[str]:
-    return {n.value for n in walk(tree.module) if isinstance(n, cst.Name)}
-
-
-def _wrapped_def(name: str, params: Sequence[str], body: Sequence[cst.BaseStatement], doc: str) -> cst.FunctionDef:
-    template = cst.parse_statement(f"@torch.fx.wrap\ndef {name}({', '.join(params)}):\n    pass\n")
-    assert isinstance(template, cst.FunctionDef)
-    docstring = cst.parse_statement(f'"""{doc}"""\n')
-    return template.with_changes(body=cst.IndentedBlock(body=[docstring, *body]),
-                                 leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
-
-
-def _where(tree: Tree, func: cst.FunctionDef) -> str:
-    cls = tree.parents.get(tree.parents.get(func))
-    return f"{cls.name.value}.{func.name.value}" if isinstance(cls, cst.ClassDef) else func.name.value
-
-
 class _Params:
     """Turns the expressions a moved piece of code reads into parameters of the wrapped function:
     `self.a.b` -> `a_b` (`self_a_b` when taken), a local name stays itself; module-level names
@@ -114,7 +90,7 @@ class _Params:
     def name_for(self, text: str, base: str) -> str:
         if text not in self.by_text:
             if text != base:  # a `self.` chain: never shadow a local name
-                base = _unique(base if base not in self.taken else "self_" + base, self.taken)
+                base = unique_name(base if base not in self.taken else "self_" + base, self.taken)
             self.taken.add(base)
             self.by_text[text] = base
             self.order.append(text)
@@ -182,17 +158,17 @@ def fresh_random(tree: Tree, d: Diagnostic) -> Outcome:
     body_call = params.rewrite(node)
     if any(isinstance(n, cst.Name) and n.value == "self" for n in walk(body_call)):
         return Decline("the call uses `self` itself")
-    taken = _taken(tree)
-    name = _unique(f"_fx_random_{func.name.value}_{d.location.row}", taken)
+    taken = tree.names()
+    name = unique_name(f"_fx_random_{func.name.value}_{d.location.row}", taken)
     names = [params.by_text[t] for t in params.order]
     if anchor_name in names:
         names.remove(anchor_name)
     args = ", ".join([anchor_name] + [f"{params.by_text[t]}={t}" for t in params.order
                                       if params.by_text[t] != anchor_name])
-    doc = (f"Moved from `{_where(tree, func)}` by `fxlint fix` (TRC504): `{anchor_name}` is unused; it makes\n"
+    doc = (f"Moved from `{tree.label_of(func)}` by `fxlint fix` (TRC504): `{anchor_name}` is unused; it makes\n"
            "    FX record this call, so it runs on every call instead of once at trace time.\n    ")
     ret = cst.SimpleStatementLine(body=[cst.Return(value=body_call)])
-    definition = _wrapped_def(name, [anchor_name, *names], [ret], doc)
+    definition = wrapped_def(name, [anchor_name, *names], [ret], doc)
     new = cst.parse_expression(f"{name}({args})").with_changes(lpar=node.lpar, rpar=node.rpar)
     return Plan(f"Draw `{tree.code(node.func)}` in `@torch.fx.wrap` `{name}` on every call", UNSAFE, {node: new},
                 [d], frozenset({"torch"}), (tree.top_level(func), definition))
@@ -304,8 +280,8 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
         return Decline("the update sits inside a block: move it to the top of forward() by hand")
     params = _Params(tree, _module_names(tree), {anchor_name})
     new_small = _in_place(params.rewrite(small))
-    taken = _taken(tree)
-    name = _unique(f"_fx_update_{func.name.value}_{d.location.row}", taken)
+    taken = tree.names()
+    name = unique_name(f"_fx_update_{func.name.value}_{d.location.row}", taken)
     names = [params.by_text[t] for t in params.order if params.by_text[t] != anchor_name]
     positional = [anchor_name] + [params.by_text[t] for t in params.order
                                   if t.startswith("self.") and t.split(".", 1)[1] in buffers]
@@ -313,15 +289,15 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
     texts = {v: k for k, v in params.by_text.items()}
     args = ", ".join(positional[:1] + [texts[p] for p in positional[1:]] + [f"{k}={texts[k]}" for k in keyword])
     inner = params.by_text.get(f"self.{target}", target)
-    doc = (f"Moved from `{_where(tree, func)}` by `fxlint fix` (TRC503): updates buffer `{target}` in place\n"
+    doc = (f"Moved from `{tree.label_of(func)}` by `fxlint fix` (TRC503): updates buffer `{target}` in place\n"
            f"    on every call and returns it; `{anchor_name}` makes FX record the call.\n    ")
     body = [cst.SimpleStatementLine(body=[new_small]), cst.parse_statement(f"return {inner}\n")]
-    definition = _wrapped_def(name, positional + keyword, body, doc)
+    definition = wrapped_def(name, positional + keyword, body, doc)
     # later reads use the returned buffer: a read with no Proxy in it would be computed once while
     # tracing and stored as a constant (the buffer's value before any update)
     reads = _later_reads(tree, func, stmt, target)
     in_scope = {n.value for n in walk(func) if isinstance(n, cst.Name) and tree.contexts.get(n) is not None}
-    local = _unique(target, in_scope | _module_names(tree) | {name}) if reads else ""
+    local = unique_name(target, in_scope | _module_names(tree) | {name}) if reads else ""
     text = f"{local} = {name}({args})\n" if reads else f"{name}({args})\n"
     replacements: Dict[cst.CSTNode, object] = {stmt: cst.parse_statement(text).with_changes(
         leading_lines=stmt.leading_lines)}

@@ -112,6 +112,15 @@ class Tree:
                 return None
         return None
 
+    def names(self) -> "set[str]":
+        """Every identifier in the module: a new top-level name must avoid all of them."""
+        return {n.value for n in walk(self.module) if isinstance(n, cst.Name)}
+
+    def label_of(self, func: cst.FunctionDef) -> str:
+        """`Class.method` for a method, the function's name otherwise (for generated docstrings)."""
+        cls = self.parents.get(self.parents.get(func))
+        return f"{cls.name.value}.{func.name.value}" if isinstance(cls, cst.ClassDef) else func.name.value
+
     def top_level(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The module-level statement containing ``node``."""
         previous = node
