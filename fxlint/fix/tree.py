@@ -18,8 +18,11 @@ class _Parents(cst.CSTVisitor):
     def __init__(self) -> None:
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.stack: List[cst.CSTNode] = []
+        self.names: "set[str]" = set()
 
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Name):
+            self.names.add(node.value)
         if self.stack:
             self.parents[node] = self.stack[-1]
         self.stack.append(node)
@@ -33,7 +36,9 @@ class Tree:
     """A parsed module with the metadata the rewrites need; nodes are those of ``self.module``."""
 
     def __init__(self, text: str) -> None:
-        wrapper = cst.MetadataWrapper(cst.parse_module(text))
+        # the module was parsed here and nobody else holds it: the defensive deep copy
+        # MetadataWrapper makes by default cost as much as the parse (measured on timm's fix)
+        wrapper = cst.MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
         self.module: cst.Module = wrapper.module
         self.text = text
         self.ranges: Dict[cst.CSTNode, CodeRange] = dict(wrapper.resolve(PositionProvider))
@@ -41,6 +46,7 @@ class Tree:
         collector = _Parents()
         self.module.visit(collector)
         self.parents = collector.parents
+        self._names = frozenset(collector.names)
         self._by_start: Dict[Pos, List[cst.CSTNode]] = {}
         for node, rng in self.ranges.items():
             self._by_start.setdefault((rng.start.line, rng.start.column), []).append(node)
@@ -113,8 +119,9 @@ class Tree:
         return None
 
     def names(self) -> "set[str]":
-        """Every identifier in the module: a new top-level name must avoid all of them."""
-        return {n.value for n in walk(self.module) if isinstance(n, cst.Name)}
+        """Every identifier in the module: a new top-level name must avoid all of them. A fresh set
+        (callers add the names they take), collected with the parents in one visit."""
+        return set(self._names)
 
     def label_of(self, func: cst.FunctionDef) -> str:
         """`Class.method` for a method, the function's name otherwise (for generated docstrings)."""
