@@ -42,6 +42,15 @@ class LenOfProxy(Rule):
                 n = len(self.blocks)
                 feats = [x, x]
                 return x * n * len(feats)
+    """), Valid("""
+        class M(nn.Module):
+            def forward(self, x):
+                # list concatenation stays a list (hiera's unroll): its length is a plain int
+                b, c = x.shape[0], x.shape[-1]
+                sizes = [x.shape[1] // 2, x.shape[2] // 2]
+                new_shape = [b] + sum([[s, 2] for s in sizes], []) + [c]
+                x = x.view(new_shape)
+                return x.permute([0] + list(range(1, len(new_shape))))
     """)]
     INVALID = [Invalid("""
         class M(nn.Module):

@@ -511,11 +511,21 @@ class ProjectLike:  # pragma: no cover - the protocol Analysis needs (implemente
 
 # --------------------------------------------------------------------- helpers
 def _arith(a: Value, b: Value) -> Value:
+    if a.kind is Kind.CONTAINER and b.kind is Kind.CONTAINER:
+        # `[B] + sizes`: list/tuple concatenation stays a Python sequence even when it holds Proxies
+        # (its `len` is a plain int while tracing); the elements are kept when both sides know them
+        return _concatenation(a, b)
     if a.traced or b.traced:
         return proxy_from([a, b])
-    if a.kind is Kind.CONTAINER and b.kind is Kind.CONTAINER:
-        return Value(Kind.CONTAINER)
     return CONCRETE
+
+
+def _concatenation(a: Value, b: Value) -> Value:
+    traced = [v for v in (a, b) if v.traced]
+    items = a.items + b.items if a.items is not None and b.items is not None and not (a.opaque or b.opaque) \
+        else None
+    return Value(Kind.CONTAINER, _taint_of((a, b)), traced[0].origin if traced else None,
+                 traced[0].steps if traced else (), items=items)
 
 
 _KEYWORD_CONSTANTS = {"None": const(None), "True": const(True), "False": const(False)}

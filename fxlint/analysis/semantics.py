@@ -359,7 +359,8 @@ def _call_builtin(name: str, args: List[Value], every: List[Value], project: Pro
         first = args[0] if args else CONCRETE
         if first.kind is Kind.PROXY:
             return proxy_from([first], Taint.SHAPE)
-        return proxy_from([first], Taint.SHAPE) if first.traced and first.items is None else CONCRETE
+        # a Python list/tuple has a plain-int length while tracing, whatever it holds
+        return CONCRETE
     if name == "range":
         return Value(Kind.CONTAINER, proxy_from(every, Taint.SHAPE).taint if any(v.traced for v in every)
                      else Taint.NONE, next((v.origin for v in every if v.traced), None))
@@ -377,6 +378,13 @@ def _call_builtin(name: str, args: List[Value], every: List[Value], project: Pro
         return Value(Kind.FSTRING, traced[0].taint, traced[0].origin, traced[0].steps) if traced else CONCRETE
     if name in ("dict",):
         return Value(Kind.CONTAINER, proxy_from(every).taint if any(v.traced for v in every) else Taint.NONE)
+    if name == "sum" and len(args) >= 2 and args[1].kind is Kind.CONTAINER:
+        # `sum(list_of_lists, [])` concatenates Python sequences: a list, whatever it holds
+        elements = [element_of(args[0])] if args[0].kind is Kind.CONTAINER else [args[0]]
+        traced = [v for v in elements + [args[1]] if v.traced]
+        return Value(Kind.CONTAINER, proxy_from(traced).taint if traced else Taint.NONE,
+                     traced[0].origin if traced else None,
+                     traced[0].steps if traced else ())
     if name in ("int", "float", "round", "abs", "bool", "min", "max", "sum", "any", "all", "divmod", "pow"):
         flat = [element_of(v) if v.kind is Kind.CONTAINER else v for v in every]
         return proxy_from(flat) if any(v.traced for v in flat) else CONCRETE

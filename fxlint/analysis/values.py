@@ -147,7 +147,8 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
             items = tuple(join(x, y) for x, y in zip(a.items, b.items))
         else:
             items = None
-        return a.derived(taint=a.taint | b.taint, items=items, const=a.const if a.const == b.const else _UNKNOWN)
+        base = b if b.traced and not a.traced else a  # keep the provenance of the traced side
+        return base.derived(taint=a.taint | b.taint, items=items, const=a.const if a.const == b.const else _UNKNOWN)
     if a.traced or b.traced:
         base = a if a.traced else b
         return base.derived(taint=a.taint | b.taint, items=None)
