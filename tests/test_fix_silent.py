@@ -126,7 +126,74 @@ def test_buffer_update_inside_a_branch_is_declined():
                 return x * self.n
     """)
     assert not result.changed
-    assert "inside a block" in manual_reasons(result, "TRC503")[0]
+    assert "read after the `if`" in manual_reasons(result, "TRC503")[0]
+
+
+def test_buffer_update_inside_a_loop_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("n", torch.zeros(()))
+            def forward(self, x):
+                for _ in range(2):
+                    self.n.add_(1)
+                return x * 2
+    """)
+    assert not result.changed
+    assert "inside a loop" in manual_reasons(result, "TRC503")[0]
+
+
+def test_no_grad_decorator_detaches_every_return_with_one_helper():
+    result = fixed("""
+        class M(nn.Module):
+            @torch.no_grad()
+            def a(self, x):
+                if self.training:
+                    return x * 2, x + 1
+                return {"y": x * 3}
+            @torch.no_grad()
+            def b(self, x):
+                return x - 1
+            def forward(self, x):
+                return self.a(x), self.b(x)
+    """)
+    assert {a[0] for a in result.applied} == {"TRC505"} and "@torch.no_grad" not in result.text
+    assert "return _fx_detached((x * 2, x + 1))" in result.text
+    assert 'return _fx_detached({"y": x * 3})' in result.text and "return _fx_detached(x - 1)" in result.text
+    assert result.text.count("def _fx_detached") == 1
+
+
+def test_no_grad_decorator_returning_an_input_unchanged_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            @torch.no_grad()
+            def pick(self, x, y):
+                if self.training:
+                    return x
+                return y * 2
+            def forward(self, x):
+                return self.pick(x, x)
+    """)
+    assert not result.changed
+    assert "returns `x` unchanged" in manual_reasons(result, "TRC505")[0]
+
+
+def test_no_grad_decorator_returning_a_wrapped_call_is_declined():
+    # a hoisted tail may hand back one of its inputs unchanged: that cannot be seen from here
+    result = fixed("""
+        @torch.fx.wrap
+        def choose(x, y):
+            return x if x.sum() > 0 else y * 2
+        class M(nn.Module):
+            @torch.no_grad()
+            def pick(self, x, y):
+                return choose(x, y)
+            def forward(self, x):
+                return self.pick(x, x)
+    """)
+    assert not result.changed
+    assert "`@torch.fx.wrap` function" in manual_reasons(result, "TRC505")[0]
 
 
 def test_buffer_update_calling_a_submodule_is_declined():
