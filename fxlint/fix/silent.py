@@ -301,8 +301,8 @@ def _detached_def(name: str) -> cst.FunctionDef:
         f"    return type(value)(*[{name}(v) for v in value])\n",
         f"if type(value) is dict:\n    return {{k: {name}(v) for k, v in value.items()}}\n",
         "return value\n")]
-    doc = ("Added by `fxlint fix` (TRC505) for a `@torch.no_grad()` function: what it returns, with every\n"
-           "    tensor detached (also inside tuples, lists and dicts); FX records one call.\n    ")
+    doc = ("Added by `fxlint fix` (TRC505) in place of a no_grad decorator: what the function returns,\n"
+           "    with every tensor detached (also inside tuples, lists and dicts); FX records one call.\n    ")
     return wrapped_def(name, ["value"], body, doc)
 
 
