@@ -29,6 +29,7 @@ from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
+from fxlint.fix.tensor_attributes import TENSOR_ATTRIBUTES
 from fxlint.fix.tree import Tree, paren, walk
 from fxlint.fix.wrapped import wrapped_names
 
@@ -483,6 +484,8 @@ def _registered_buffers(tree: Tree, node: cst.CSTNode) -> Set[str]:
 def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
     """`if isinstance(x, torch.Tensor): A [else: B]` on a forward() input -> A (`not isinstance` -> B)."""
     node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is not None and tree.code(node.func) == "hasattr":
+        return _hasattr_branch(tree, node, d)
     if node is None or tree.code(node.func) not in ("isinstance", "torch.is_tensor"):
         return None
     subject = node.args[0].value
@@ -499,6 +502,23 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
             p.name.value for p in func.params.params}:
         return Decline("the checked value is not a forward() input: its type is not known")
     return _keep_branch(tree, node, d, f"Keep the branch a tensor `{subject.value}` takes", func, subject)
+
+
+def _hasattr_branch(tree: Tree, node: cst.Call, d: Diagnostic) -> Outcome:
+    """`if hasattr(x, "name"): A [else: B]` on a forward() input: a Proxy has every attribute, so
+    tracing always takes A; a tensor `x` has `name` only when `torch.Tensor` does (the generated
+    `dir(torch.Tensor)` list), so the branch a tensor takes is kept: B for `.tensors` (an ImageList
+    unwrapped), A for `.shape`. Blind spot: attributes set on a tensor instance at run time."""
+    func = tree.function_of(node)
+    if len(node.args) != 2 or not isinstance(node.args[1].value, cst.SimpleString):
+        return Decline("`hasattr` with a computed name: its answer for a tensor is not known")
+    subject, name = node.args[0].value, node.args[1].value.evaluated_value
+    if func is None or func.name.value != "forward" or not isinstance(subject, cst.Name) or subject.value not in {
+            p.name.value for p in func.params.params}:
+        return Decline("the checked value is not a forward() input: its type is not known")
+    has = name in TENSOR_ATTRIBUTES
+    title = f"Keep the branch a tensor `{subject.value}` takes (`torch.Tensor` has {'' if has else 'no '}`{name}`)"
+    return _keep_branch(tree, node, d, title, func, subject, answer=has)
 
 
 #: spellings of a tuple type check whose answer is True for a leaf module's tuple output
@@ -520,8 +540,8 @@ def _tuple_check(tree: Tree, node: cst.Call, func) -> bool:
 
 
 def _keep_branch(tree: Tree, node: cst.Call, d: Diagnostic, title: str, func, subject,
-                 check_reassigned: bool = True) -> Outcome:
-    """Replace the `if` whose whole condition is ``node`` (or `not node`) by the branch a True answer takes."""
+                 check_reassigned: bool = True, answer: bool = True) -> Outcome:
+    """Replace the `if` whose whole condition is ``node`` (or `not node`) by the branch ``answer`` takes."""
     test: cst.CSTNode = node
     parent = tree.parents.get(node)
     negated = isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not)
@@ -533,7 +553,8 @@ def _keep_branch(tree: Tree, node: cst.Call, d: Diagnostic, title: str, func, su
         return Decline("an `elif` chain: pin the branch by hand")
     if check_reassigned and _reassigned(tree, func, subject.value, parent):
         return Decline(f"`{subject.value}` is reassigned before the check")
-    kept = parent.orelse.body if negated and parent.orelse is not None else (None if negated else parent.body)
+    takes_body = answer != negated
+    kept = parent.body if takes_body else (parent.orelse.body if parent.orelse is not None else None)
     if kept is None:
         return Plan(title, UNSAFE, {parent: cst.RemovalSentinel.REMOVE}, [d])
     body = list(kept.body)
