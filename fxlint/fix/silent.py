@@ -152,8 +152,10 @@ def fresh_random(tree: Tree, d: Diagnostic) -> Outcome:
     func, anchor_name = anchor
     if _decides_control_flow(tree, node, func):
         return Decline("the random value decides Python control flow, which FX cannot record even when it is "
-                       "drawn on every call: draw a tensor (`torch.rand(x.shape[:1])`) and select with "
-                       "`torch.where`, or remove the random branch from the traced model")
+                       "drawn on every call, and no rewrite keeps eager's RNG stream and skipped work: by hand, "
+                       "draw a tensor mask (`keep = torch.rand(x.shape[:1], device=x.device) >= p`) and select "
+                       "with `torch.where`/multiplication (timm's DropPath), or trace the model in eval mode "
+                       "where a `self.training and ...` guard keeps the branch out of the graph")
     if any(isinstance(n, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)) for n in walk(node)):
         return Decline("the call contains a lambda, walrus, await or yield")
     params = _Params(tree, _module_names(tree), {anchor_name})
@@ -353,8 +355,11 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
         return Decline("only `self.<buffer> op= v`, `self.<buffer> = v` and `self.<buffer>.<op>_(...)` statements "
                        "are moved; keep the state in a registered buffer updated in place")
     if target not in buffers:
-        return Decline(f"`self.{target}` is not a registered buffer: register it (`self.register_buffer`) and "
-                       "update it in place inside a `@torch.fx.wrap` function that also receives a traced input")
+        return Decline(f"`self.{target}` is a plain Python attribute, not a registered buffer (a tensor in its place "
+                       "changes every Python expression that reads it): by hand, register it in __init__ (`self.register_buffer("
+                       f"\"{target}\", torch.zeros(()), persistent=False)`), update it in place "
+                       f"(`self.{target}.add_(1)`, which `fxlint fix --unsafe-fixes` then records), and compute what "
+                       "reads it with tensor ops (`torch.clamp` for `min`/`max`, `torch.pow` for `**`)")
     anchor = _forward_anchor(tree, stmt)
     if isinstance(anchor, Decline):
         return anchor
