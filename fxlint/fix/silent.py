@@ -355,8 +355,9 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
         return Decline("only `self.<buffer> op= v`, `self.<buffer> = v` and `self.<buffer>.<op>_(...)` statements "
                        "are moved; keep the state in a registered buffer updated in place")
     if target not in buffers:
-        return Decline(f"`self.{target}` is a plain Python attribute, not a registered buffer (a tensor in its place "
-                       "changes every Python expression that reads it): by hand, register it in __init__ (`self.register_buffer("
+        return Decline(f"`self.{target}` is a plain Python attribute, not a registered buffer (a tensor in its "
+                       "place changes every Python expression that reads it): by hand, register it in __init__ "
+                       "(`self.register_buffer("
                        f"\"{target}\", torch.zeros(()), persistent=False)`), update it in place "
                        f"(`self.{target}.add_(1)`, which `fxlint fix --unsafe-fixes` then records), and compute what "
                        "reads it with tensor ops (`torch.clamp` for `min`/`max`, `torch.pow` for `**`)")
