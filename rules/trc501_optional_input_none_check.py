@@ -51,8 +51,9 @@ class OptionalInputNoneCheck(Rule):
     hazard = Hazard.SILENT
     fix_availability = FixAvailability.SOMETIMES
     summary = "`is None` check on a forward() input (always false while tracing)"
-    help = ("decide the None case at construction (a constructor flag) or trace each variant separately; "
-            "a Proxy is never None")
+    help = ("a Proxy is never None: trace the None path explicitly (`symbolic_trace(model, "
+            "concrete_args={name: None})` for callers that never pass it), or make the choice a constructor "
+            "flag and trace each variant you deploy")
 
     VALID = [Valid("""
         class M(nn.Module):

@@ -38,10 +38,13 @@ class StateMutationInForward(Rule):
     memoisation pattern, which leaves one stale entry behind but changes no result.
 
     ## Fix safety
-    Unsafe, registered buffers only, top-level statements in forward(): the update moves into a wrapped
+    Unsafe, registered buffers only, statements in forward()'s body or in its `if`/`else` branches
+    (`self.b += v`, `self.b = expr`, `self.b.mul_(m).add_(v)`): the update moves into a wrapped
     function that receives the buffer and a traced input, updates it in place and returns it (later
     reads use the returned value; `self.b = expr` becomes `copy_`, assuming the same shape and dtype).
-    Plain Python counters get guidance only.
+    Declined inside loops, `with` and `try`, and when the buffer is read after the `if` that updates
+    it. Plain Python counters get guidance only: making one a buffer changes the `state_dict` and
+    turns the Python arithmetic it feeds (`min`, `max`, `**`) into tensor code.
     """
 
     code = "TRC503"

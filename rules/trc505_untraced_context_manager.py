@@ -34,8 +34,12 @@ class UntracedContextManager(Rule):
 
     ## Fix safety
     Unsafe, `no_grad` only: the `with` is dropped and every name it binds that is read later is
-    `.detach()`ed (intermediates now build an autograd graph). Blocks that return or mutate in place,
-    and autocast, get guidance only.
+    `.detach()`ed (intermediates now build an autograd graph). A `@torch.no_grad()` decorator is
+    dropped and every value the function returns goes through a wrapped helper that detaches each
+    tensor in it (also inside tuples, lists and dicts). Blocks that return or mutate in place,
+    functions that return an input or a `self.` attribute unchanged (no_grad leaves those as they
+    are), and autocast get guidance only: autocast has no graph equivalent, and hoisting its block
+    would hide the submodules it calls from quantization.
     """
 
     code = "TRC505"

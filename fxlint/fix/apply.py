@@ -31,12 +31,17 @@ def apply(tree: Tree, plans: Sequence[Plan]) -> str:
     replacements: Dict[cst.CSTNode, object] = {}
     inserts: Dict[cst.CSTNode, List[cst.BaseStatement]] = {}
     imports: Set[str] = set()
+    added: Set[str] = set()
     for plan in plans:
         replacements.update(plan.replacements)
         imports |= plan.imports
         if plan.hoisted is not None:
             top, definition = plan.hoisted
-            inserts.setdefault(top, []).append(definition)
+            # a shared helper (TRC505's `_fx_detached`) planned by two fixes of one round is added once
+            text = tree.module.code_for_node(definition)
+            if text not in added:
+                added.add(text)
+                inserts.setdefault(top, []).append(definition)
     module = tree.module.visit(_Apply(replacements, inserts))
     return add_imports(module, imports).code
 

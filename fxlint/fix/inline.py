@@ -16,7 +16,7 @@ from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
-from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, tensor_branch
+from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, no_grad_decorator, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
@@ -552,7 +552,7 @@ INLINE = {
 }
 INLINE.update({
     "TRC504": (fresh_random,),
-    "TRC505": (drop_no_grad,),
+    "TRC505": (drop_no_grad, no_grad_decorator),
     "TRC503": (buffer_update_in_place,),
     "TRC502": (tensor_branch,),
 })

@@ -29,7 +29,9 @@ from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
-from fxlint.fix.tree import Tree, walk
+from fxlint.fix.tensor_attributes import TENSOR_ATTRIBUTES
+from fxlint.fix.tree import Tree, paren, walk
+from fxlint.fix.wrapped import wrapped_names
 
 UNSAFE = Applicability.UNSAFE
 Outcome = Union[Plan, Decline, None]
@@ -150,8 +152,10 @@ def fresh_random(tree: Tree, d: Diagnostic) -> Outcome:
     func, anchor_name = anchor
     if _decides_control_flow(tree, node, func):
         return Decline("the random value decides Python control flow, which FX cannot record even when it is "
-                       "drawn on every call: draw a tensor (`torch.rand(x.shape[:1])`) and select with "
-                       "`torch.where`, or remove the random branch from the traced model")
+                       "drawn on every call, and no rewrite keeps eager's RNG stream and skipped work: by hand, "
+                       "draw a tensor mask (`keep = torch.rand(x.shape[:1], device=x.device) >= p`) and select "
+                       "with `torch.where`/multiplication (timm's DropPath), or trace the model in eval mode "
+                       "where a `self.training and ...` guard keeps the branch out of the graph")
     if any(isinstance(n, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)) for n in walk(node)):
         return Decline("the call contains a lambda, walrus, await or yield")
     params = _Params(tree, _module_names(tree), {anchor_name})
@@ -203,8 +207,7 @@ def drop_no_grad(tree: Tree, d: Diagnostic) -> Outcome:
         return None
     callee = tree.code(item.func if isinstance(item, cst.Call) else item)
     if callee not in NO_GRAD:
-        return Decline("autocast has no equivalent in the graph: cast explicitly (`.to(dtype)`) or run the block "
-                       "outside the traced model")
+        return _autocast_decline(tree, node, tree.code(item))
     if len(node.items) != 1 or with_item.asname is not None or node.asynchronous is not None:
         return Decline("the `with` has several items or binds a name")
     func = tree.function_of(node)
@@ -222,9 +225,94 @@ def drop_no_grad(tree: Tree, d: Diagnostic) -> Outcome:
                 {node: cst.FlattenSentinel(body)}, [d])
 
 
-def _no_grad_problem(tree: Tree, node: cst.With) -> str:
+def _autocast_decline(tree: Tree, node: cst.CSTNode, mode: str) -> Decline:
+    """autocast (or a grad mode other than no_grad) has no graph equivalent: explicit `.to(dtype)`
+    casts cannot reproduce autocast's per-op casting of module weights, and hoisting the block into a
+    wrapped function would hide the submodules it calls from quantization."""
+    body = node.body if isinstance(node, (cst.With, cst.FunctionDef)) else node
+    hidden = sorted({tree.code(n.func) for n in walk(body) if isinstance(n, cst.Call)
+                     and (_self_chain(n.func) or "").count(".") == 1})
+    hides = f"; hoisting the block into a `@torch.fx.wrap` function would hide {', '.join(hidden)} from quantization" \
+        if hidden else ""
+    return Decline(f"`{mode}` has no equivalent in the graph{hides}: remove it from the module and enter it "
+                   f"around the call of the traced model instead (`with {mode}: out = traced(x)` applies it "
+                   "to every op of the GraphModule), or cast explicitly with `.to(dtype)` where the block needs it")
+
+
+# ------------------------------------------------------------------------ TRC505 as a decorator
+def no_grad_decorator(tree: Tree, d: Diagnostic) -> Outcome:
+    """`@torch.no_grad()` on a function -> no decorator, and every `return v` -> `return
+    _fx_detached(v)`: a wrapped helper that detaches every tensor in `v` (also inside tuples, lists
+    and dicts). Same values and `requires_grad=False` as under no_grad; the function's intermediates
+    now build an autograd graph (memory), so UNSAFE like the `with` rewrite.
+
+    Declined when a return hands back a value no_grad leaves untouched: one of the function's own
+    inputs or a `self.` attribute (a Parameter keeps requires_grad=True under no_grad; `.detach()`
+    would drop it). Blind spot: such a value reached through a local alias (`y = x; return y`) or an
+    identity submodule is detached anyway, and tensors inside other containers are not detached."""
+    node = tree.at(d.location.row, d.location.column, cst.Decorator)
+    func = tree.parents.get(node) if node is not None else None
+    if not isinstance(func, cst.FunctionDef):
+        return None
+    expr = node.decorator
+    if tree.code(expr.func if isinstance(expr, cst.Call) else expr) not in NO_GRAD:
+        return _autocast_decline(tree, func, tree.code(expr))
+    if isinstance(expr, cst.Call) and expr.args:
+        return Decline("the decorator has arguments")
+    problem = _no_grad_problem(tree, func, returns_ok=True)
+    if problem:
+        return Decline(problem.replace("the block", "the function"))
+    inputs = {p.name.value for p in [*func.params.posonly_params, *func.params.params, *func.params.kwonly_params]}
+    returns = [n for n in walk(func.body) if isinstance(n, cst.Return) and n.value is not None]
+    passthrough = [tree.code(r.value) for r in returns if (isinstance(r.value, cst.Name) and r.value.value in inputs)
+                   or _self_chain(r.value) is not None]
+    if passthrough:
+        return Decline(f"it returns `{passthrough[0]}` unchanged, which no_grad leaves as it is and `.detach()` "
+                       "would not: detach what it computes by hand")
+    wrapped = wrapped_names(tree)
+    opaque = [tree.code(r.value) for r in returns if isinstance(r.value, cst.Call)
+              and tree.code(r.value.func) in wrapped]
+    if opaque:
+        return Decline(f"it returns `{opaque[0]}`, a `@torch.fx.wrap` function that may hand back an input "
+                       "unchanged: detach what it computes by hand")
+    helper, definition = _detached_helper(tree)
+    replacements: Dict[cst.CSTNode, object] = {node: cst.RemovalSentinel.REMOVE}
+    replacements.update({r: r.with_changes(value=cst.parse_expression(f"{helper}(x)").with_changes(
+        args=[cst.Arg(value=paren(r.value) if isinstance(r.value, cst.Tuple) else r.value)])) for r in returns})
+    hoisted = (tree.top_level(func), definition) if definition is not None else None
+    return Plan(f"Drop `@{tree.code(expr)}` and detach what `{func.name.value}` returns", UNSAFE, replacements,
+                [d], frozenset({"torch"}), hoisted)
+
+
+def _detached_helper(tree: Tree) -> "Tuple[str, Optional[cst.FunctionDef]]":
+    """The name of the module's `_fx_detached` helper, and its definition when it must be added
+    (an earlier round may have added it; two plans of one round add the same text, added once)."""
+    taken = tree.names()
+    for stmt in tree.module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value.startswith("_fx_detached") \
+                and tree.code(stmt) == tree.code(_detached_def(stmt.name.value)):
+            return stmt.name.value, None
+    name = unique_name("_fx_detached", taken)
+    return name, _detached_def(name)
+
+
+def _detached_def(name: str) -> cst.FunctionDef:
+    body = [cst.parse_statement(line) for line in (
+        "if isinstance(value, torch.Tensor):\n    return value.detach()\n",
+        f"if type(value) in (tuple, list):\n    return type(value)({name}(v) for v in value)\n",
+        f"if isinstance(value, tuple) and hasattr(value, \"_fields\"):\n"
+        f"    return type(value)(*[{name}(v) for v in value])\n",
+        f"if type(value) is dict:\n    return {{k: {name}(v) for k, v in value.items()}}\n",
+        "return value\n")]
+    doc = ("Added by `fxlint fix` (TRC505) in place of a no_grad decorator: what the function returns,\n"
+           "    with every tensor detached (also inside tuples, lists and dicts); FX records one call.\n    ")
+    return wrapped_def(name, ["value"], body, doc)
+
+
+def _no_grad_problem(tree: Tree, node: cst.CSTNode, returns_ok: bool = False) -> str:
     for n in walk(node.body):
-        if isinstance(n, (cst.Return, cst.Yield, cst.Global, cst.Nonlocal, cst.FunctionDef, cst.Lambda)):
+        if isinstance(n, (cst.Return, cst.Yield, cst.Global, cst.Nonlocal, cst.FunctionDef, cst.Lambda)) \
+                and not (returns_ok and isinstance(n, cst.Return)):
             return "the block returns, yields or defines functions: detach its results by hand"
         if isinstance(n, cst.AugAssign) or (isinstance(n, (cst.Attribute, cst.Subscript))
                                              and tree.contexts.get(n) == ExpressionContext.STORE):
@@ -267,8 +355,12 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
         return Decline("only `self.<buffer> op= v`, `self.<buffer> = v` and `self.<buffer>.<op>_(...)` statements "
                        "are moved; keep the state in a registered buffer updated in place")
     if target not in buffers:
-        return Decline(f"`self.{target}` is not a registered buffer: register it (`self.register_buffer`) and "
-                       "update it in place inside a `@torch.fx.wrap` function that also receives a traced input")
+        return Decline(f"`self.{target}` is a plain Python attribute, not a registered buffer (a tensor in its "
+                       "place changes every Python expression that reads it): by hand, register it in __init__ "
+                       "(`self.register_buffer("
+                       f"\"{target}\", torch.zeros(()), persistent=False)`), update it in place "
+                       f"(`self.{target}.add_(1)`, which `fxlint fix --unsafe-fixes` then records), and compute what "
+                       "reads it with tensor ops (`torch.clamp` for `min`/`max`, `torch.pow` for `**`)")
     anchor = _forward_anchor(tree, stmt)
     if isinstance(anchor, Decline):
         return anchor
@@ -276,8 +368,8 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
     hidden = [tree.code(n.func) for n in walk(small) if isinstance(n, cst.Call) and _calls_module(n.func, buffers)]
     if hidden:
         return Decline(f"the update calls {', '.join(hidden)}: moving it would hide it from quantization")
-    if tree.block_of(stmt) is not func.body:
-        return Decline("the update sits inside a block: move it to the top of forward() by hand")
+    if not _only_ifs_between(tree, stmt, func):
+        return Decline("the update sits inside a loop, `with` or `try`: move it to forward()'s own body by hand")
     params = _Params(tree, _module_names(tree), {anchor_name})
     new_small = _in_place(params.rewrite(small))
     taken = tree.names()
@@ -296,6 +388,10 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
     # later reads use the returned buffer: a read with no Proxy in it would be computed once while
     # tracing and stored as a constant (the buffer's value before any update)
     reads = _later_reads(tree, func, stmt, target)
+    if any(tree.block_of(tree.statement(r)) is not tree.block_of(stmt) and not _in_block(tree, r, tree.block_of(stmt))
+           for r in reads):
+        return Decline(f"`self.{target}` is read after the `if` that updates it: move the update to forward()'s "
+                       "own body by hand")
     in_scope = {n.value for n in walk(func) if isinstance(n, cst.Name) and tree.contexts.get(n) is not None}
     local = unique_name(target, in_scope | _module_names(tree) | {name}) if reads else ""
     text = f"{local} = {name}({args})\n" if reads else f"{name}({args})\n"
@@ -307,11 +403,30 @@ def buffer_update_in_place(tree: Tree, d: Diagnostic) -> Outcome:
 
 
 def _later_reads(tree: Tree, func: cst.FunctionDef, stmt: cst.CSTNode, target: str) -> List[cst.Attribute]:
-    """`self.<target>` read after ``stmt`` in ``func`` (stores and nested functions excluded)."""
+    """`self.<target>` read after ``stmt`` in ``func`` (stores, nested functions and the other
+    branches of the `if`s around ``stmt``, which never run after it, excluded)."""
     end = tree.end(stmt)
+    exclusive = [a.orelse for a in tree.ancestors(stmt) if isinstance(a, cst.If) and a.orelse is not None
+                 and tree.contains(a.body, stmt)]
     return [n for n in walk(func.body) if isinstance(n, cst.Attribute) and _self_chain(n) == f"self.{target}"
             and tree.start(n) >= end and tree.contexts.get(n) == ExpressionContext.LOAD
-            and tree.function_of(n) is func]
+            and tree.function_of(n) is func and not any(tree.contains(e, n) for e in exclusive)]
+
+
+def _only_ifs_between(tree: Tree, stmt: cst.CSTNode, func: cst.FunctionDef) -> bool:
+    """Is ``stmt`` in forward()'s body or in `if`/`else` branches only? The wrapped call then runs
+    exactly when the update did (the branch conditions are Python values fixed while tracing, or
+    other findings)."""
+    for anc in tree.ancestors(stmt):
+        if anc is func:
+            return True
+        if not isinstance(anc, (cst.IndentedBlock, cst.If, cst.Else)):
+            return False
+    return False
+
+
+def _in_block(tree: Tree, node: cst.CSTNode, block: cst.CSTNode) -> bool:
+    return any(a is block for a in tree.ancestors(node))
 
 
 def _buffer_target(small: cst.BaseSmallStatement) -> Optional[str]:
@@ -320,11 +435,18 @@ def _buffer_target(small: cst.BaseSmallStatement) -> Optional[str]:
         return _one_attr(small.target)
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
         return _one_attr(small.targets[0].target)
-    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute):
-        method = small.value.func.attr.value
-        if method.endswith("_") and not method.startswith("_"):
-            return _one_attr(small.value.func.value)
+    if isinstance(small, cst.Expr):
+        receiver = _in_place_receiver(small.value)
+        return _one_attr(receiver) if receiver is not small.value else None
     return None
+
+
+def _in_place_receiver(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`self.b` in `self.b.mul_(m).add_(v)`: the receiver of a chain of in-place method calls."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+            and expr.func.attr.value.endswith("_") and not expr.func.attr.value.startswith("_"):
+        expr = expr.func.value
+    return expr
 
 
 def _one_attr(expr: cst.BaseExpression) -> Optional[str]:
@@ -368,6 +490,8 @@ def _registered_buffers(tree: Tree, node: cst.CSTNode) -> Set[str]:
 def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
     """`if isinstance(x, torch.Tensor): A [else: B]` on a forward() input -> A (`not isinstance` -> B)."""
     node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is not None and tree.code(node.func) == "hasattr":
+        return _hasattr_branch(tree, node, d)
     if node is None or tree.code(node.func) not in ("isinstance", "torch.is_tensor"):
         return None
     subject = node.args[0].value
@@ -384,6 +508,23 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
             p.name.value for p in func.params.params}:
         return Decline("the checked value is not a forward() input: its type is not known")
     return _keep_branch(tree, node, d, f"Keep the branch a tensor `{subject.value}` takes", func, subject)
+
+
+def _hasattr_branch(tree: Tree, node: cst.Call, d: Diagnostic) -> Outcome:
+    """`if hasattr(x, "name"): A [else: B]` on a forward() input: a Proxy has every attribute, so
+    tracing always takes A; a tensor `x` has `name` only when `torch.Tensor` does (the generated
+    `dir(torch.Tensor)` list), so the branch a tensor takes is kept: B for `.tensors` (an ImageList
+    unwrapped), A for `.shape`. Blind spot: attributes set on a tensor instance at run time."""
+    func = tree.function_of(node)
+    if len(node.args) != 2 or not isinstance(node.args[1].value, cst.SimpleString):
+        return Decline("`hasattr` with a computed name: its answer for a tensor is not known")
+    subject, name = node.args[0].value, node.args[1].value.evaluated_value
+    if func is None or func.name.value != "forward" or not isinstance(subject, cst.Name) or subject.value not in {
+            p.name.value for p in func.params.params}:
+        return Decline("the checked value is not a forward() input: its type is not known")
+    has = name in TENSOR_ATTRIBUTES
+    title = f"Keep the branch a tensor `{subject.value}` takes (`torch.Tensor` has {'' if has else 'no '}`{name}`)"
+    return _keep_branch(tree, node, d, title, func, subject, answer=has)
 
 
 #: spellings of a tuple type check whose answer is True for a leaf module's tuple output
@@ -405,8 +546,8 @@ def _tuple_check(tree: Tree, node: cst.Call, func) -> bool:
 
 
 def _keep_branch(tree: Tree, node: cst.Call, d: Diagnostic, title: str, func, subject,
-                 check_reassigned: bool = True) -> Outcome:
-    """Replace the `if` whose whole condition is ``node`` (or `not node`) by the branch a True answer takes."""
+                 check_reassigned: bool = True, answer: bool = True) -> Outcome:
+    """Replace the `if` whose whole condition is ``node`` (or `not node`) by the branch ``answer`` takes."""
     test: cst.CSTNode = node
     parent = tree.parents.get(node)
     negated = isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not)
@@ -418,7 +559,8 @@ def _keep_branch(tree: Tree, node: cst.Call, d: Diagnostic, title: str, func, su
         return Decline("an `elif` chain: pin the branch by hand")
     if check_reassigned and _reassigned(tree, func, subject.value, parent):
         return Decline(f"`{subject.value}` is reassigned before the check")
-    kept = parent.orelse.body if negated and parent.orelse is not None else (None if negated else parent.body)
+    takes_body = answer != negated
+    kept = parent.body if takes_body else (parent.orelse.body if parent.orelse is not None else None)
     if kept is None:
         return Plan(title, UNSAFE, {parent: cst.RemovalSentinel.REMOVE}, [d])
     body = list(kept.body)

@@ -25,6 +25,11 @@ def wrapped_spans(tree: Tree) -> List[Tuple[int, int]]:
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value in wrapped]
 
 
+def wrapped_names(tree: Tree) -> "set[str]":
+    """Names of the module's functions FX will not trace."""
+    return set(ModuleSource("<fix>", "<fix>", tree.text, tree=tree.module).wrapped)
+
+
 def outside_wrapped(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[Diagnostic]:
     spans = wrapped_spans(tree)
     return [d for d in diagnostics if not any(a <= d.location.row <= b for a, b in spans)]
