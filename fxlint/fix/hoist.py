@@ -90,6 +90,11 @@ def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> Op
 
 def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken: Set[str]) -> "Plan | Decline":
     """A plan that moves ``region`` into a new wrapped function (``taken``: names already in use)."""
+    loop = _escaped_loop(region)
+    if loop is not None:
+        # `if stop: break` / `if empty: continue`: the loop it leaves is hoisted whole (its trip count
+        # is data-dependent, so the loop cannot stay in the graph anyway)
+        return hoist(tree, _Region(tree, region.func, [loop], False), diagnostics, taken)
     problem = _unsupported(region)
     if problem:
         return Decline(problem)
@@ -100,7 +105,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                        "or plain function cannot be passed into a wrapped function (only `self` could carry "
                        "it); hoist by hand, or build it with a capitalised nn.Module constructor in __init__")
     hidden = _hidden_calls(region, chains)
-    wider = _with_key_readers(region)
+    wider = _with_key_readers(region) or _with_index_producers(region)
     if wider is not None:
         return hoist(tree, wider, diagnostics, taken)
     names = _Names(region)
@@ -182,12 +187,54 @@ def _with_key_readers(region: _Region) -> Optional[_Region]:
     return wider if reads & keys else None
 
 
+CONTAINERS = (cst.List, cst.ListComp, cst.Dict, cst.DictComp)
+
+
 def _binds_container(region: _Region, name: str) -> bool:
+    """Does the region bind ``name`` to a list/dict (`xs = []`, or unpacked: `xs, ys = [], []`)?"""
     for node in region.nodes():
-        if isinstance(node, cst.Assign) and isinstance(node.value, (cst.List, cst.ListComp, cst.Dict, cst.DictComp)) \
-                and any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
-            return True
+        if not isinstance(node, cst.Assign):
+            continue
+        for t in node.targets:
+            if isinstance(t.target, cst.Name) and t.target.value == name and isinstance(node.value, CONTAINERS):
+                return True
+            if isinstance(t.target, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)) \
+                    and len(t.target.elements) == len(node.value.elements):
+                if any(isinstance(te.value, cst.Name) and te.value.value == name and isinstance(ve.value, CONTAINERS)
+                       for te, ve in zip(t.target.elements, node.value.elements)):
+                    return True
     return False
+
+
+#: calls whose result is an integer/bool tensor (an index or a mask): handed from the graph into a
+#: wrapped function through an observer-sharing op (`one_hot(...).permute(...)`), QAT gives it a
+#: FakeQuantize that fails at run time (`expected scalar type Float but found Long`, notes §5)
+INDEX_OPS = {"one_hot", "argmax", "argmin", "argsort", "nonzero", "long", "bool", "bucketize", "searchsorted"}
+
+
+def _with_index_producers(region: _Region) -> Optional[_Region]:
+    """The region grown by the simple statement just before it when that only computes an index or
+    mask tensor (a call in INDEX_OPS, no submodule call) that nothing after the region reads."""
+    tree = region.tree
+    block = tree.block_of(region.stmts[0])
+    body = list(getattr(block, "body", ()))
+    index = body.index(region.stmts[0]) if region.stmts[0] in body else 0
+    if index == 0 or region.tail or not isinstance(body[index - 1], cst.SimpleStatementLine):
+        return None
+    previous = body[index - 1]
+    calls = [n for n in walk(previous) if isinstance(n, cst.Call)]
+    if not any(_call_name(c.func) in INDEX_OPS for c in calls) or any(_root_name(c.func) == "self" for c in calls):
+        return None
+    bound = {n.value for n in walk(previous) if isinstance(n, cst.Name)
+             and tree.contexts.get(n) == ExpressionContext.STORE}
+    wider = _Region(tree, region.func, [previous, *region.stmts], False)
+    if not bound or bound & _Names(wider).read_outside:
+        return None
+    return wider
+
+
+def _call_name(func: cst.BaseExpression) -> str:
+    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
 
 
 def _with_next(region: _Region) -> Optional[_Region]:
@@ -276,6 +323,23 @@ def _unsupported(region: _Region) -> str:
         if isinstance(node, cst.AugAssign) and _root_name(node.target) == "self":
             return f"the region updates `{tree.code(node.target)}`: module state set from a Proxy is never recorded"
     return ""
+
+
+def _escaped_loop(region: _Region) -> Optional[cst.BaseStatement]:
+    """The outermost loop (of the same function) left by a `break`/`continue` of the region."""
+    tree = region.tree
+    loops = [_loop_of(tree, n) for n in region.nodes() if isinstance(n, (cst.Break, cst.Continue))]
+    outside = [loop for loop in loops if loop is not None and not region.inside(loop)]
+    return min(outside, key=tree.start) if outside else None
+
+
+def _loop_of(tree: Tree, node: cst.CSTNode) -> Optional[cst.BaseStatement]:
+    for anc in tree.ancestors(node):
+        if isinstance(anc, (cst.For, cst.While)):
+            return anc
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+            return None
+    return None
 
 
 def _loop_inside(tree: Tree, node: cst.CSTNode, region: _Region) -> bool:
