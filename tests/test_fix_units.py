@@ -114,6 +114,28 @@ def test_where_declined_for_python_bool_condition():
     assert "torch.where" not in result.text
 
 
+def test_where_never_selects_tuples_or_dict_flags():
+    # was `torch.where(flag, logits, memory, logits)`: a tuple return is not a tensor to select,
+    # and `kwargs.pop("flag", False)` is a Python value, not a tensor condition
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y, **kwargs):
+                flag = kwargs.pop("flag", False)
+                if flag:
+                    return x, y
+                return x
+    """)
+    assert "torch.where" not in result.text
+    pair = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y):
+                if x.sum() > 0:
+                    return x, y
+                return x
+    """)
+    assert "torch.where" not in pair.text
+
+
 def test_syntax_error_left_untouched():
     result = fix_source("def f(:\n", "bad.py")
     assert result.error and not result.changed
