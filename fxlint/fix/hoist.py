@@ -59,7 +59,7 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
     """The smallest hoistable statement range holding ``d``: its statement, or the function's tail
     when that statement returns."""
     anchor = tree.owner_of_test(d.location.row, d.location.column) or tree.deepest_at(
-        d.location.row, d.location.column)
+        d.location.row, d.location.column) or _on_row(tree, d.location.row, d.location.column)
     stmt = tree.statement(anchor) if anchor is not None else None
     func = tree.function_of(stmt) if stmt is not None else None
     if stmt is None or func is None:
@@ -76,6 +76,15 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
         body = list(func.body.body)
         return _Region(tree, func, body[body.index(outer):], tail=True)
     return _Region(tree, func, [stmt], tail=False)
+
+
+def _on_row(tree: Tree, row: int, column: int) -> Optional[cst.CSTNode]:
+    """A node of the finding's row when none starts exactly at its column (a `for` header's
+    iterable may be reported at another column): the deepest one starting last before it."""
+    nodes = [n for n, r in tree.ranges.items() if r.start.line == row and r.start.column <= column - 1]
+    if not nodes:
+        return None
+    return max(nodes, key=lambda n: (tree.ranges[n].start.column, tree.depth(n)))
 
 
 def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> Optional[cst.BaseStatement]:
@@ -105,7 +114,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                        "or plain function cannot be passed into a wrapped function (only `self` could carry "
                        "it); hoist by hand, or build it with a capitalised nn.Module constructor in __init__")
     hidden = _hidden_calls(region, chains)
-    wider = _with_key_readers(region) or _with_index_producers(region)
+    wider = _with_key_readers(region) or _with_producers(region)
     if wider is not None:
         return hoist(tree, wider, diagnostics, taken)
     names = _Names(region)
@@ -210,27 +219,52 @@ def _binds_container(region: _Region, name: str) -> bool:
 #: wrapped function through an observer-sharing op (`one_hot(...).permute(...)`), QAT gives it a
 #: FakeQuantize that fails at run time (`expected scalar type Float but found Long`, notes §5)
 INDEX_OPS = {"one_hot", "argmax", "argmin", "argsort", "nonzero", "long", "bool", "bucketize", "searchsorted"}
+#: calls that leave torch: their result (an ndarray, a list) must not cross into a wrapped call either
+#: (`fused_moving_avg_obs_fake_quant(): argument 'input' must be Tensor, not numpy.ndarray`)
+FOREIGN_OPS = {"numpy", "tolist"}
+FOREIGN_MODULES = {"np", "numpy"}
 
 
-def _with_index_producers(region: _Region) -> Optional[_Region]:
+def _with_producers(region: _Region) -> Optional[_Region]:
     """The region grown by the simple statement just before it when that only computes an index or
-    mask tensor (a call in INDEX_OPS, no submodule call) that nothing after the region reads."""
+    mask tensor (a call in INDEX_OPS) or a non-torch value (`.numpy()`, `np.*`, or from a name bound
+    so) that nothing after the region reads, and calls no submodule."""
     tree = region.tree
     block = tree.block_of(region.stmts[0])
     body = list(getattr(block, "body", ()))
     index = body.index(region.stmts[0]) if region.stmts[0] in body else 0
-    if index == 0 or region.tail or not isinstance(body[index - 1], cst.SimpleStatementLine):
+    if index == 0 or not isinstance(body[index - 1], cst.SimpleStatementLine):
         return None
     previous = body[index - 1]
     calls = [n for n in walk(previous) if isinstance(n, cst.Call)]
-    if not any(_call_name(c.func) in INDEX_OPS for c in calls) or any(_root_name(c.func) == "self" for c in calls):
+    if any(_root_name(c.func) == "self" and not _is_tensor_method(c.func) for c in calls):
+        return None
+    if not any(_call_name(c.func) in INDEX_OPS for c in calls) and not _foreign(tree, region.func, previous):
         return None
     bound = {n.value for n in walk(previous) if isinstance(n, cst.Name)
              and tree.contexts.get(n) == ExpressionContext.STORE}
-    wider = _Region(tree, region.func, [previous, *region.stmts], False)
+    wider = _Region(tree, region.func, [previous, *region.stmts], region.tail)
     if not bound or bound & _Names(wider).read_outside:
         return None
     return wider
+
+
+def _foreign(tree: Tree, func: cst.FunctionDef, stmt: cst.CSTNode) -> bool:
+    """Does ``stmt`` compute a non-torch value: a `.numpy()`/`.tolist()`/`np.*` call, or a read of a
+    name some earlier statement of ``func`` bound from one (one level: `hm = t.numpy()`; `n = hm.shape`)?"""
+    def leaves_torch(node: cst.CSTNode) -> bool:
+        return any(isinstance(c, cst.Call) and (_call_name(c.func) in FOREIGN_OPS or _root_name(c.func) in FOREIGN_MODULES)
+                   for c in walk(node))
+
+    if leaves_torch(stmt):
+        return True
+    foreign = set()
+    for line in walk(func.body):
+        if isinstance(line, cst.SimpleStatementLine) and tree.start(line) < tree.start(stmt) and leaves_torch(line):
+            foreign |= {n.value for n in walk(line) if isinstance(n, cst.Name)
+                        and tree.contexts.get(n) == ExpressionContext.STORE}
+    return any(isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.LOAD and n.value in foreign
+               for n in walk(stmt))
 
 
 def _call_name(func: cst.BaseExpression) -> str:
