@@ -64,6 +64,10 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
     func = tree.function_of(stmt) if stmt is not None else None
     if stmt is None or func is None:
         return Decline("not inside a function body")
+    return _region_of(tree, stmt, func)
+
+
+def _region_of(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> "_Region | Decline":
     if tree.function_of(func) is not None or any(isinstance(a, cst.FunctionDef) for a in tree.ancestors(func)):
         return Decline("inside a nested function")
     returns = any(isinstance(n, cst.Return) for n in _own_nodes(stmt))
@@ -76,6 +80,47 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
         body = list(func.body.body)
         return _Region(tree, func, body[body.index(outer):], tail=True)
     return _Region(tree, func, [stmt], tail=False)
+
+
+def call_site_region(tree: Tree, d: Diagnostic) -> "Optional[_Region]":
+    """When a hazard inside a submodule cannot be hoisted where it is (it updates the submodule's
+    state, calls its methods), the statement of the parent that calls that submodule: hoisted with
+    the submodule passed in, its whole forward runs eagerly inside the wrapped call, state updates
+    included. The deepest module boundary of ``d.reached_from`` (`Net.forward -> Rotary.forward`)
+    whose caller is in this file is used, so as little as possible leaves the graph.
+
+    Blind spots: the submodule must be assigned in the caller's class as `self.x = Callee(...)`
+    (possibly inside a container constructor) and called as `self.x(...)`/`self.x[i](...)`; a
+    submodule reached through a local (`for blk in self.blocks`) is not found."""
+    chain = d.reached_from
+    for caller, callee in reversed(list(zip(chain, chain[1:]))):
+        if "." not in caller or not callee.endswith(".forward") or caller.split(".")[0] == callee.split(".")[0]:
+            continue
+        region = _submodule_call_site(tree, caller, callee.split(".")[0])
+        if region is not None:
+            return region
+    return None
+
+
+def _submodule_call_site(tree: Tree, caller: str, callee_class: str) -> "Optional[_Region]":
+    cls_name, method = caller.split(".", 1)
+    cls = next((c for c in tree.module.body if isinstance(c, cst.ClassDef) and c.name.value == cls_name), None)
+    func = next((f for f in walk(cls) if isinstance(f, cst.FunctionDef) and f.name.value == method), None) \
+        if cls is not None else None
+    if func is None:
+        return None
+    attrs = set()
+    for node in walk(cls):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and _root_name(node.targets[0].target) == "self" \
+                and any(isinstance(c, cst.Call) and _call_name(c.func) == callee_class for c in walk(node.value)):
+            attrs.add(_self_attr(node.targets[0].target))
+    calls = [n for n in walk(func.body) if isinstance(n, cst.Call) and _root_name(n.func) == "self"
+             and _self_attr(n.func) in attrs and _call_name(n.func) in attrs | {""}]
+    if not calls:
+        return None
+    stmt = tree.statement(calls[0])
+    region = _region_of(tree, stmt, func) if stmt is not None else None
+    return region if isinstance(region, _Region) else None
 
 
 def _on_row(tree: Tree, row: int, column: int) -> Optional[cst.CSTNode]:
