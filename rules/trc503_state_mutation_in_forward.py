@@ -41,7 +41,10 @@ class StateMutationInForward(Rule):
     Unsafe, registered buffers only, top-level statements in forward(): the update moves into a wrapped
     function that receives the buffer and a traced input, updates it in place and returns it (later
     reads use the returned value; `self.b = expr` becomes `copy_`, assuming the same shape and dtype).
-    Plain Python counters get guidance only.
+    Plain Python counters get guidance only. Unsafe, state of a submodule (a rotary/positional table
+    cache grown or rebuilt in its forward, a counter): the parent's call of that submodule is hoisted
+    with the submodule passed in (`rot=self.rot`), so it runs eagerly inside the wrapped call and its
+    state updates happen on every call; the submodule is hidden from quantization (named in the title).
     """
 
     code = "TRC503"

@@ -149,15 +149,17 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
     """One hoist per outermost region; a region holding several findings fixes them all."""
     regions = {}
     declined: List[object] = []
-    for d in diagnostics:
-        state = d.code in STATE_CODES
-        if not d.code.startswith(HOIST_PREFIXES) and not state:
-            continue
-        region = None if state else hoisting.region_for(tree, d)
-        if state or not _hoistable(tree, region, d):
-            # a submodule's hazard that cannot leave its own code (it needs `self`): hoist the
-            # parent's call of that submodule instead, which runs it eagerly, state included
-            region = hoisting.call_site_region(tree, d) or region
+    wanted = [d for d in diagnostics if d.code.startswith(HOIST_PREFIXES) or d.code in STATE_CODES]
+    parents = {id(d): hoisting.call_site_region(tree, d) for d in wanted if len(d.reached_from) > 1}
+    own = {id(d): None if d.code in STATE_CODES else hoisting.region_for(tree, d) for d in wanted}
+    # a submodule's hazard that cannot leave its own code (it needs `self`): hoist the parent's call
+    # of that submodule instead, which runs it eagerly, state included; the submodule's other
+    # hazards then go with that call rather than into hoists of their own
+    lifted = {hoisting.region_key(parents[id(d)]) for d in wanted if parents.get(id(d)) is not None
+              and (own[id(d)] is None or not _hoistable(tree, own[id(d)], d))}
+    for d in wanted:
+        parent = parents.get(id(d))
+        region = parent if parent is not None and hoisting.region_key(parent) in lifted else own[id(d)]
         if region is None:
             continue
         if isinstance(region, Decline):

@@ -11,6 +11,12 @@ names them. Declined when the region calls something not known to be a submodule
 `self`; FX rejects a plain function as an argument; see `_unknown_callables`), mutates module state (a Proxy stored on `self` is never recorded, notes §6), or receives no traced
 value (FX would run the function once at trace time and freeze its result, notes §4).
 
+A submodule's hazard that cannot be hoisted where it is (it updates the submodule's state or calls
+its methods, so it needs `self`) is hoisted one level up instead: the parent's statement that calls
+the submodule (:func:`call_site_region`). Loops left by a `break`/`continue` of the region are
+hoisted whole, and the statements just before a region that only make an index tensor or a numpy
+value it reads join it (:func:`_with_producers`): neither may cross into a wrapped call under QAT.
+
 Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
 the taint that decides "receives a Proxy" is a small name-level propagation from the function's
 parameters, not fxlint's full analysis; attribute chains other than `self.<a>.<b>` are not
