@@ -15,6 +15,7 @@ from fxlint.analysis import dotted as _dotted
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.kwargs import explicit_kwargs
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
@@ -561,4 +562,5 @@ INLINE.update({
     "TRC505": (drop_no_grad,),
     "TRC503": (buffer_update_in_place,),
     "TRC502": (tensor_branch,),
+    "TRC402": (explicit_kwargs,),
 })
