@@ -277,8 +277,8 @@ FOREIGN_MODULES = {"np", "numpy"}
 
 
 def _with_producers(region: _Region) -> Optional[_Region]:
-    """The region grown by the simple statement just before it when that only computes an index or
-    mask tensor (a call in INDEX_OPS) or a non-torch value (`.numpy()`, `np.*`, or from a name bound
+    """The region grown by the simple statement just before it when that only computes a reshaped
+    index or mask tensor (a call in INDEX_OPS, then more) or a non-torch value (`.numpy()`, `np.*`, or from a name bound
     so) that nothing after the region reads, and calls no submodule."""
     tree = region.tree
     block = tree.block_of(region.stmts[0])
@@ -290,7 +290,7 @@ def _with_producers(region: _Region) -> Optional[_Region]:
     calls = [n for n in walk(previous) if isinstance(n, cst.Call)]
     if any(_root_name(c.func) == "self" and not _is_tensor_method(c.func) for c in calls):
         return None
-    if not any(_call_name(c.func) in INDEX_OPS for c in calls) and not _foreign(tree, region.func, previous):
+    if not _reshaped_index(previous) and not _foreign(tree, region.func, previous):
         return None
     bound = {n.value for n in walk(previous) if isinstance(n, cst.Name)
              and tree.contexts.get(n) == ExpressionContext.STORE}
@@ -298,6 +298,16 @@ def _with_producers(region: _Region) -> Optional[_Region]:
     if not bound or bound & _Names(wider).read_outside:
         return None
     return wider
+
+
+def _reshaped_index(stmt: cst.SimpleStatementLine) -> bool:
+    """`m = F.one_hot(i, n).permute(1, 0)`: an index/mask op whose result is processed further in the
+    same assignment (an index handed over as is, `c = p.argmax()`, passes QAT: notes §5)."""
+    small = stmt.body[0] if len(stmt.body) == 1 else None
+    value = small.value if isinstance(small, cst.Assign) else None
+    if not isinstance(value, cst.Call) or _call_name(value.func) in INDEX_OPS:
+        return False
+    return any(isinstance(c, cst.Call) and _call_name(c.func) in INDEX_OPS for c in walk(value))
 
 
 def _foreign(tree: Tree, func: cst.FunctionDef, stmt: cst.CSTNode) -> bool:
