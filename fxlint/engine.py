@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -213,9 +213,10 @@ class Checker:
         """A block used in this very file that no parent's analysis reached (a factory the analysis
         cannot resolve) is analyzed as an entry with opaque inputs, so its hazards are not lost.
         Blocks used only by other files are left to those files' analysis."""
+        eager = _blocks_run_by_wrapped_calls(blocks[0].module) if blocks else set()
         for cls in blocks:
             forward = self.project.find_method(cls, "forward")
-            if forward is not None and forward.node not in analysis.reached:
+            if forward is not None and forward.node not in analysis.reached and cls.name not in eager:
                 analysis.analyze_class(cls, as_block=True)
 
     # ------------------------------------------------------------------ rules
@@ -324,3 +325,38 @@ def statement_header(tree: cst.Module, stmt: cst.CSTNode) -> str:
         return "with ...:"
     text = tree.code_for_node(stmt).strip()
     return text.splitlines()[0] if text else text
+
+
+def _blocks_run_by_wrapped_calls(module) -> Set[str]:
+    """Classes whose instances (`self.rot = Rotary(...)`) are passed into a call of a `@torch.fx.wrap`
+    function of the module (`_fx_forward_59(v, rotary_emb=self.rot)`): FX runs them eagerly inside
+    the wrapped call, so their hazards are not FX's (what `fxlint fix` does with a submodule that
+    updates its own state). Blind spot: an instance reached through a local is not followed."""
+    wrapped = getattr(module, "wrapped", set())
+    if not wrapped:
+        return set()
+    try:
+        tree = ast.parse(module.text)
+    except (SyntaxError, ValueError):
+        return set()
+    classes_of: Dict[str, Set[str]] = {}
+    passed: Set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and _self_attr(node.targets[0]):
+            built = {_callee(c.func) for c in ast.walk(node.value) if isinstance(c, ast.Call)}
+            classes_of.setdefault(_self_attr(node.targets[0]), set()).update(built)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in wrapped:
+            passed |= {_self_attr(a) for a in [*node.args, *(k.value for k in node.keywords)]}
+    return {c for attr in passed if attr for c in classes_of.get(attr, ())}
+
+
+def _self_attr(expr: ast.AST) -> str:
+    while isinstance(expr, ast.Subscript):
+        expr = expr.value
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+        return expr.attr
+    return ""
+
+
+def _callee(func: ast.AST) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""

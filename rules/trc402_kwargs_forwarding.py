@@ -3,7 +3,7 @@
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
-from fxlint.diagnostics import Hazard
+from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
 
 
@@ -25,10 +25,18 @@ class KwargsForwarding(Rule):
 
     ## Use instead
     Name the keyword parameters the model really takes and pass them explicitly.
+
+    ## Fix safety
+    Unsafe, when `**kwargs` is only popped with literal defaults (`kwargs.pop("k", False)`) and then
+    forwarded once to a submodule whose class is in the same file: the popped keys and the submodule
+    forward's remaining defaulted parameters become explicit keyword parameters, passed one by one.
+    The signature changes (extra positional arguments now bind instead of raising; keys the submodule
+    would take through its own `**kwargs` are not forwarded). Other uses get guidance only.
     """
 
     code = "TRC402"
     hazard = Hazard.CONTAINERS
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`**kwargs` of forward() unpacked"
     help = "declare the keyword parameters explicitly and pass them one by one"
 

@@ -44,7 +44,11 @@ class StateMutationInForward(Rule):
     reads use the returned value; `self.b = expr` becomes `copy_`, assuming the same shape and dtype).
     Declined inside loops, `with` and `try`, and when the buffer is read after the `if` that updates
     it. Plain Python counters get guidance only: making one a buffer changes the `state_dict` and
-    turns the Python arithmetic it feeds (`min`, `max`, `**`) into tensor code.
+    turns the Python arithmetic it feeds (`min`, `max`, `**`) into tensor code. Unsafe, state of a
+    submodule (a rotary/positional table cache grown or rebuilt in its forward, a counter): the
+    parent's call of that submodule is hoisted with the submodule passed in (`rot=self.rot`), so it
+    runs eagerly inside the wrapped call and its state updates happen on every call; the submodule
+    is hidden from quantization (named in the title).
     """
 
     code = "TRC503"

@@ -114,6 +114,28 @@ def test_where_declined_for_python_bool_condition():
     assert "torch.where" not in result.text
 
 
+def test_where_never_selects_tuples_or_dict_flags():
+    # was `torch.where(flag, logits, memory, logits)`: a tuple return is not a tensor to select,
+    # and `kwargs.pop("flag", False)` is a Python value, not a tensor condition
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y, **kwargs):
+                flag = kwargs.pop("flag", False)
+                if flag:
+                    return x, y
+                return x
+    """)
+    assert "torch.where" not in result.text
+    pair = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y):
+                if x.sum() > 0:
+                    return x, y
+                return x
+    """)
+    assert "torch.where" not in pair.text
+
+
 def test_syntax_error_left_untouched():
     result = fix_source("def f(:\n", "bad.py")
     assert result.error and not result.changed
@@ -189,3 +211,38 @@ def test_hoist_declines_a_callable_attribute_that_is_not_a_module():
                 return x
     """)
     assert not result.changed and "`self.act`, not known to be a submodule" in result.manual[0][2]
+
+
+def test_block_run_only_inside_a_wrapped_call_is_not_checked():
+    # after `fix` hoists a parent's call of a stateful submodule, FX runs that submodule eagerly
+    # inside the wrapped call: its own hazards are no longer FX's
+    from fxlint.api import check_source
+
+    src = HEAD + textwrap.dedent("""
+        class Table(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.n = 0
+
+            def forward(self, x):
+                if x.sum() > 0:
+                    self.n += 1
+                return x
+
+
+        @torch.fx.wrap
+        def _run(x, table):
+            return table(x)
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.table = Table()
+
+            def forward(self, x):
+                return _run(x, table=self.table)
+    """)
+    assert not check_source(src, "m.py")
+    traced = src.replace("return _run(x, table=self.table)", "return self.table(x)")
+    assert {d.code for d in check_source(traced, "m.py")} >= {"TRC101"}

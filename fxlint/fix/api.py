@@ -30,6 +30,10 @@ MAX_ROUNDS = 8
 #: `mode == ...` decision is taken when the wrapped function runs; the rest would stay wrong.
 HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404", "TRC501", "TRC506")
 
+#: module-state findings: no hoist where they are (a Proxy stored on `self` is never recorded), but
+#: inside a submodule the parent's call of it can be hoisted (see hoisting.call_site_region)
+STATE_CODES = ("TRC503",)
+
 Applied = Tuple[str, int, str, Applicability]  #: (code, row, title, applicability)
 Pending = Tuple[str, int, str]  #: (code, row, title of the unsafe fix | what to do by hand)
 
@@ -145,10 +149,19 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
     """One hoist per outermost region; a region holding several findings fixes them all."""
     regions = {}
     declined: List[object] = []
-    for d in diagnostics:
-        if not d.code.startswith(HOIST_PREFIXES):
+    wanted = [d for d in diagnostics if d.code.startswith(HOIST_PREFIXES) or d.code in STATE_CODES]
+    parents = {id(d): hoisting.call_site_region(tree, d) for d in wanted if len(d.reached_from) > 1}
+    own = {id(d): None if d.code in STATE_CODES else hoisting.region_for(tree, d) for d in wanted}
+    # a submodule's hazard that cannot leave its own code (it needs `self`): hoist the parent's call
+    # of that submodule instead, which runs it eagerly, state included; the submodule's other
+    # hazards then go with that call rather than into hoists of their own
+    lifted = {hoisting.region_key(parents[id(d)]) for d in wanted if parents.get(id(d)) is not None
+              and (own[id(d)] is None or not _hoistable(tree, own[id(d)], d))}
+    for d in wanted:
+        parent = parents.get(id(d))
+        region = parent if parent is not None and hoisting.region_key(parent) in lifted else own[id(d)]
+        if region is None:
             continue
-        region = hoisting.region_for(tree, d)
         if isinstance(region, Decline):
             declined.append(region)
             continue
@@ -162,6 +175,10 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
     taken = tree.names()
     merged = hoisting.merge(tree, [regions[k] for k in outer])
     return declined + [hoisting.hoist(tree, region, diags, taken) for region, diags in merged]
+
+
+def _hoistable(tree: Tree, region: object, d: Diagnostic) -> bool:
+    return not isinstance(region, Decline) and isinstance(hoisting.hoist(tree, region, [d], tree.names()), Plan)
 
 
 def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> Tuple[List[Pending], List[Pending]]:

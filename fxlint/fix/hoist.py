@@ -11,6 +11,12 @@ names them. Declined when the region calls something not known to be a submodule
 `self`; FX rejects a plain function as an argument; see `_unknown_callables`), mutates module state (a Proxy stored on `self` is never recorded, notes §6), or receives no traced
 value (FX would run the function once at trace time and freeze its result, notes §4).
 
+A submodule's hazard that cannot be hoisted where it is (it updates the submodule's state or calls
+its methods, so it needs `self`) is hoisted one level up instead: the parent's statement that calls
+the submodule (:func:`call_site_region`). Loops left by a `break`/`continue` of the region are
+hoisted whole, and the statements just before a region that only make an index tensor or a numpy
+value it reads join it (:func:`_with_producers`): neither may cross into a wrapped call under QAT.
+
 Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
 the taint that decides "receives a Proxy" is a small name-level propagation from the function's
 parameters, not fxlint's full analysis; attribute chains other than `self.<a>.<b>` are not
@@ -59,11 +65,15 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
     """The smallest hoistable statement range holding ``d``: its statement, or the function's tail
     when that statement returns."""
     anchor = tree.owner_of_test(d.location.row, d.location.column) or tree.deepest_at(
-        d.location.row, d.location.column)
+        d.location.row, d.location.column) or _on_row(tree, d.location.row, d.location.column)
     stmt = tree.statement(anchor) if anchor is not None else None
     func = tree.function_of(stmt) if stmt is not None else None
     if stmt is None or func is None:
         return Decline("not inside a function body")
+    return _region_of(tree, stmt, func)
+
+
+def _region_of(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> "_Region | Decline":
     if tree.function_of(func) is not None or any(isinstance(a, cst.FunctionDef) for a in tree.ancestors(func)):
         return Decline("inside a nested function")
     returns = any(isinstance(n, cst.Return) for n in _own_nodes(stmt))
@@ -78,6 +88,56 @@ def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
     return _Region(tree, func, [stmt], tail=False)
 
 
+def call_site_region(tree: Tree, d: Diagnostic) -> "Optional[_Region]":
+    """When a hazard inside a submodule cannot be hoisted where it is (it updates the submodule's
+    state, calls its methods), the statement of the parent that calls that submodule: hoisted with
+    the submodule passed in, its whole forward runs eagerly inside the wrapped call, state updates
+    included. The deepest module boundary of ``d.reached_from`` (`Net.forward -> Rotary.forward`)
+    whose caller is in this file is used, so as little as possible leaves the graph.
+
+    Blind spots: the submodule must be assigned in the caller's class as `self.x = Callee(...)`
+    (possibly inside a container constructor) and called as `self.x(...)`/`self.x[i](...)`; a
+    submodule reached through a local (`for blk in self.blocks`) is not found."""
+    chain = d.reached_from
+    for caller, callee in reversed(list(zip(chain, chain[1:]))):
+        if "." not in caller or not callee.endswith(".forward") or caller.split(".")[0] == callee.split(".")[0]:
+            continue
+        region = _submodule_call_site(tree, caller, callee.split(".")[0])
+        if region is not None:
+            return region
+    return None
+
+
+def _submodule_call_site(tree: Tree, caller: str, callee_class: str) -> "Optional[_Region]":
+    cls_name, method = caller.split(".", 1)
+    cls = next((c for c in tree.module.body if isinstance(c, cst.ClassDef) and c.name.value == cls_name), None)
+    func = next((f for f in walk(cls) if isinstance(f, cst.FunctionDef) and f.name.value == method), None) \
+        if cls is not None else None
+    if func is None:
+        return None
+    attrs = set()
+    for node in walk(cls):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and _root_name(node.targets[0].target) == "self" \
+                and any(isinstance(c, cst.Call) and _call_name(c.func) == callee_class for c in walk(node.value)):
+            attrs.add(_self_attr(node.targets[0].target))
+    calls = [n for n in walk(func.body) if isinstance(n, cst.Call) and _root_name(n.func) == "self"
+             and _self_attr(n.func) in attrs and _call_name(n.func) in attrs | {""}]
+    if not calls:
+        return None
+    stmt = tree.statement(calls[0])
+    region = _region_of(tree, stmt, func) if stmt is not None else None
+    return region if isinstance(region, _Region) else None
+
+
+def _on_row(tree: Tree, row: int, column: int) -> Optional[cst.CSTNode]:
+    """A node of the finding's row when none starts exactly at its column (a `for` header's
+    iterable may be reported at another column): the deepest one starting last before it."""
+    nodes = [n for n, r in tree.ranges.items() if r.start.line == row and r.start.column <= column - 1]
+    if not nodes:
+        return None
+    return max(nodes, key=lambda n: (tree.ranges[n].start.column, tree.depth(n)))
+
+
 def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> Optional[cst.BaseStatement]:
     """The statement of ``func``'s own indented body that contains ``stmt``."""
     if not isinstance(func.body, cst.IndentedBlock):
@@ -90,6 +150,11 @@ def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> Op
 
 def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken: Set[str]) -> "Plan | Decline":
     """A plan that moves ``region`` into a new wrapped function (``taken``: names already in use)."""
+    loop = _escaped_loop(region)
+    if loop is not None:
+        # `if stop: break` / `if empty: continue`: the loop it leaves is hoisted whole (its trip count
+        # is data-dependent, so the loop cannot stay in the graph anyway)
+        return hoist(tree, _Region(tree, region.func, [loop], False), diagnostics, taken)
     problem = _unsupported(region)
     if problem:
         return Decline(problem)
@@ -100,7 +165,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                        "or plain function cannot be passed into a wrapped function (only `self` could carry "
                        "it); hoist by hand, or build it with a capitalised nn.Module constructor in __init__")
     hidden = _hidden_calls(region, chains)
-    wider = _with_key_readers(region)
+    wider = _with_key_readers(region) or _with_producers(region)
     if wider is not None:
         return hoist(tree, wider, diagnostics, taken)
     names = _Names(region)
@@ -182,12 +247,89 @@ def _with_key_readers(region: _Region) -> Optional[_Region]:
     return wider if reads & keys else None
 
 
+CONTAINERS = (cst.List, cst.ListComp, cst.Dict, cst.DictComp)
+
+
 def _binds_container(region: _Region, name: str) -> bool:
+    """Does the region bind ``name`` to a list/dict (`xs = []`, or unpacked: `xs, ys = [], []`)?"""
     for node in region.nodes():
-        if isinstance(node, cst.Assign) and isinstance(node.value, (cst.List, cst.ListComp, cst.Dict, cst.DictComp)) \
-                and any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
-            return True
+        if not isinstance(node, cst.Assign):
+            continue
+        for t in node.targets:
+            if isinstance(t.target, cst.Name) and t.target.value == name and isinstance(node.value, CONTAINERS):
+                return True
+            if isinstance(t.target, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)) \
+                    and len(t.target.elements) == len(node.value.elements):
+                if any(isinstance(te.value, cst.Name) and te.value.value == name and isinstance(ve.value, CONTAINERS)
+                       for te, ve in zip(t.target.elements, node.value.elements)):
+                    return True
     return False
+
+
+#: calls whose result is an integer/bool tensor (an index or a mask): handed from the graph into a
+#: wrapped function through an observer-sharing op (`one_hot(...).permute(...)`), QAT gives it a
+#: FakeQuantize that fails at run time (`expected scalar type Float but found Long`, notes §5)
+INDEX_OPS = {"one_hot", "argmax", "argmin", "argsort", "nonzero", "long", "bool", "bucketize", "searchsorted"}
+#: calls that leave torch: their result (an ndarray, a list) must not cross into a wrapped call either
+#: (`fused_moving_avg_obs_fake_quant(): argument 'input' must be Tensor, not numpy.ndarray`)
+FOREIGN_OPS = {"numpy", "tolist"}
+FOREIGN_MODULES = {"np", "numpy"}
+
+
+def _with_producers(region: _Region) -> Optional[_Region]:
+    """The region grown by the simple statement just before it when that only computes a reshaped
+    index or mask tensor (a call in INDEX_OPS, then more) or a non-torch value (`.numpy()`, `np.*`, or from a name bound
+    so) that nothing after the region reads, and calls no submodule."""
+    tree = region.tree
+    block = tree.block_of(region.stmts[0])
+    body = list(getattr(block, "body", ()))
+    index = body.index(region.stmts[0]) if region.stmts[0] in body else 0
+    if index == 0 or not isinstance(body[index - 1], cst.SimpleStatementLine):
+        return None
+    previous = body[index - 1]
+    calls = [n for n in walk(previous) if isinstance(n, cst.Call)]
+    if any(_root_name(c.func) == "self" and not _is_tensor_method(c.func) for c in calls):
+        return None
+    if not _reshaped_index(previous) and not _foreign(tree, region.func, previous):
+        return None
+    bound = {n.value for n in walk(previous) if isinstance(n, cst.Name)
+             and tree.contexts.get(n) == ExpressionContext.STORE}
+    wider = _Region(tree, region.func, [previous, *region.stmts], region.tail)
+    if not bound or bound & _Names(wider).read_outside:
+        return None
+    return wider
+
+
+def _reshaped_index(stmt: cst.SimpleStatementLine) -> bool:
+    """`m = F.one_hot(i, n).permute(1, 0)`: an index/mask op whose result is processed further in the
+    same assignment (an index handed over as is, `c = p.argmax()`, passes QAT: notes §5)."""
+    small = stmt.body[0] if len(stmt.body) == 1 else None
+    value = small.value if isinstance(small, cst.Assign) else None
+    if not isinstance(value, cst.Call) or _call_name(value.func) in INDEX_OPS:
+        return False
+    return any(isinstance(c, cst.Call) and _call_name(c.func) in INDEX_OPS for c in walk(value))
+
+
+def _foreign(tree: Tree, func: cst.FunctionDef, stmt: cst.CSTNode) -> bool:
+    """Does ``stmt`` compute a non-torch value: a `.numpy()`/`.tolist()`/`np.*` call, or a read of a
+    name some earlier statement of ``func`` bound from one (one level: `hm = t.numpy()`; `n = hm.shape`)?"""
+    def leaves_torch(node: cst.CSTNode) -> bool:
+        return any(isinstance(c, cst.Call) and (_call_name(c.func) in FOREIGN_OPS or _root_name(c.func) in FOREIGN_MODULES)
+                   for c in walk(node))
+
+    if leaves_torch(stmt):
+        return True
+    foreign = set()
+    for line in walk(func.body):
+        if isinstance(line, cst.SimpleStatementLine) and tree.start(line) < tree.start(stmt) and leaves_torch(line):
+            foreign |= {n.value for n in walk(line) if isinstance(n, cst.Name)
+                        and tree.contexts.get(n) == ExpressionContext.STORE}
+    return any(isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.LOAD and n.value in foreign
+               for n in walk(stmt))
+
+
+def _call_name(func: cst.BaseExpression) -> str:
+    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
 
 
 def _with_next(region: _Region) -> Optional[_Region]:
@@ -276,6 +418,23 @@ def _unsupported(region: _Region) -> str:
         if isinstance(node, cst.AugAssign) and _root_name(node.target) == "self":
             return f"the region updates `{tree.code(node.target)}`: module state set from a Proxy is never recorded"
     return ""
+
+
+def _escaped_loop(region: _Region) -> Optional[cst.BaseStatement]:
+    """The outermost loop (of the same function) left by a `break`/`continue` of the region."""
+    tree = region.tree
+    loops = [_loop_of(tree, n) for n in region.nodes() if isinstance(n, (cst.Break, cst.Continue))]
+    outside = [loop for loop in loops if loop is not None and not region.inside(loop)]
+    return min(outside, key=tree.start) if outside else None
+
+
+def _loop_of(tree: Tree, node: cst.CSTNode) -> Optional[cst.BaseStatement]:
+    for anc in tree.ancestors(node):
+        if isinstance(anc, (cst.For, cst.While)):
+            return anc
+        if isinstance(anc, (cst.FunctionDef, cst.ClassDef)):
+            return None
+    return None
 
 
 def _loop_inside(tree: Tree, node: cst.CSTNode, region: _Region) -> bool:

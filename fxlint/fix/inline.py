@@ -15,6 +15,7 @@ from fxlint.analysis import dotted as _dotted
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.kwargs import explicit_kwargs
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, no_grad_decorator, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
@@ -276,6 +277,8 @@ def _target_names(target: cst.BaseExpression) -> Set[str]:
 #: conditions that are Python bools in eager mode although FX sees a Proxy: torch.where would reject them
 BOOL_CALLS = {"equal", "allclose", "is_nonzero", "is_tensor", "is_floating_point", "isinstance", "hasattr",
               "bool", "any", "all", "item", "tolist", "callable"}
+#: methods of a dict (`kwargs.pop("flag", False)`): what they return is a Python value, not a tensor
+DICT_METHODS = {"pop", "get", "setdefault", "keys", "values", "items", "copy"}
 RANDOM_HINTS = ("rand", "dropout", "bernoulli", "normal", "multinomial", "poisson", "uniform")
 
 
@@ -399,7 +402,7 @@ def _tensorish(tree: Tree, func: cst.FunctionDef, expr: cst.BaseExpression, dept
     if isinstance(expr, cst.Subscript):
         return _tensorish(tree, func, expr.value, depth)
     if isinstance(expr, cst.Call):
-        return isinstance(expr.func, cst.Attribute) and _callee_name(expr.func) not in BOOL_CALLS
+        return isinstance(expr.func, cst.Attribute) and _callee_name(expr.func) not in BOOL_CALLS | DICT_METHODS
     if isinstance(expr, cst.Name):
         values = _assigned_values(tree, func, expr.value, expr)
         if values is None:
@@ -428,7 +431,11 @@ def _assigned_values(tree: Tree, func: cst.FunctionDef, name: str, before: cst.C
 
 
 def _pure(expr: cst.BaseExpression) -> bool:
-    """Side-effect free and cheap to compute twice: no submodule/local callables, random or in-place ops."""
+    """Side-effect free and cheap to compute twice: no submodule/local callables, random or in-place ops.
+    A tuple/list/dict/set is not a tensor `torch.where` can select (`return a, b` vs `return a`)."""
+    if isinstance(expr, (cst.Tuple, cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp,
+                         cst.GeneratorExp, cst.SimpleString, cst.FormattedString)):
+        return False
     for n in walk(expr):
         if isinstance(n, (cst.Lambda, cst.NamedExpr, cst.Yield, cst.Await)):
             return False
@@ -555,4 +562,5 @@ INLINE.update({
     "TRC505": (drop_no_grad, no_grad_decorator),
     "TRC503": (buffer_update_in_place,),
     "TRC502": (tensor_branch,),
+    "TRC402": (explicit_kwargs,),
 })
