@@ -76,12 +76,7 @@ class PositionIndex:
         found = _find_nth(self.text, stripped, start, nth)
         if found is None:
             return self._provider_span(node)
-        if getattr(node, "lpar", None):
-            # PositionProvider's span of a parenthesized expression is inside its own parentheses
-            inner = self.tree.code_for_node(node.with_changes(lpar=(), rpar=())).strip()
-            found = _find_nth(self.text, inner, found[0], 0) if inner else None
-            if found is None:
-                return self._provider_span(node)
+        # unlike PositionProvider, a parenthesized expression's span includes its own parentheses
         return self._to_span(*found)
 
     def statement_line(self, statement: cst.CSTNode) -> Optional[int]:
