@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
@@ -166,6 +165,8 @@ def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1 or len(paths) < PARALLEL_THRESHOLD:
         return [_check_one(p) for p in paths]
+    import multiprocessing  # ~45 ms: not for single-process runs and cache hits
+
     gc.freeze()  # forked workers then share the parent's objects without copying them
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     chunk = max(1, min(16, len(paths) // (jobs * 8)))

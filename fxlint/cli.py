@@ -50,6 +50,24 @@ class _Group(click.Group):
         except click.UsageError as exc:  # an unknown option of `fxlint` itself
             raise _one_line(exc) from None
 
+    #: `verify` and `fix` live in their own modules, imported only when named (or listed by --help): neither
+    #: imports torch at start-up, and `check` does not pay for importing them (verify.api alone is ~60 ms)
+    LAZY_COMMANDS = {"verify": "fxlint.verify.command", "fix": "fxlint.fix.command"}
+
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.LAZY_COMMANDS:
+            try:
+                module = __import__(self.LAZY_COMMANDS[cmd_name], fromlist=[cmd_name])
+            except ImportError:
+                return None
+            command = getattr(module, cmd_name)
+            self.add_command(command)
+        return command
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -93,7 +111,7 @@ def _load_config(paths: Sequence[Path], config_path: Optional[Path], select, ext
     config = merge_cli(config, cli_select + cli_extend if cli_select else (), _split_codes(ignore),
                        () if cli_select else cli_extend, exclude)
     selectors = config.select + config.ignore + tuple(c for _, codes in config.per_file_ignores for c in codes)
-    unknown = registry.unknown_selectors(selectors) if selectors else []  # loading rules imports libcst
+    unknown = registry.unknown_selectors(selectors) if selectors else []
     if unknown:
         raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
     return config
@@ -294,17 +312,6 @@ def rule_command(code: str) -> None:
     click.echo(rule_text(rule))
 
 
-def _register_optional_commands() -> None:
-    """`verify` and `fix` live in their own modules; neither imports torch at start-up."""
-    for module_name, attr in (("fxlint.verify.command", "verify"), ("fxlint.fix.command", "fix")):
-        try:
-            module = __import__(module_name, fromlist=[attr])
-        except ImportError:
-            continue
-        main.add_command(getattr(module, attr))
-
-
-_register_optional_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

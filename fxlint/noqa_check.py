@@ -111,9 +111,9 @@ def unknown_suppression_warnings(files: Iterable[Path], known: Optional[Sequence
     files are skipped silently: the check itself reports them.
     """
     if known is None:
-        from fxlint.registry import all_rules
+        from fxlint.registry import rule_codes
 
-        known = [r.code for r in all_rules()]
+        known = list(rule_codes())
     from fxlint.render import display_path
 
     warnings: List[str] = []

@@ -6,9 +6,10 @@ PositionProvider regenerates the whole module to count characters and costs 1-2x
 1. statements are anchored by walking LibCST's statement tree beside the stdlib ``ast`` of the
    same text (``ast.parse`` is ~10x cheaper than LibCST's parser), which has line/column
    positions for free;
-2. an expression inside a statement is found by searching its exact source text (LibCST is
-   lossless, so ``code_for_node`` is a verbatim slice) from the statement's start, taking the
-   n-th occurrence when the same text appears earlier in that statement.
+2. an expression inside a statement is found by searching its source text (LibCST is lossless,
+   so ``code_for_node`` is a verbatim slice, except the indentation of continuation lines) from
+   the statement's start, taking the n-th occurrence when the same text appears earlier in that
+   statement.
 
 When the two parsers disagree (syntax newer than the running Python), it falls back to
 PositionProvider for that module.
@@ -17,6 +18,7 @@ PositionProvider for that module.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -67,16 +69,15 @@ class PositionIndex:
             return self._to_span(start, line_end if line_end >= 0 else len(self.text))
         code = self.tree.code_for_node(node)
         stripped = code.strip()
-        lead = len(code) - len(code.lstrip())
+        if not stripped:
+            begin = start + len(code) - len(code.lstrip())
+            return self._to_span(begin, begin)
         nth = _occurrence_index(anchor_node, node, stripped, self.tree) if anchor_node is not node else 0
-        offset = start
-        for _ in range(nth + 1):
-            found = self.text.find(stripped, offset)
-            if found < 0:
-                return self._provider_span(node)
-            offset = found + 1
-        begin = offset - 1 if stripped else start + lead
-        return self._to_span(begin, begin + len(stripped))
+        found = _find_nth(self.text, stripped, start, nth)
+        if found is None:
+            return self._provider_span(node)
+        # unlike PositionProvider, a parenthesized expression's span includes its own parentheses
+        return self._to_span(*found)
 
     def statement_line(self, statement: cst.CSTNode) -> Optional[int]:
         anchor = self._anchors.get(statement)
@@ -191,6 +192,34 @@ def _child_blocks(c: cst.CSTNode, a: ast.stmt):
     elif isinstance(c, cst.Match):
         for cc, ac in zip(c.cases, a.cases):
             yield _suite(cc.body), ac.body
+
+
+def _find_nth(text: str, code: str, start: int, nth: int) -> Optional[Tuple[int, int]]:
+    """(begin, end) of the ``nth`` (0-based) occurrence of a node's generated ``code`` in ``text`` from ``start``.
+
+    ``code_for_node`` generates a node on its own, without the indentation of the blocks around it:
+    the continuation lines of a multi-line expression inside a function lack the function's indent.
+    So a multi-line node is matched line by line, any run of spaces or tabs allowed at the start of
+    each continuation line (before this, such a node sent the whole module to PositionProvider,
+    seconds on a large file)."""
+    if "\n" not in code:
+        offset = start
+        for _ in range(nth + 1):
+            found = text.find(code, offset)
+            if found < 0:
+                return None
+            offset = found + 1
+        return offset - 1, offset - 1 + len(code)
+    lines = code.split("\n")
+    pattern = re.compile(re.escape(lines[0]) + "".join(r"\n[ \t\f]*" + re.escape(line.lstrip(" \t\f"))
+                                                      for line in lines[1:]))
+    offset = start
+    for _ in range(nth + 1):
+        match = pattern.search(text, offset)
+        if match is None:
+            return None
+        offset = match.start() + 1
+    return match.start(), match.end()
 
 
 def _occurrence_index(root: cst.CSTNode, target: cst.CSTNode, text: str, tree: cst.Module) -> int:

@@ -35,12 +35,25 @@ def all_rules() -> Tuple[type, ...]:
                    if isinstance(v, type) and issubclass(v, Rule) and v is not Rule and v.__module__ == module.__name__]
         if len(classes) != 1:
             raise RuntimeError(f"{path.name} must define exactly one Rule, found {len(classes)}")
+        if classes[0].code != _code_of(path):  # rule_codes() reads the codes from the file names
+            raise RuntimeError(f"{path.name} defines {classes[0].code}: its file name must start with that code")
         found.append(classes[0])
     codes = [r.code for r in found]
     duplicates = {c for c in codes if codes.count(c) > 1}
     if duplicates:
         raise RuntimeError(f"duplicate rule codes: {sorted(duplicates)}")
     return tuple(sorted(found, key=lambda r: r.code))
+
+
+@lru_cache(maxsize=1)
+def rule_codes() -> Tuple[str, ...]:
+    """Every rule code, from the rule files' names (``trc101_....py`` -> TRC101) without importing them:
+    a check answered from the cache then never imports libcst (~0.5 s); all_rules() checks the names."""
+    return tuple(sorted(_code_of(path) for path in rules_dir().glob("trc*.py")))
+
+
+def _code_of(path: Path) -> str:
+    return path.stem.partition("_")[0].upper()
 
 
 def _import(path: Path):
@@ -69,5 +82,5 @@ def find(code_or_name: str) -> Optional[type]:
 
 def unknown_selectors(selectors: Iterable[str]) -> List[str]:
     """Selectors (code prefixes) that match no rule, e.g. a typo in --select."""
-    codes = [r.code for r in all_rules()] + ["ALL"]
+    codes = list(rule_codes()) + ["ALL"]
     return [s for s in selectors if not any(c.startswith(s.upper()) for c in codes)]
