@@ -1,6 +1,6 @@
 """Run the whole fxlint proving ground and write tests/benchmarks/results.json + a Markdown results section.
 
-usage: python tests/benchmarks/run_all.py [--quick] [--peers] [--fresh-gt | --reuse-baseline] [--no-fix]
+usage: python tests/benchmarks/run_all.py [--quick] [--no-peers] [--fresh-gt | --reuse-baseline] [--no-fix]
                                           [--check-timeout S] [--cache DIR] [--out FILE] [--markdown FILE]
                                           [--no-readme]
 
@@ -13,10 +13,9 @@ Sections (each also runnable alone, see the scripts):
                              (skipped with a message while `fxlint fix` does not exist)
   speed       bench_speed.py one file, then check cold (1 process, default parallel) and warm beside LibCST
                              parse on timm, then on transformers' models/ (the longest part, last)
-  peers       TorchFix / Fixit on timm in their own venvs: measured with --peers (adds ~8 min, beyond the
-              30-minute budget); otherwise the figures of the last --peers run are carried over from results.json
-              and shown with the date of that run
---quick: speed on timm only, one round, no single-process run; fix with --apply only.
+  peers       TorchFix / Fixit on timm in their own venvs (~8 min, part of the 30-minute budget); --no-peers
+              carries the figures of the last run that measured them over from results.json, shown with its date
+--quick: speed on timm only, one round, no single-process run; fix with --apply only; no peers.
 Writes results.json (raw), results.md (every figure, report.full_markdown) and regenerates README.md's section
 between <!-- bench-results:start --> and <!-- bench-results:end --> (report.readme_section; --no-readme skips,
 and a run with --out elsewhere never touches README.md). tests/test_bench_results.py checks that README.md and
@@ -79,7 +78,8 @@ def _load():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--peers", action="store_true", help="(re)measure TorchFix and Fixit on timm (~10 min)")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="do not re-measure TorchFix and Fixit (~8 min); carry their last figures over")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--fresh-gt", action="store_true", help="re-trace the timm ground truth (~4.5 min)")
     g.add_argument("--reuse-baseline", action="store_true", help="ground truth = shipped timm_results.json")
@@ -92,6 +92,7 @@ def main():
     ap.add_argument("--markdown", default=RESULTS_MD)
     ap.add_argument("--no-readme", action="store_true", help="do not regenerate README.md's results section")
     args = ap.parse_args()
+    args.peers = not (args.no_peers or args.quick)
 
     t0 = time.time()
     durations, loads = {}, {"corpora": _load()}
@@ -134,13 +135,12 @@ def main():
         names = ["timm"] if args.quick else ["timm", "transformers"]
         sp = bench_speed.run(info, args.quick, names, peers=args.peers, check_timeout=args.check_timeout)
         if not args.peers and previous and (previous.get("speed") or {}).get("peers"):
-            # TorchFix + Fixit take ~8 min on timm: outside the 30-minute budget, so they are re-measured
-            # only with --peers; otherwise the last measured figures are shown with the date of their run
+            # --no-peers / --quick: the last measured figures are shown with the date of their run
             when = (previous.get("peers") or {}).get("carried_over_from") or previous.get("date")
             sp["peers"] = previous["speed"]["peers"]
             sp["peers_carried_over_from"] = when
             res["peers"] = {"carried_over_from": when}
-            log(f"[run_all] TorchFix / Fixit: not re-measured (--peers does, ~8 min); figures of {when} carried over")
+            log(f"[run_all] TorchFix / Fixit: not re-measured (--no-peers / --quick); figures of {when} carried over")
         res["speed"] = sp
         durations["speed"] = round(time.time() - t, 1)
         log(f"[run_all] speed done in {durations['speed']} s")
