@@ -61,7 +61,8 @@ class PythonNumberOperandInQat(Rule):
     and arithmetic between such a number and other constants (`peak + 1e-6`) now runs in float32
     instead of double. Blind spots: a number bound to a name on an earlier line from shape
     arithmetic (`scale = 1.0 / math.sqrt(d)` then `att * scale`) is not followed; `torch.mul` /
-    `torch.add` calls and augmented assignments are not checked.
+    `torch.add` calls and augmented assignments are not checked; a float attribute of unknown value
+    (`x.size(-1) * self.ratio`) is taken for an int.
     """
 
     code = "TRC601"
@@ -184,7 +185,9 @@ def _named_number(expr: cst.BaseExpression, ctx: RuleContext) -> Optional[_Num]:
         return None
     if value.has_const:
         return _Num.INT if isinstance(value.const, int) else _Num.CONST
-    return _Num.CONST  # a concrete attribute such as `self.scale`: a positional non-int constant
+    # a concrete value of unknown type (`self.ratio`, a helper's `dilation` parameter) counts as an
+    # int: most are int hyper-parameters, which QAT accepts. Blind spot: a float one is missed.
+    return _Num.INT
 
 
 def _is_shape(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
