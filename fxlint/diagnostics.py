@@ -22,6 +22,7 @@ class Hazard(enum.Enum):
     FOREIGN = "foreign-library-call"  #: TRC3xx: numpy, scipy, .item() results in Python logic
     CONTAINERS = "kwargs-and-containers"  #: TRC4xx: `in kwargs`, iteration, item assignment
     SILENT = "silent-mistrace"  #: TRC5xx: traces, but records the wrong graph
+    QAT = "qat-unrunnable"  #: TRC6xx: traces and matches eager, but the QAT-prepared model crashes
     INTERNAL = "fxlint"  #: TRC9xx: fxlint could not analyze the file
 
     @property
@@ -35,6 +36,7 @@ _BLOCKS = {
     Hazard.FOREIGN: 3,
     Hazard.CONTAINERS: 4,
     Hazard.SILENT: 5,
+    Hazard.QAT: 6,
     Hazard.INTERNAL: 9,
 }
 

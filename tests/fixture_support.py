@@ -1,6 +1,7 @@
 """Torch-side ground truth for the fixture corpus under ``fixtures/models``.
 
-Each fixture file declares ``FXLINT_EXPECT`` ("error" | "silent" | "clean"), for hazards
+Each fixture file declares ``FXLINT_EXPECT`` ("error" | "silent" | "qat" | "clean"; "qat": traces and
+matches eager like a clean one, but the QAT-prepared model crashes, which ``fxlint verify`` measures), for hazards
 ``FXLINT_HAZARD_LINES`` (and optionally ``FXLINT_HAZARD_FILE``), and a ``make()`` factory returning
 ``(model, args)`` or ``(model, args, kwargs)``; optionally ``make_alt()`` (only its inputs are used:
 the GraphModule traced from make()'s model is run on them).
@@ -35,7 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_ROOT = REPO / "fixtures" / "models"
-EXPECT_VALUES = ("error", "silent", "clean")
+EXPECT_VALUES = ("error", "silent", "qat", "clean")
 SEEDS = (0, 1, 2, 3)
 
 

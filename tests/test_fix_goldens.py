@@ -105,7 +105,9 @@ def verify_reports(tmp_path_factory):
 def test_before_fails_after_traces_matches_and_runs_qat(case: Path, verify_reports) -> None:
     before = verify_reports["before"][case.stem]
     stage, _ = before.first_failure
-    assert stage in ("trace", "equivalence"), before.first_failure
+    # a QAT fix (TRC6xx) targets code that traces and matches eager but whose prepared model crashes
+    qat_case = any(code.startswith("TRC6") for code, *_ in fixed(case).applied)
+    assert stage in (("trace", "equivalence") + (("qat_run",) if qat_case else ())), before.first_failure
     after = verify_reports["after"][case.stem]
     assert after.verdict == "pass", after.first_failure
     assert after.stage("equivalence").status == "pass"

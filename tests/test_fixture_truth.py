@@ -57,7 +57,8 @@ def test_fixture_truth(rel, truth):
     res = truth[rel]
     expect = meta["FXLINT_EXPECT"]
     context = f"{rel}: measured {res['outcome']} ({res['detail']})\n{res.get('traceback', '')[-3000:]}"
-    assert res["outcome"] == expect, context
+    # a "qat" fixture is trace-correct: symbolic_trace measures it clean (verify sees the QAT crash)
+    assert res["outcome"] == ("clean" if expect == "qat" else expect), context
     if expect == "error":
         hazard_file = meta.get("FXLINT_HAZARD_FILE", Path(rel).name)
         lines = [ln for f, ln in res["frames"] if f == hazard_file]

@@ -17,6 +17,7 @@ from libcst.metadata import ExpressionContext
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.kwargs import explicit_kwargs
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
+from fxlint.fix.qat import number_operand_to_tensor
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, no_grad_decorator, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
 
@@ -563,4 +564,7 @@ INLINE.update({
     "TRC503": (buffer_update_in_place,),
     "TRC502": (tensor_branch,),
     "TRC402": (explicit_kwargs,),
+})
+INLINE.update({
+    "TRC601": (number_operand_to_tensor,),
 })

@@ -1,7 +1,7 @@
 """Acceptance measurement for `fxlint fix` (issue 4) on the fixture corpus. Not a pytest test.
 
 Copies fixtures/models to a temp folder (the originals are never touched), verifies every hazard
-fixture there (FXLINT_EXPECT "error"/"silent") with `fxlint verify` (automatic make()/make_alt()
+fixture there (FXLINT_EXPECT "error"/"silent"/"qat") with `fxlint verify` (automatic make()/make_alt()
 discovery), runs `fxlint fix --apply --unsafe-fixes` on the copy, verifies again, and reports how
 many hazard fixtures become traceable + eager-equivalent + QAT-runnable (verify's verdict "pass":
 import, construct, trace, equivalence on make() and make_alt() inputs, qat_prepare, qat_run with
@@ -76,7 +76,8 @@ def main() -> int:
     print()
     print(f"hazard fixtures traceable + equivalent + QAT-runnable after fix: {len(fixed)}/{len(hazards)} "
           f"(error {sum(r['expect'] == 'error' for r in fixed)}/{sum(r['expect'] == 'error' for r in hazards)}, "
-          f"silent {sum(r['expect'] == 'silent' for r in fixed)}/{sum(r['expect'] == 'silent' for r in hazards)})")
+          f"silent {sum(r['expect'] == 'silent' for r in fixed)}/{sum(r['expect'] == 'silent' for r in hazards)}, "
+          f"qat {sum(r['expect'] == 'qat' for r in fixed)}/{sum(r['expect'] == 'qat' for r in hazards)})")
     traced = [r for r in hazards if r["after"] == "pass" or r["after_failure"].startswith(("qat_", "convert"))]
     print(f"hazard fixtures traceable + equivalent (QAT aside) after fix: {len(traced)}/{len(hazards)}")
     print(f"hazard fixtures passing before fix: {sum(r['before'] == 'pass' for r in hazards)}/{len(hazards)}")
