@@ -57,7 +57,12 @@ class LenOfProxy(Rule):
             def forward(self, x):
                 n = len(x)
                 return x.view(n, -1)
-    """, message_contains="x.size(0)", line=3)]
+    """, message_contains="x.size(0)", line=3), Invalid("""
+        class M(nn.Module):
+            def forward(self, x):
+                n = len(x.shape[2:])
+                return x.flatten(2) * n
+    """, message_contains=".ndim", line=3)]
 
     def visit_Call(self, node: cst.Call, ctx: RuleContext) -> None:
         if ctx.qualified(node.func) != "builtins.len" or len(node.args) != 1:
@@ -66,7 +71,12 @@ class LenOfProxy(Rule):
         if value is None:
             return
         arg = ctx.code(node.args[0].value)
-        instead = f"`{arg[:-6]}.dim()`" if arg.endswith(".shape") else f"`{arg}.size(0)`"
+        if arg.endswith(".shape"):
+            instead = f"`{arg[:-6]}.dim()`"
+        elif value.shape_only:  # a size sequence, not a tensor: it has no `.size(0)`
+            instead = "the tensor's `.ndim` (minus the sizes sliced off), or hoist the code that needs the count"
+        else:
+            instead = f"`{arg}.size(0)`"
         ctx.report(node, f"`len({arg})` of a Proxy (derived from {ctx.describe(value, article=False)}); FX raises "
                          f"`RuntimeError: 'len' is not supported in symbolic tracing by default`; use {instead}",
                    value)

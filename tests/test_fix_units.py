@@ -29,6 +29,25 @@ def test_len_of_expression_gets_parentheses():
     assert "(x + y).size(0)" in result.text
 
 
+def test_len_of_a_size_sequence_is_not_rewritten_to_size():
+    """`.size(0)` exists on tensors only: on `x.shape[2:]` (a torch.Size) or a list picked from a
+    Python object it would raise at run time, so the safe rewrite declines and a hoist takes it."""
+    body = """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.schedule = {0: [2, 2]}
+
+            def forward(self, x, block_idx: int = 0):
+                size = self.schedule[block_idx]
+                return x * len(size) * len(x.shape[2:])
+    """
+    safe = fixed(body, unsafe=False)
+    assert ".size(0)" not in safe.text and not safe.applied
+    hoisted = fixed(body)
+    assert ".size(0)" not in hoisted.text and "@torch.fx.wrap" in hoisted.text
+
+
 def test_pad_guard_without_modulo_is_unsafe():
     body = """
         class M(nn.Module):

@@ -244,7 +244,9 @@ class Project:
         if base.kind is Kind.BUFFER:
             return proxy_from([base] + index) if index_traced else base
         if index_traced:
-            return proxy_from(index)
+            # `self.schedule[block_idx]`: an element of a Python object picked by a Proxy (TRC205 at the
+            # subscript); whatever it holds (a list, a tuple) is not known to be a tensor
+            return proxy_from(index).derived(opaque=True)
         return CONCRETE
 
     # ------------------------------------------------------------------ calls

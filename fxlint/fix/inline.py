@@ -74,6 +74,10 @@ def len_to_size(tree: Tree, d: Diagnostic) -> Outcome:
         return None
     arg = node.args[0].value
     base = _shape_base(arg)
+    if base is None and (SHAPE_DERIVED in d.message or isinstance(arg, cst.Subscript)):
+        # a size sequence (`x.shape[2:]`, `sizes = x.size()[1:]`) or a slice is not a tensor: `.size(0)`
+        # would fail on it at run time; the finding is left to a hoist
+        return None
     if base is not None:
         new = cst.Attribute(value=paren(base), attr=cst.Name("ndim"))
         title = f"Replace `len({tree.code(arg)})` with `{tree.code(base)}.ndim`"
@@ -81,6 +85,10 @@ def len_to_size(tree: Tree, d: Diagnostic) -> Outcome:
         new = call(cst.Attribute(value=paren(arg), attr=cst.Name("size")), cst.Integer("0"))
         title = f"Replace `len({tree.code(arg)})` with `.size(0)`"
     return Plan(title, SAFE, {node: new.with_changes(lpar=node.lpar, rpar=node.rpar)}, [d])
+
+
+#: how RuleContext.describe words a shape-only value in a message (TRC204's `derived from shape of ...`)
+SHAPE_DERIVED = "derived from shape of"
 
 
 def _shape_base(arg: cst.BaseExpression) -> Optional[cst.BaseExpression]:
