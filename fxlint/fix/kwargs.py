@@ -113,8 +113,12 @@ def _callee_keywords(tree: Tree, func: cst.FunctionDef, call: cst.Call) -> Optio
 
 
 def _callee_name(func: cst.BaseExpression) -> str:
-    return func.func.attr.value if isinstance(func, cst.Call) and isinstance(func.func, cst.Attribute) else \
-        func.func.value if isinstance(func, cst.Call) and isinstance(func.func, cst.Name) else ""
+    """`blk` for `self.blk(...)` or `blk(...)`; "" for anything else."""
+    if not isinstance(func, cst.Call):
+        return ""
+    if isinstance(func.func, cst.Attribute):
+        return func.func.attr.value
+    return func.func.value if isinstance(func.func, cst.Name) else ""
 
 
 def _is_self_attr(expr: cst.BaseExpression, attr: str) -> bool:

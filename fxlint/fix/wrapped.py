@@ -20,7 +20,7 @@ from fxlint.fix.tree import Tree
 
 def wrapped_spans(tree: Tree) -> List[Tuple[int, int]]:
     """(first row, last row) of every top-level function FX will not trace."""
-    wrapped = ModuleSource("<fix>", "<fix>", tree.text, tree=tree.module).wrapped
+    wrapped = wrapped_names(tree)
     return [(tree.start(stmt)[0], tree.end(stmt)[0]) for stmt in tree.module.body
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value in wrapped]
 
