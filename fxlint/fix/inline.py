@@ -17,7 +17,7 @@ from libcst.metadata import ExpressionContext
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.kwargs import explicit_kwargs
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
-from fxlint.fix.qat import number_operand_to_tensor
+from fxlint.fix.qat import join_sizes_definition, number_operand_to_tensor, size_concat_to_wrapped_join
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, no_grad_decorator, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
 
@@ -531,11 +531,7 @@ def star_sizes_to_tuple(tree: Tree, d: Diagnostic) -> Outcome:
     keywords = node.args[len(positional):]
     first = cst.Arg(value=joined, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if keywords
                     else cst.MaybeSentinel.DEFAULT)
-    definition = cst.parse_statement(
-        f"@torch.fx.wrap\ndef {name}(*parts):\n"
-        f'    """Joins size sequences for `{tree.code(node.func)}` (`fxlint fix`, TRC403): FX records one call."""\n'
-        "    return tuple(size for part in parts for size in part)\n").with_changes(
-        leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    definition = join_sizes_definition(name, f"for `{tree.code(node.func)}`; `fxlint fix`, TRC403")
     return Plan(f"Pass the sizes of `{tree.code(node.func)}` as one sequence", SAFE,
                 {node: node.with_changes(args=[first, *keywords])}, [d], frozenset({"torch"}),
                 (tree.top_level(func), definition))
@@ -575,4 +571,5 @@ INLINE.update({
 })
 INLINE.update({
     "TRC601": (number_operand_to_tensor,),
+    "TRC602": (size_concat_to_wrapped_join,),
 })

@@ -14,9 +14,12 @@ from typing import Optional, Union
 import libcst as cst
 
 from fxlint.diagnostics import Applicability, Diagnostic
-from fxlint.fix.plan import Decline, Plan, call, torch_attr
-from fxlint.fix.tree import Tree
+from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
+from libcst.metadata import ExpressionContext
 
+from fxlint.fix.tree import Tree, walk
+
+SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
 Outcome = Union[Plan, Decline, None]
 
 
@@ -44,3 +47,54 @@ def _operand_at(tree: Tree, d: Diagnostic) -> Optional[cst.BaseExpression]:
              and (rng.end.line, rng.end.column + len(getattr(n, "rpar", ()))) == end]
     found.sort(key=tree.depth)
     return found[0] if found else None
+
+
+# ---------------------------------------------------------------------------------------- TRC602
+def size_concat_to_wrapped_join(tree: Tree, d: Diagnostic) -> Outcome:
+    """`x.view(x.size()[:-1] + (h, d))` -> `x.view(_fx_sizes_forward_24(x.size()[:-1], (h, d)))`: the
+    same sizes, joined by the tiny `@torch.fx.wrap` function TRC403's fix writes. FX records one
+    call of it, which QAT leaves alone (it is no quantizable pattern), instead of an `add` it would
+    fake-quantize. Only sizes are joined: nothing quantizable leaves the graph.
+
+    SAFE when the joined sizes are a call's argument (every callee takes a tuple like the
+    `torch.Size` it replaces); UNSAFE otherwise, since kept sizes may be used as a `torch.Size`."""
+    node = tree.at(d.location.row, d.location.column, cst.BinaryOperation)
+    func = tree.function_of(node) if node is not None else None
+    if node is None or func is None or not isinstance(node.operator, cst.Add):
+        return None
+    name = unique_name(f"_fx_sizes_{func.name.value}_{d.location.row}", tree.names())
+    joined = call(cst.Name(name), _bare(node.left), _bare(node.right)).with_changes(lpar=node.lpar, rpar=node.rpar)
+    definition = join_sizes_definition(name, "`fxlint fix`, TRC602")
+    safe = _passed_to_calls_only(tree, node, func)
+    return Plan(f"Join the sizes `{tree.code(node)}` in a wrapped function", SAFE if safe else UNSAFE,
+                {node: joined}, [d], frozenset({"torch"}), (tree.top_level(func), definition))
+
+
+def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr`` without grouping parentheses (a call argument needs none); a tuple keeps its own."""
+    return expr if isinstance(expr, cst.Tuple) else expr.with_changes(lpar=[], rpar=[])
+
+
+def _passed_to_calls_only(tree: Tree, node: cst.BaseExpression, func: cst.FunctionDef) -> bool:
+    """Is ``node`` a call's argument, or assigned to a local name (`new_shape = ...`) that is only
+    ever read as a call's argument in ``func``? Then a tuple serves as well as a `torch.Size`."""
+    parent = tree.parents.get(node)
+    if isinstance(parent, cst.Arg):
+        return True
+    if not (isinstance(parent, cst.Assign) and len(parent.targets) == 1
+            and isinstance(parent.targets[0].target, cst.Name)):
+        return False
+    name = parent.targets[0].target.value
+    reads = [n for n in walk(func) if isinstance(n, cst.Name) and n.value == name
+             and tree.contexts.get(n) is ExpressionContext.LOAD]
+    return bool(reads) and all(isinstance(tree.parents.get(n), cst.Arg) and not tree.parents[n].star
+                               for n in reads)
+
+
+def join_sizes_definition(name: str, why: str) -> cst.BaseStatement:
+    """A top-level `@torch.fx.wrap` function that joins size sequences into one tuple."""
+    return cst.parse_statement(
+        f"@torch.fx.wrap\ndef {name}(*parts):\n"
+        f'    """Joins size sequences ({why}): FX records one call, not an `add` QAT would fake-quantize."""\n'
+        "    return tuple(size for part in parts for size in part)\n").with_changes(
+        leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
