@@ -31,8 +31,12 @@ class PythonNumberFromProxy(Rule):
     module is recorded), or hoist it into a top-level `@torch.fx.wrap` function.
 
     ## Fix safety
-    Replacing `int(a / b)` with `a // b` is exact for non-negative sizes; a hoisted helper
-    is opaque to quantization.
+    Unsafe. `int()` around integer arithmetic of sizes (`int(math.ceil(h / p) * p)`) is dropped, and
+    `int(a / b)` becomes `a // b`: the arithmetic then stays in the graph as size nodes. That
+    assumes the names in it are ints (a float `self.ratio` would make the result a float that
+    `int()` truncated) and, for `//`, non-negative sizes (`int()` truncates toward zero, `//`
+    floors). Other `int()`/`float()` uses are hoisted into a wrapped function, which is opaque to
+    quantization.
     """
 
     code = "TRC202"

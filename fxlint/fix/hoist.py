@@ -201,10 +201,13 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     func_name = unique_name(f"_fx_{region.func.name.value}_{region.start[0]}", taken)
     taken.add(func_name)
     kw_chains = [c for c in chain_params if c not in traced_chain]
-    arg_text = ", ".join(positional + traced_chain + [f"{k}={k}" for k in keyword] +
-                         [f"{chain_params[c]}={c}" for c in kw_chains])
-    params = positional + [chain_params[c] for c in traced_chain] + keyword + [chain_params[c] for c in kw_chains]
-    definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics)
+    shapes = _shape_only_inputs(region, positional, set(names.all_names) | set(inputs) | set(chain_params.values()))
+    arg_text = ", ".join([f"{n}.shape" if n in shapes else n for n in positional] + traced_chain +
+                         [f"{k}={k}" for k in keyword] + [f"{chain_params[c]}={c}" for c in kw_chains])
+    params = [shapes[n][0] if n in shapes else n for n in positional] + [chain_params[c] for c in traced_chain] + \
+        keyword + [chain_params[c] for c in kw_chains]
+    replaced = {node: shapes[n][0] for n in shapes for node in shapes[n][1]}
+    definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics, replaced)
     call_stmt = _call_site(region, func_name, arg_text, outputs)
     replacements: Dict[cst.CSTNode, object] = {region.stmts[0]: call_stmt}
     for stmt in region.stmts[1:]:
@@ -740,6 +743,44 @@ def _flow(stmt: cst.CSTNode) -> Tuple[List[cst.CSTNode], List[cst.CSTNode]]:
     return [stmt], [stmt]
 
 
+def _shape_only_inputs(region: _Region, positional: Sequence[str], used: Set[str]
+                       ) -> Dict[str, Tuple[str, List[cst.CSTNode]]]:
+    """Traced inputs the region reads only as `x.shape` / `x.size()`: {name: (parameter name, nodes)}.
+
+    They are passed as `x.shape`, not `x`. Why: `prepare_qat_fx` decides whether a call's result is
+    a tensor from its positional arguments only, and a `shape` node is a known non-tensor while a
+    tensor is not. A wrapped call that receives only sizes and numbers then returns "no tensor" to
+    QAT, which leaves its result alone; given the tensor, QAT fake-quantizes the Python number it
+    returns where it feeds `F.interpolate(scale_factor=...)` or a `mul`, and the prepared model
+    crashes. Eager is unchanged (the body reads the same sizes). Blind spot: `x.size(i)`, `x.dim()`
+    and `x.ndim` reads keep `x` itself."""
+    tree, out = region.tree, {}
+    taken = set(used)
+    for name in positional:
+        reads = [n for n in region.nodes() if isinstance(n, cst.Name) and n.value == name
+                 and tree.contexts.get(n) is not None]
+        uses = [_shape_use(tree, n) for n in reads]
+        if not reads or any(u is None for u in uses):
+            continue
+        param = unique_name(f"{name}_shape", taken)
+        taken.add(param)
+        out[name] = (param, uses)
+    return out
+
+
+def _shape_use(tree: Tree, name: cst.Name) -> Optional[cst.CSTNode]:
+    """The `x.shape` / `x.size()` expression ``name`` is the receiver of, else None."""
+    attr = tree.parents.get(name)
+    if not isinstance(attr, cst.Attribute) or attr.value is not name or tree.contexts.get(name) is not ExpressionContext.LOAD:
+        return None
+    if attr.attr.value == "shape":
+        return attr
+    parent = tree.parents.get(attr)
+    if attr.attr.value == "size" and isinstance(parent, cst.Call) and parent.func is attr and not parent.args:
+        return parent
+    return None
+
+
 def _chain_params(chains: Dict[cst.Attribute, str], used: Set[str]) -> Dict[str, str]:
     """`self.window_size` -> `window_size` (or `self_window_size` when that name is in use)."""
     out: Dict[str, str] = {}
@@ -767,8 +808,9 @@ class _ReplaceChains(cst.CSTTransformer):
 
 def _definition(tree: Tree, region: _Region, name: str, params: List[str], outputs: List[str],
                 chains: Dict[cst.Attribute, str], chain_params: Dict[str, str],
-                diagnostics: Sequence[Diagnostic]) -> cst.FunctionDef:
+                diagnostics: Sequence[Diagnostic], replaced: Dict[cst.CSTNode, str]) -> cst.FunctionDef:
     mapping = {node: chain_params[text] for node, text in chains.items()}
+    mapping.update(replaced)
     replacer = _ReplaceChains(mapping)
     body = [stmt.visit(replacer) for stmt in region.stmts]
     body[0] = body[0].with_changes(leading_lines=())

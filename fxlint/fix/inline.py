@@ -551,10 +551,67 @@ def _unsliced(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr
 
 
+# ---------------------------------------------------------------------------------------- TRC202
+#: integer-valued in eager Python when their arguments are numbers (`math` calls are auto-wrapped by
+#: FX wherever they are reached as `math.f`, so they stay in the graph as call_function nodes)
+_INT_VALUED_CALLS = {"math.ceil", "math.floor"}
+_INT_CLOSED = (cst.Multiply, cst.Add, cst.Subtract, cst.FloorDivide)
+
+
+def int_of_int_arithmetic(tree: Tree, d: Diagnostic) -> Outcome:
+    """`int(math.ceil(h / p) * p)` -> `math.ceil(h / p) * p`; `int(h / p)` -> `h // p`.
+
+    The `int()` call is what stops tracing; the arithmetic inside stays in the graph as size nodes
+    (which QAT knows are not tensors). UNSAFE: it assumes the names in the arithmetic are ints (a
+    float `self.ratio` makes `math.ceil(h / p) * self.ratio` a float that `int()` truncated) and,
+    for `h // p`, that the sizes are non-negative (`int()` truncates toward zero, `//` floors)."""
+    node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is None or not _is_name(node.func, "int") or len(node.args) != 1 or node.args[0].keyword:
+        return None
+    inner = node.args[0].value
+    if isinstance(inner, cst.BinaryOperation) and isinstance(inner.operator, cst.Divide) \
+            and _int_arithmetic(inner.left) and _int_arithmetic(inner.right):
+        replacement: cst.BaseExpression = inner.with_changes(operator=cst.FloorDivide(
+            whitespace_before=inner.operator.whitespace_before, whitespace_after=inner.operator.whitespace_after))
+    elif _int_arithmetic(inner) and any(isinstance(n, cst.Call) or (isinstance(n, cst.BinaryOperation)
+                                           and isinstance(n.operator, cst.FloorDivide)) for n in walk(inner)):
+        replacement = inner  # an int made by `math.ceil`/`math.floor`/`//`, not a bare name
+    else:
+        return None
+    replacement = replacement.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) \
+        if _needs_parens(tree, node) and isinstance(replacement, cst.BinaryOperation) else \
+        replacement.with_changes(lpar=[], rpar=[])
+    return Plan(f"Drop `int()` around the integer arithmetic `{tree.code(inner)}`", UNSAFE,
+                {node: replacement}, [d])
+
+
+def _int_arithmetic(expr: cst.BaseExpression) -> bool:
+    """Is ``expr`` built only from ints, names/attributes (taken for ints), `math.ceil`/`math.floor`
+    calls and `*`, `+`, `-`, `//`? (A `/` inside a `math.ceil` argument is fine: ceil makes an int.)"""
+    if isinstance(expr, (cst.Integer, cst.Name, cst.Attribute)):
+        return True
+    if isinstance(expr, cst.Call):
+        return _dotted(expr.func) in _INT_VALUED_CALLS
+    if isinstance(expr, cst.BinaryOperation):
+        return isinstance(expr.operator, _INT_CLOSED) and _int_arithmetic(expr.left) and _int_arithmetic(expr.right)
+    if isinstance(expr, cst.Subscript):  # `x.shape[-1]`, `x.size()[0]`; not `coords[b, 0]` (a numpy float)
+        base = expr.value
+        return (isinstance(base, cst.Attribute) and base.attr.value == "shape") or (
+            isinstance(base, cst.Call) and _dotted(base.func).endswith(".size") and not base.args)
+    return False
+
+
+def _needs_parens(tree: Tree, node: cst.CSTNode) -> bool:
+    """Does the `int(...)` call sit inside a larger expression, where bare arithmetic could rebind?"""
+    return isinstance(tree.parents.get(node), (cst.BinaryOperation, cst.UnaryOperation, cst.Attribute,
+                                               cst.Subscript, cst.Call))
+
+
 #: code -> rewrites tried in order; the first that returns a Plan or Decline wins
 INLINE = {
     "TRC102": (assert_to_torch_assert,),
     "TRC204": (len_to_size,),
+    "TRC202": (int_of_int_arithmetic,),
     "TRC207": (varargs_to_tuple,),
     "TRC303": (math_by_module,),
     "TRC205": (buffer_slice_to_narrow,),
