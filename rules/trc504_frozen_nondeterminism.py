@@ -35,7 +35,10 @@ class FrozenNondeterminism(Rule):
     ## Fix safety
     Unsafe: the call moves into a wrapped function that also receives forward()'s first input, so FX
     records it and it consumes the RNG at the same point as eager. Randomness that decides Python
-    control flow gets guidance only.
+    control flow (stochastic depth's `if random.random() < p: return x`) has its statement, or the
+    function's tail when it returns, hoisted into a wrapped function that draws and branches on every
+    call; the submodules it calls are then hidden from quantization (the fix's title names them).
+    Where that region receives no traced value, guidance only.
     """
 
     code = "TRC504"

@@ -38,8 +38,9 @@ class UntracedContextManager(Rule):
     dropped and every value the function returns goes through a wrapped helper that detaches each
     tensor in it (also inside tuples, lists and dicts). Blocks that return or mutate in place,
     functions that return an input or a `self.` attribute unchanged (no_grad leaves those as they
-    are), and autocast get guidance only: autocast has no graph equivalent, and hoisting its block
-    would hide the submodules it calls from quantization.
+    are) get guidance only. Autocast has no graph equivalent: a `with torch.autocast(...):` block is
+    hoisted whole into a `@torch.fx.wrap` function that enters it when it runs (unsafe: the fix's
+    title names the submodules it hides from quantization); an autocast decorator gets guidance.
     """
 
     code = "TRC505"

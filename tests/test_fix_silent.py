@@ -41,13 +41,28 @@ def test_silent_rewrites_are_unsafe_only():
                 and d.location.row > result.text.count("\n", 0, result.text.index("class M"))]
 
 
-def test_random_deciding_control_flow_is_declined():
+def test_random_deciding_control_flow_hoists_the_branch():
+    """Stochastic depth: the early return makes the region the function's tail, which then draws from
+    Python's RNG and skips the work on every call, as eager does (torch check: the golden pair
+    fixtures/fix/hoist_stochastic_depth.py)."""
     result = fixed("""
         class M(nn.Module):
             def forward(self, x):
                 if self.training and random.random() < 0.5:
                     return x
                 return x * 2
+    """)
+    assert [(a[0], a[3]) for a in result.applied] == [("TRC504", Applicability.UNSAFE)]
+    assert "return _fx_forward_" in result.text and "training=self.training" in result.text
+    assert "    if training and random.random() < 0.5:\n        return x\n    return x * 2" in result.text
+
+
+def test_random_deciding_control_flow_without_traced_input_is_declined():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                scale = 2 if random.random() < 0.5 else 3
+                return x * scale
     """)
     assert not result.changed
     assert "control flow" in manual_reasons(result, "TRC504")[0]
@@ -78,13 +93,33 @@ def test_random_wrapped_names_do_not_shadow_locals():
     assert "torch.randn(self_n, n)" in result.text and "(x, self_n=self.n, n=n)" in result.text
 
 
-def test_autocast_keeps_guidance():
-    result = fixed("""
+def test_autocast_block_is_hoisted_whole_and_names_hidden_submodules():
+    body = """
         class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+
             def forward(self, x):
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    y = x @ x.t()
+                    y = self.fc(x) @ x.t()
                 return y
+    """
+    assert not fixed(body, unsafe=False).changed
+    result = fixed(body)
+    assert [(a[0], a[3]) for a in result.applied] == [("TRC505", Applicability.UNSAFE)]
+    assert "hides `self.fc` from quantization" in result.applied[0][2]
+    wrapped = result.text[result.text.index("@torch.fx.wrap"):result.text.index("class M")]
+    assert 'with torch.autocast("cpu", dtype=torch.bfloat16):' in wrapped and "return y" in wrapped
+    assert "y = _fx_forward_" in result.text and "fc=self.fc" in result.text
+
+
+def test_autocast_decorator_keeps_guidance():
+    result = fixed("""
+        class M(nn.Module):
+            @torch.autocast("cpu", dtype=torch.bfloat16)
+            def forward(self, x):
+                return x @ x.t()
     """)
     assert not result.changed
     assert "autocast" in manual_reasons(result, "TRC505")[0]

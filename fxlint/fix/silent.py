@@ -151,7 +151,7 @@ def fresh_random(tree: Tree, d: Diagnostic) -> Outcome:
         return anchor
     func, anchor_name = anchor
     if _decides_control_flow(tree, node, func):
-        return Decline("the random value decides Python control flow, which FX cannot record even when it is "
+        return _hoisted_region(tree, d) or Decline("the random value decides Python control flow, which FX cannot record even when it is "
                        "drawn on every call, and no rewrite keeps eager's RNG stream and skipped work: by hand, "
                        "draw a tensor mask (`keep = torch.rand(x.shape[:1], device=x.device) >= p`) and select "
                        "with `torch.where`/multiplication (timm's DropPath), or trace the model in eval mode "
@@ -207,7 +207,7 @@ def drop_no_grad(tree: Tree, d: Diagnostic) -> Outcome:
         return None
     callee = tree.code(item.func if isinstance(item, cst.Call) else item)
     if callee not in NO_GRAD:
-        return _autocast_decline(tree, node, tree.code(item))
+        return _hoisted_region(tree, d, node) or _autocast_decline(tree, node, tree.code(item))
     if len(node.items) != 1 or with_item.asname is not None or node.asynchronous is not None:
         return Decline("the `with` has several items or binds a name")
     func = tree.function_of(node)
@@ -223,6 +223,25 @@ def drop_no_grad(tree: Tree, d: Diagnostic) -> Outcome:
     body += [cst.parse_statement(f"{n} = {n}.detach()\n") for n in bound]
     return Plan("Drop `torch.no_grad()` and `.detach()` what the block computes", UNSAFE,
                 {node: cst.FlattenSentinel(body)}, [d])
+
+
+def _hoisted_region(tree: Tree, d: Diagnostic, whole: Optional[cst.CSTNode] = None) -> Optional[Plan]:
+    """The statement holding ``d`` (or the function's tail, when it returns) hoisted into a wrapped
+    function, where it runs eagerly on every call. For a `with torch.autocast(...):` block (``whole``:
+    the region must be exactly that block) the wrapped function enters the context when it runs; for
+    stochastic depth (`if self.training and random.random() < p: return x`) it draws from Python's
+    RNG on every call, as eager does, and skips the same work. Eager and traced outputs match
+    (measured on fixtures/models/silent/silent_{autocast_block,stochastic_depth}.py, QAT included).
+    UNSAFE, like every hoist: the ops inside are opaque to quantization, and the submodules the
+    region calls are passed in and hidden from it (the plan's title names them; `convert_fx` cannot
+    convert them)."""
+    from fxlint.fix import hoist as hoisting  # hoist builds on this module's neighbours; import late
+
+    region = hoisting.region_for(tree, d)
+    if not isinstance(region, hoisting._Region) or (whole is not None and region.stmts != [whole]):
+        return None
+    plan = hoisting.hoist(tree, region, [d], tree.names())
+    return plan if isinstance(plan, Plan) else None
 
 
 def _autocast_decline(tree: Tree, node: cst.CSTNode, mode: str) -> Decline:
