@@ -265,3 +265,50 @@ def test_block_run_only_inside_a_wrapped_call_is_not_checked():
     assert not check_source(src, "m.py")
     traced = src.replace("return _run(x, table=self.table)", "return self.table(x)")
     assert {d.code for d in check_source(traced, "m.py")} >= {"TRC101"}
+
+
+def test_int_dropped_only_around_integer_size_arithmetic():
+    """`int(math.ceil(h / p) * p)` loses its `int()`, `int(h / 2)` becomes `h // 2` (unsafe); `int()` of a
+    subscript that is not a shape (`x.tolist()[0]`, a numpy float in eager) is left to a hoist."""
+    body = """
+        import math
+
+        class M(nn.Module):
+            def forward(self, x):
+                h = x.shape[-1]
+                a = int(math.ceil(h / 4) * 4)
+                b = int(h / 2)
+                c = int(x.tolist()[0])
+                return F.pad(x, (0, a - h + b)) * c
+    """
+    assert not fixed(body, unsafe=False).changed
+    result = fixed(body)
+    assert "a = math.ceil(h / 4) * 4" in result.text and "b = h // 2" in result.text
+    assert "int(x.tolist()[0])" in result.text  # hoisted as is, not rewritten
+    assert ("TRC202", 12, "Drop `int()` around the integer arithmetic `math.ceil(h / 4) * 4`",
+            Applicability.UNSAFE) in result.applied
+
+
+def test_hoist_passes_the_shape_of_a_tensor_read_only_for_its_shape():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, image):
+                scale = 16.0 / float(torch.tensor(image.shape[-2:]).min().item())
+                return F.interpolate(image, scale_factor=scale)
+    """)
+    assert "(image_shape):" in result.text and "torch.tensor(image_shape[-2:])" in result.text
+    assert "scale = _fx_forward_" in result.text and "(image.shape)" in result.text
+
+
+def test_size_tuple_concat_joined_safely_only_where_sizes_go_to_calls():
+    body = """
+        class M(nn.Module):
+            def forward(self, x):
+                new_shape = x.size()[:-1] + (2, -1)
+                kept = x.shape[:1] + (4,)
+                return x.view(new_shape), kept
+    """
+    safe = fixed(body, unsafe=False)
+    assert "new_shape = _fx_sizes_forward_" in safe.text and "(x.size()[:-1], (2, -1))" in safe.text
+    assert "kept = x.shape[:1] + (4,)" in safe.text  # returned as a torch.Size: unsafe
+    assert "kept = _fx_sizes_forward_" in fixed(body).text
