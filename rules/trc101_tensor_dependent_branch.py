@@ -34,6 +34,8 @@ class TensorDependentBranch(ConditionVisitor, Rule):
     ## Fix safety
     `torch.where` evaluates both branches (unsafe when a branch has side effects or is
     expensive); hoisting hides the ops inside from quantization.
+    An `if`/`else` whose two arms are the same code loses its condition (safe when the condition
+    has no side effects: attributes, comparisons, `size()`/`dim()`, `torch.jit.is_scripting()`).
     """
 
     code = "TRC101"

@@ -41,6 +41,8 @@ class UntracedContextManager(Rule):
     are) get guidance only. Autocast has no graph equivalent: a `with torch.autocast(...):` block is
     hoisted whole into a `@torch.fx.wrap` function that enters it when it runs (unsafe: the fix's
     title names the submodules it hides from quantization); an autocast decorator gets guidance.
+    A disabled `torch.autocast(..., enabled=False)` block is dropped instead (unsafe: it only
+    matters when the caller enables autocast, and the graph records none either way).
     """
 
     code = "TRC505"

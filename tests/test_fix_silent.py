@@ -329,3 +329,40 @@ def test_hasattr_with_a_computed_name_is_declined():
                 return x
     """)
     assert "if hasattr" in result.text and manual_reasons(result, "TRC502")
+
+
+def test_disabled_autocast_is_dropped_then_identical_branches_collapse():
+    """timm's EfficientViT: `if not is_scripting() and v.device.type != 'meta': with autocast(enabled=False):
+    out = f(v) else: out = f(v)`. Dropping the disabled autocast (unsafe) leaves identical arms, and the
+    `if` on the traced device goes (safe)."""
+    body = """
+        class M(nn.Module):
+            def _attn(self, v):
+                return v * 2
+
+            def forward(self, v):
+                if not torch.jit.is_scripting() and v.device.type != 'meta':
+                    with torch.autocast(device_type=v.device.type, enabled=False):
+                        out = self._attn(v)
+                else:
+                    out = self._attn(v)
+                return out
+    """
+    assert not fixed(body, unsafe=False).changed
+    result = fixed(body)
+    assert [(a[0], a[3]) for a in result.applied] == [("TRC505", Applicability.UNSAFE),
+                                                      ("TRC201", Applicability.SAFE)]
+    assert "    def forward(self, v):\n        out = self._attn(v)\n        return out" in result.text
+    assert not check_source(result.text, "snippet.py")
+
+
+def test_enabled_autocast_is_not_dropped():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                with torch.autocast("cpu", enabled=True):
+                    y = x @ x.t()
+                return y
+    """)
+    assert "Drop the disabled" not in " ".join(a[2] for a in result.applied)
+    assert "with torch.autocast(\"cpu\", enabled=True):" in result.text

@@ -312,3 +312,22 @@ def test_size_tuple_concat_joined_safely_only_where_sizes_go_to_calls():
     assert "new_shape = _fx_sizes_forward_" in safe.text and "(x.size()[:-1], (2, -1))" in safe.text
     assert "kept = x.shape[:1] + (4,)" in safe.text  # returned as a torch.Size: unsafe
     assert "kept = _fx_sizes_forward_" in fixed(body).text
+
+
+def test_identical_branches_collapse_only_for_a_side_effect_free_condition():
+    body = """
+        class M(nn.Module):
+            def forward(self, x):
+                if x.size(0) > 1:
+                    y = x * 2
+                else:
+                    y = x * 2
+                if self.pick(x) > 0:
+                    z = x + 1
+                else:
+                    z = x + 1
+                return y + z
+    """
+    result = fixed(body, unsafe=False)
+    assert "if x.size(0) > 1" not in result.text and "        y = x * 2\n" in result.text
+    assert "if self.pick(x) > 0:" in result.text  # a call that may have side effects is kept

@@ -551,6 +551,39 @@ def _unsliced(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr
 
 
+# ------------------------------------------------------------------------------- TRC101 / TRC201
+#: calls a condition may make and still be free of side effects
+_PURE_CALLS = {"torch.jit.is_scripting", "torch.jit.is_tracing", "torch.is_tensor", "isinstance", "len", "hasattr"}
+_PURE_METHODS = {"size", "dim", "numel"}
+
+
+def identical_branches(tree: Tree, d: Diagnostic) -> Outcome:
+    """`if c: A else: A` -> `A`: a branch on a traced value whose two arms are the same code (what is
+    left of timm's `if not is_scripting() and v.device.type != 'meta': with autocast(enabled=False):
+    out = f(v) else: out = f(v)` once the disabled autocast is dropped). SAFE when the condition has
+    no side effects (attributes, comparisons, `and`/`or`/`not`, `size()`/`dim()`, `is_scripting()`)."""
+    node = tree.owner_of_test(d.location.row, d.location.column)
+    if not isinstance(node, cst.If) or not isinstance(node.orelse, cst.Else):
+        return None
+    if not node.body.deep_equals(node.orelse.body) or not _side_effect_free(node.test):
+        return None
+    body = list(node.body.body)
+    body[0] = body[0].with_changes(leading_lines=[*node.leading_lines, *body[0].leading_lines])
+    return Plan("Drop the `if` whose branches are identical", SAFE, {node: cst.FlattenSentinel(body)}, [d])
+
+
+def _side_effect_free(expr: cst.BaseExpression) -> bool:
+    for n in walk(expr):
+        if isinstance(n, (cst.NamedExpr, cst.Await, cst.Yield, cst.Lambda)):
+            return False
+        if isinstance(n, cst.Call):
+            name = _dotted(n.func)
+            method = n.func.attr.value if isinstance(n.func, cst.Attribute) else ""
+            if name not in _PURE_CALLS and method not in _PURE_METHODS:
+                return False
+    return True
+
+
 # ---------------------------------------------------------------------------------------- TRC202
 #: integer-valued in eager Python when their arguments are numbers (`math` calls are auto-wrapped by
 #: FX wherever they are reached as `math.f`, so they stay in the graph as call_function nodes)
@@ -615,8 +648,8 @@ INLINE = {
     "TRC207": (varargs_to_tuple,),
     "TRC303": (math_by_module,),
     "TRC205": (buffer_slice_to_narrow,),
-    "TRC201": (unconditional_pad,),
-    "TRC101": (conditional_to_where,),
+    "TRC201": (identical_branches, unconditional_pad),
+    "TRC101": (identical_branches, conditional_to_where),
     "TRC403": (star_sizes_to_tuple,),
 }
 INLINE.update({

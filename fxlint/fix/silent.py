@@ -37,6 +37,7 @@ UNSAFE = Applicability.UNSAFE
 Outcome = Union[Plan, Decline, None]
 
 NO_GRAD = {"torch.no_grad", "torch.inference_mode", "no_grad", "inference_mode"}
+AUTOCAST = {"torch.autocast", "torch.amp.autocast", "torch.cpu.amp.autocast", "torch.cuda.amp.autocast", "autocast"}
 TENSOR_TYPES = {"torch.Tensor", "Tensor"}
 
 
@@ -207,7 +208,8 @@ def drop_no_grad(tree: Tree, d: Diagnostic) -> Outcome:
         return None
     callee = tree.code(item.func if isinstance(item, cst.Call) else item)
     if callee not in NO_GRAD:
-        return _hoisted_region(tree, d, node) or _autocast_decline(tree, node, tree.code(item))
+        return (_drop_disabled_autocast(tree, node, item, d) or _hoisted_region(tree, d, node)
+                or _autocast_decline(tree, node, tree.code(item)))
     if len(node.items) != 1 or with_item.asname is not None or node.asynchronous is not None:
         return Decline("the `with` has several items or binds a name")
     func = tree.function_of(node)
@@ -223,6 +225,23 @@ def drop_no_grad(tree: Tree, d: Diagnostic) -> Outcome:
     body += [cst.parse_statement(f"{n} = {n}.detach()\n") for n in bound]
     return Plan("Drop `torch.no_grad()` and `.detach()` what the block computes", UNSAFE,
                 {node: cst.FlattenSentinel(body)}, [d])
+
+
+def _drop_disabled_autocast(tree: Tree, node: cst.With, item: cst.CSTNode, d: Diagnostic) -> Optional[Plan]:
+    """`with torch.autocast(..., enabled=False): body` -> `body`. A disabled autocast only matters when
+    the caller runs the model under autocast (timm's EfficientViT keeps its linear attention in
+    float32 that way); the traced graph records no autocast at all, so the body is what it runs.
+    UNSAFE: under a caller's autocast the body now runs in reduced precision, traced or not."""
+    if not (isinstance(item, cst.Call) and tree.code(item.func) in AUTOCAST and len(node.items) == 1
+            and node.items[0].asname is None and isinstance(node.body, cst.IndentedBlock)):
+        return None
+    enabled = next((a.value for a in item.args if a.keyword is not None and a.keyword.value == "enabled"), None)
+    if not (isinstance(enabled, cst.Name) and enabled.value == "False"):
+        return None
+    body = list(node.body.body)
+    body[0] = body[0].with_changes(leading_lines=[*node.leading_lines, *body[0].leading_lines])
+    return Plan("Drop the disabled `torch.autocast(..., enabled=False)` block (the graph records no autocast)",
+                UNSAFE, {node: cst.FlattenSentinel(body)}, [d])
 
 
 def _hoisted_region(tree: Tree, d: Diagnostic, whole: Optional[cst.CSTNode] = None) -> Optional[Plan]:
