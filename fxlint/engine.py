@@ -111,7 +111,8 @@ class Checker:
         self._dispatch = _dispatch_table(self.rules)
         self._loaded: "OrderedDict[str, Loaded]" = OrderedDict()
         self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
-        self._positions: Dict[str, PositionIndex] = {}
+        #: per file, the position index of each of its live trees (by id; the index holds the tree)
+        self._positions: Dict[str, Dict[int, PositionIndex]] = {}
 
     def _load_for_project(self, path: Path) -> Optional[ModuleSource]:
         """A file a checked file imports from: indexed with `ast`, LibCST-parsed only if entered."""
@@ -136,11 +137,11 @@ class Checker:
             self._loaded.move_to_end(path)
 
     def _trim(self) -> None:
-        """Keep at most MAX_CACHED_TREES LibCST trees (~1 MB per 1k lines) and MAX_INDEXED_MODULES
-        `ast` indexes. A dropped tree is re-parsed if entered again; a dropped index is re-read. Trees
+        """Keep the LibCST trees (~1 MB per 1k lines; a dependency file's are partial, see
+        ModuleSource) of at most MAX_CACHED_TREES files, and MAX_INDEXED_MODULES `ast` indexes. A dropped tree is re-parsed if entered again; a dropped index is re-read. Trees
         go first: re-reading an index costs an `ast` parse, which is cheap, but a checked file's
         imports are consulted again and again (dropping them made timm re-parse each ~6 times)."""
-        with_tree = [p for p, loaded in self._loaded.items() if loaded.module is not None and loaded.module._tree is not None]
+        with_tree = [p for p, loaded in self._loaded.items() if loaded.module is not None and loaded.module.has_tree]
         for path in with_tree[:max(0, len(with_tree) - MAX_CACHED_TREES)]:
             self._loaded[path].module.release_tree()
             self._positions.pop(path, None)
@@ -247,22 +248,26 @@ class Checker:
                 out[key] = d
         return tuple(sorted(out.values(), key=Diagnostic.sort_key))
 
-    def positions(self, module: ModuleSource) -> PositionIndex:
-        index = self._positions.get(module.path)
-        if index is None or index.tree is not module.tree:
-            index = self._positions[module.path] = PositionIndex(module.tree, module.text)
+    def positions(self, module: ModuleSource, tree: Optional[cst.Module] = None) -> PositionIndex:
+        """Positions in ``tree``, a tree of ``module`` (default: the whole file's)."""
+        tree = tree if tree is not None else module.tree
+        indexes = self._positions.setdefault(module.path, {})
+        index = indexes.get(id(tree))
+        if index is None or index.tree is not tree:
+            index = indexes[id(tree)] = PositionIndex(tree, *module.source_of(tree))
         return index
 
     def _diagnostic(self, f: Finding) -> Diagnostic:
-        line, col, end_line, end_col = self.positions(f.module).span(f.node, f.statement)
+        line, col, end_line, end_col = self.positions(f.module, f.tree).span(f.node, f.statement)
         steps: List[Step] = []
         source = ""
         if f.value is not None:
             source = f.value.origin.name if f.value.origin is not None else ""
-            for module, stmt in f.value.steps:
-                row = self.positions(module).statement_line(stmt)
+            for func, stmt in f.value.steps:
+                module = func.module
+                row = self.positions(module, func.tree).statement_line(stmt)
                 if row is not None:
-                    text = statement_header(module.tree, stmt)
+                    text = statement_header(func.tree, stmt)
                     steps.append(Step(row, text, "" if module is f.module else module.path))
         rule = f.rule
         return Diagnostic(

@@ -13,6 +13,9 @@ PositionProvider regenerates the whole module to count characters and costs 1-2x
 
 When the two parsers disagree (syntax newer than the running Python), it falls back to
 PositionProvider for that module.
+
+A tree may hold one statement of a file, parsed from that statement's lines alone
+(ModuleSource.cst_function): ``line_offset`` file lines come before its text.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ class _Anchor:
 class PositionIndex:
     """Positions of nodes of one module, computed on demand."""
 
-    def __init__(self, tree: cst.Module, text: str) -> None:
+    def __init__(self, tree: cst.Module, text: str, line_offset: int = 0) -> None:
         self.tree = tree
         self.text = text
+        self.line_offset = line_offset
         self.lines = text.splitlines(keepends=True)
         self._offsets = _line_offsets(self.lines)
         self._anchors: Dict[cst.CSTNode, _Anchor] = {}
@@ -82,7 +86,7 @@ class PositionIndex:
     def statement_line(self, statement: cst.CSTNode) -> Optional[int]:
         anchor = self._anchors.get(statement)
         if anchor is not None:
-            return anchor.line
+            return anchor.line + self.line_offset
         if self._fallback is not None:
             return self._provider_span(statement)[0]
         return None
@@ -122,7 +126,7 @@ class PositionIndex:
     def _to_span(self, begin: int, end: int) -> Span:
         l1, c1 = self._line_col(begin)
         l2, c2 = self._line_col(end)
-        return l1, c1, l2, c2
+        return l1 + self.line_offset, c1, l2 + self.line_offset, c2
 
     def _line_col(self, offset: int) -> Tuple[int, int]:
         lo, hi = 0, len(self._offsets) - 1
@@ -148,7 +152,8 @@ class PositionIndex:
         r = self._fallback.get(node)
         if r is None:
             return 1, 0, 1, 0
-        return r.start.line, r.start.column, r.end.line, r.end.column  # type: ignore[attr-defined]
+        return (r.start.line + self.line_offset, r.start.column,  # type: ignore[attr-defined]
+                r.end.line + self.line_offset, r.end.column)  # type: ignore[attr-defined]
 
 
 def _line_offsets(lines: List[str]) -> List[int]:
