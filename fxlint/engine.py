@@ -38,10 +38,12 @@ class Loaded:
     """A file as read from disk: its module, or the reason it could not be loaded."""
 
     def __init__(self, module: Optional[ModuleSource] = None, problem: Optional[FileProblem] = None,
-                 syntax_error: Optional[Diagnostic] = None) -> None:
+                 syntax_error: Optional[Diagnostic] = None, syntax_tree: Optional[ast.Module] = None) -> None:
         self.module = module
         self.problem = problem
         self.syntax_error = syntax_error
+        #: the `ast` the module was indexed from, kept only while the file itself is checked
+        self.syntax_tree = syntax_tree
 
 
 def read_source(path: Path) -> Union[str, FileProblem]:
@@ -80,7 +82,8 @@ def load_light(path: Path) -> Loaded:
         syntax_tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return parse_text(text, path)  # let LibCST report it (or accept syntax ast rejects)
-    return Loaded(module=ModuleSource(str(path), module_name_for(path)[0], text, None, syntax_tree))
+    return Loaded(module=ModuleSource(str(path), module_name_for(path)[0], text, None, syntax_tree),
+                  syntax_tree=syntax_tree)
 
 
 def parse_text(text: str, path: Path, module_name: Optional[str] = None) -> Loaded:
@@ -113,6 +116,8 @@ class Checker:
         self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
         #: per file, the position index of each of its live trees (by id; the index holds the tree)
         self._positions: Dict[str, Dict[int, PositionIndex]] = {}
+        #: (path, `ast`) of the file being checked, for its position index
+        self._syntax: Optional[Tuple[str, ast.Module]] = None
 
     def _load_for_project(self, path: Path) -> Optional[ModuleSource]:
         """A file a checked file imports from: indexed with `ast`, LibCST-parsed only if entered."""
@@ -121,6 +126,7 @@ class Checker:
             self._loaded.move_to_end(key)
             return self._loaded[key].module
         loaded = load_light(path)
+        loaded.syntax_tree = None  # a dependency: its index is built, the `ast` is not needed again
         self._loaded[key] = loaded
         return loaded.module
 
@@ -154,6 +160,8 @@ class Checker:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
         self._trim()
         loaded = self._get(path)
+        # the `ast` load_light parsed the file with anchors the positions of its findings
+        syntax, loaded.syntax_tree = loaded.syntax_tree, None
         # Indexed with `ast` first: a file that defines no nn.Module class has nothing to trace and
         # is never LibCST-parsed (a quarter of transformers' models/ tree: configs, tokenizers, ...).
         classes = self._module_classes(loaded.module) if loaded.module is not None else []
@@ -169,7 +177,7 @@ class Checker:
         if loaded.syntax_error is not None:
             return (loaded.syntax_error,), None, ()
         assert loaded.module is not None
-        return self.check_module(loaded.module, classes)
+        return self.check_module(loaded.module, classes, syntax)
 
     def _module_classes(self, module: ModuleSource) -> List[ClassInfo]:
         """The file's nn.Module classes. Starts a new record of the files consulted: base classes
@@ -191,10 +199,12 @@ class Checker:
             return ()
         return self.check_module(loaded.module)[0]
 
-    def check_module(self, module: ModuleSource, classes: Optional[List[ClassInfo]] = None
-                     ) -> Tuple[Tuple[Diagnostic, ...], None, Tuple[str, ...]]:
+    def check_module(self, module: ModuleSource, classes: Optional[List[ClassInfo]] = None,
+                     syntax_tree: Optional[ast.Module] = None) -> Tuple[Tuple[Diagnostic, ...], None, Tuple[str, ...]]:
+        """``syntax_tree``: the file's `ast`, if already parsed (it anchors the positions of findings)."""
         if classes is None:
             classes = self._module_classes(module)
+        self._syntax = (module.path, syntax_tree) if syntax_tree is not None else None
         analysis = Analysis(self.project)
         local = referenced_class_names(module.text)
         blocks = [c for c in classes if c.name in local or c.name in self.blocks]
@@ -207,6 +217,7 @@ class Checker:
         used = self._used_besides(module.path)
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
+        self._syntax = None
         module.release_tree()
         return diagnostics, None, used
 
@@ -214,7 +225,7 @@ class Checker:
         """A block used in this very file that no parent's analysis reached (a factory the analysis
         cannot resolve) is analyzed as an entry with opaque inputs, so its hazards are not lost.
         Blocks used only by other files are left to those files' analysis."""
-        eager = _blocks_run_by_wrapped_calls(blocks[0].module) if blocks else set()
+        eager = _blocks_run_by_wrapped_calls(blocks[0].module, self._syntax_of(blocks[0].module)) if blocks else set()
         for cls in blocks:
             forward = self.project.find_method(cls, "forward")
             if forward is not None and forward.node not in analysis.reached and cls.name not in eager:
@@ -248,13 +259,18 @@ class Checker:
                 out[key] = d
         return tuple(sorted(out.values(), key=Diagnostic.sort_key))
 
+    def _syntax_of(self, module: ModuleSource) -> Optional[ast.Module]:
+        """The `ast` of the file being checked, if ``module`` is it and it was kept."""
+        return self._syntax[1] if self._syntax is not None and self._syntax[0] == module.path else None
+
     def positions(self, module: ModuleSource, tree: Optional[cst.Module] = None) -> PositionIndex:
         """Positions in ``tree``, a tree of ``module`` (default: the whole file's)."""
         tree = tree if tree is not None else module.tree
         indexes = self._positions.setdefault(module.path, {})
         index = indexes.get(id(tree))
         if index is None or index.tree is not tree:
-            index = indexes[id(tree)] = PositionIndex(tree, *module.source_of(tree))
+            syntax = self._syntax_of(module) if tree is module._tree else None
+            index = indexes[id(tree)] = PositionIndex(tree, *module.source_of(tree), syntax_tree=syntax)
         return index
 
     def _diagnostic(self, f: Finding) -> Diagnostic:
@@ -332,7 +348,7 @@ def statement_header(tree: cst.Module, stmt: cst.CSTNode) -> str:
     return text.splitlines()[0] if text else text
 
 
-def _blocks_run_by_wrapped_calls(module) -> Set[str]:
+def _blocks_run_by_wrapped_calls(module, syntax_tree: Optional[ast.Module] = None) -> Set[str]:
     """Classes whose instances (`self.rot = Rotary(...)`) are passed into a call of a `@torch.fx.wrap`
     function of the module (`_fx_forward_59(v, rotary_emb=self.rot)`): FX runs them eagerly inside
     the wrapped call, so their hazards are not FX's (what `fxlint fix` does with a submodule that
@@ -341,7 +357,7 @@ def _blocks_run_by_wrapped_calls(module) -> Set[str]:
     if not wrapped:
         return set()
     try:
-        tree = ast.parse(module.text)
+        tree = syntax_tree or ast.parse(module.text)
     except (SyntaxError, ValueError):
         return set()
     classes_of: Dict[str, Set[str]] = {}

@@ -45,7 +45,9 @@ class _Anchor:
 class PositionIndex:
     """Positions of nodes of one module, computed on demand."""
 
-    def __init__(self, tree: cst.Module, text: str, line_offset: int = 0) -> None:
+    def __init__(self, tree: cst.Module, text: str, line_offset: int = 0,
+                 syntax_tree: Optional[ast.Module] = None) -> None:
+        """``syntax_tree``: the stdlib `ast` of ``text`` if the caller has it already."""
         self.tree = tree
         self.text = text
         self.line_offset = line_offset
@@ -54,7 +56,7 @@ class PositionIndex:
         self._anchors: Dict[cst.CSTNode, _Anchor] = {}
         self._fallback: Optional[Dict[cst.CSTNode, object]] = None
         try:
-            self._anchor_block(tree.body, ast.parse(text).body)
+            self._anchor_block(tree.body, (syntax_tree or ast.parse(text)).body)
         except (_Mismatch, SyntaxError, ValueError, RecursionError):
             self._use_position_provider()
 
