@@ -16,7 +16,7 @@ import libcst as cst
 from fxlint.analysis import child_nodes
 from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
-from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for
+from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for, parse_module
 from fxlint.analysis.references import referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step
@@ -88,7 +88,7 @@ def load_light(path: Path) -> Loaded:
 
 def parse_text(text: str, path: Path, module_name: Optional[str] = None) -> Loaded:
     try:
-        tree = cst.parse_module(text)
+        tree = parse_module(text)
     except cst.ParserSyntaxError as exc:
         return Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
     except (RecursionError, MemoryError):
@@ -118,6 +118,9 @@ class Checker:
         self._positions: Dict[str, Dict[int, PositionIndex]] = {}
         #: (path, `ast`) of the file being checked, for its position index
         self._syntax: Optional[Tuple[str, ast.Module]] = None
+        #: provenance step texts of the check under way: a step recurs in many findings, and its
+        #: text costs a code generation (of a whole multi-line call for an assignment)
+        self._headers: Dict[cst.CSTNode, str] = {}
 
     def _load_for_project(self, path: Path) -> Optional[ModuleSource]:
         """A file a checked file imports from: indexed with `ast`, LibCST-parsed only if entered."""
@@ -218,6 +221,7 @@ class Checker:
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
         self._syntax = None
+        self._headers = {}
         module.release_tree()
         return diagnostics, None, used
 
@@ -283,7 +287,9 @@ class Checker:
                 module = func.module
                 row = self.positions(module, func.tree).statement_line(stmt)
                 if row is not None:
-                    text = statement_header(func.tree, stmt)
+                    text = self._headers.get(stmt)
+                    if text is None:
+                        text = self._headers[stmt] = statement_header(func.tree, stmt)
                     steps.append(Step(row, text, "" if module is f.module else module.path))
         rule = f.rule
         return Diagnostic(

@@ -160,7 +160,7 @@ class ModuleSource:
         if self._tree is None:
             if self._partials:
                 self.release_tree()
-            self._tree = cst.parse_module(self.text)
+            self._tree = parse_module(self.text)
         return self._tree
 
     def source_of(self, tree: cst.Module) -> Tuple[str, int]:
@@ -197,11 +197,11 @@ class ModuleSource:
         if span is not None:
             text = lines_of(self.text, span[0], span[1])
             try:
-                return cst.parse_module(text), text, span[0] - 1
+                return parse_module(text), text, span[0] - 1
             except Exception:  # noqa: BLE001 - whatever the statement alone does, the whole file decides
                 pass
         if None not in self._partials:
-            self._partials[None] = (cst.parse_module(self.text), self.text, 0)
+            self._partials[None] = (parse_module(self.text), self.text, 0)
         return self._partials[None]
 
     @property
@@ -313,6 +313,28 @@ def _suite_statements(stmt: cst.CSTNode) -> List[cst.CSTNode]:
             elif isinstance(p, (cst.If, cst.Else)):
                 out.extend(_suite_statements(p))
     return out
+
+
+def parse_module(text: str) -> cst.Module:
+    """``libcst.parse_module`` without re-validating each node the parser builds.
+
+    Every LibCST node checks itself in ``__post_init__`` (regular expressions over its
+    whitespace and so on), 10-15% of a parse; the native parser builds only valid nodes (LibCST's
+    own comment on ``__post_init__`` suggests skipping it when parsing). For the trees ``check``
+    reads; the fixer's nodes are validated as usual. Swaps a class attribute for the duration of
+    the parse: not for threads (fxlint checks one file at a time per process)."""
+    saved = cst.CSTNode.__dict__.get("__post_init__")
+    if saved is None:  # a LibCST that validates elsewhere: parse as is
+        return cst.parse_module(text)
+    cst.CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(text)
+    finally:
+        cst.CSTNode.__post_init__ = saved  # type: ignore[method-assign]
+
+
+def _no_validation(self: cst.CSTNode) -> None:
+    pass
 
 
 def _find_function(tree: cst.Module, owner: str, name: str) -> cst.FunctionDef:
