@@ -170,17 +170,24 @@ class Checker:
         classes = self._module_classes(loaded.module) if loaded.module is not None else []
         if loaded.module is not None and not classes:
             return (), None, self._used_besides(loaded.module.path)
-        if loaded.module is not None and loaded.module._tree is None:
-            try:
-                loaded.module.tree
-            except cst.ParserSyntaxError as exc:
-                loaded = self._loaded[str(path)] = Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
         if loaded.problem is not None:
             return (), loaded.problem, ()
         if loaded.syntax_error is not None:
             return (loaded.syntax_error,), None, ()
         assert loaded.module is not None
-        return self.check_module(loaded.module, classes, syntax)
+        # Like a dependency, the file is LibCST-parsed only in the top-level statements the analysis
+        # enters (its classes' methods); the rest (docstrings, config and output classes, module
+        # code) is never read. A statement LibCST rejects stops the check of the file with TRC901
+        # as a whole-file parse failure did; one it rejects but the analysis never enters is not seen.
+        try:
+            return self.check_module(loaded.module, classes, syntax)
+        except cst.ParserSyntaxError:
+            try:
+                cst.parse_module(loaded.module.text)
+            except cst.ParserSyntaxError as exc:  # this file's: reported as before, not analyzed
+                failed = self._loaded[str(path)] = Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
+                return (failed.syntax_error,), None, ()
+            raise  # a dependency's
 
     def _module_classes(self, module: ModuleSource) -> List[ClassInfo]:
         """The file's nn.Module classes. Starts a new record of the files consulted: base classes
@@ -273,9 +280,25 @@ class Checker:
         indexes = self._positions.setdefault(module.path, {})
         index = indexes.get(id(tree))
         if index is None or index.tree is not tree:
-            syntax = self._syntax_of(module) if tree is module._tree else None
-            index = indexes[id(tree)] = PositionIndex(tree, *module.source_of(tree), syntax_tree=syntax)
+            text, offset = module.source_of(tree)
+            index = indexes[id(tree)] = PositionIndex(tree, text, offset, self._syntax_body(module, tree, offset))
         return index
+
+    def _syntax_body(self, module: ModuleSource, tree: cst.Module, offset: int) -> Optional[List[ast.stmt]]:
+        """The statements of the checked file's kept `ast` that ``tree`` holds: all of them for the
+        whole file, the top-level one starting on the partial tree's first line for a partial one."""
+        syntax = self._syntax_of(module)
+        if syntax is None:
+            return None
+        if tree is module._tree:
+            return syntax.body
+        if len(tree.body) != 1:
+            return None
+        for stmt in syntax.body:
+            first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+            if first == offset + 1:
+                return [stmt]
+        return None
 
     def _diagnostic(self, f: Finding) -> Diagnostic:
         line, col, end_line, end_col = self.positions(f.module, f.tree).span(f.node, f.statement)

@@ -46,8 +46,9 @@ class PositionIndex:
     """Positions of nodes of one module, computed on demand."""
 
     def __init__(self, tree: cst.Module, text: str, line_offset: int = 0,
-                 syntax_tree: Optional[ast.Module] = None) -> None:
-        """``syntax_tree``: the stdlib `ast` of ``text`` if the caller has it already."""
+                 syntax_body: Optional[List[ast.stmt]] = None) -> None:
+        """``syntax_body``: the statements of the stdlib `ast` of ``text`` if the caller has them
+        already (from a parse of the whole file: their line numbers are the file's)."""
         self.tree = tree
         self.text = text
         self.line_offset = line_offset
@@ -55,8 +56,10 @@ class PositionIndex:
         self._offsets = _line_offsets(self.lines)
         self._anchors: Dict[cst.CSTNode, _Anchor] = {}
         self._fallback: Optional[Dict[cst.CSTNode, object]] = None
+        #: subtracted from the `ast`'s line numbers to get lines of ``text``
+        self._ast_offset = line_offset if syntax_body is not None else 0
         try:
-            self._anchor_block(tree.body, (syntax_tree or ast.parse(text)).body)
+            self._anchor_block(tree.body, syntax_body if syntax_body is not None else ast.parse(text).body)
         except (_Mismatch, SyntaxError, ValueError, RecursionError):
             self._use_position_provider()
 
@@ -112,9 +115,9 @@ class PositionIndex:
                 self._anchors[stmt] = self._anchors[stmt.body[0]]
 
     def _anchor(self, c: cst.CSTNode, a: ast.stmt) -> None:
-        line = a.lineno
+        line = a.lineno - self._ast_offset
         if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and a.decorator_list:
-            line = a.decorator_list[0].lineno
+            line = a.decorator_list[0].lineno - self._ast_offset
             self._anchors[c] = _Anchor(line, self._char_col(line, a.decorator_list[0].col_offset) - 1)
         else:
             self._anchors[c] = _Anchor(line, self._char_col(line, a.col_offset))
