@@ -92,3 +92,26 @@ def test_every_lookup_of_a_function_finds_the_same_node_until_released(tmp_path:
     assert helpers.source_of(tree)[1] == _line_of(HELPERS, "@torch.no_grad") - 1
     helpers.release_tree()
     assert forward.node is not node and not any(k is None for k in helpers._partials)
+
+
+def test_a_class_defined_in_both_branches_is_analyzed_from_the_last_definition(tmp_path: Path):
+    """Like the index (the last ClassInfo wins): transformers' xlstm defines xLSTMBlock in an `if`
+    branch without a forward and in the `else` branch with one."""
+    (tmp_path / "dup.py").write_text(
+        "import torch\n"
+        "if torch.cuda.is_available():\n"
+        "    class Block(torch.nn.Module):\n"
+        "        pass\n"
+        "else:\n"
+        "    class Block(torch.nn.Module):\n"
+        "        def forward(self, x):\n"
+        "            if x.sum() > 0:\n"
+        "                return x\n"
+        "            return -x\n"
+    )
+    checker = Checker(registry.all_rules(), roots=(tmp_path,))
+
+    found, problem, _ = checker.check_file(tmp_path / "dup.py")
+
+    assert problem is None
+    assert [(d.code, d.location.row) for d in found] == [("TRC101", 8)]

@@ -21,8 +21,8 @@ def index_with_ast(module: ModuleSource, tree: Optional[object] = None) -> None:
 
 def _spans(module: ModuleSource, body: List[ast.stmt]) -> None:
     """Where each top-level class and def is defined: the lines of the top-level statement holding
-    it (the def itself with its decorators, or the `if`/`try` around it), for partial parses. The
-    first definition of a name wins, as in ``cst_function``. A statement that shares a line with
+    it (the def itself with its decorators, or the `if`/`try` around it), for partial parses. As in
+    ``cst_function``, the first def of a name wins and the last class. A statement that shares a line with
     another (`x = 1; def f(): ...` is not valid, but `if a: x = 1` followed by `;` could be) is left
     out (None: parse the whole file), and so is a text with lone carriage returns (ast counts them as line breaks)."""
     text = module.text
@@ -33,7 +33,8 @@ def _spans(module: ModuleSource, body: List[ast.stmt]) -> None:
         last = stmt.end_lineno or stmt.lineno
         shared = (i > 0 and (body[i - 1].end_lineno or 0) >= firsts[i]) or (i + 1 < len(body) and firsts[i + 1] <= last)
         for kind, name in _definitions(stmt):
-            module.spans.setdefault((kind, name), None if shared else (firsts[i], last))
+            if kind == "class" or (kind, name) not in module.spans:  # the last class, the first def
+                module.spans[(kind, name)] = None if shared else (firsts[i], last)
 
 
 def _definitions(stmt: ast.stmt):

@@ -181,7 +181,7 @@ class ModuleSource:
         tree = self._partial(span)
         try:
             return _find_function(tree, owner, name), tree
-        except StopIteration:  # defined where the `ast` index saw it but `_flatten` does not look
+        except (StopIteration, IndexError):  # defined where the `ast` index saw it but `_flatten` does not look
             if span is None:
                 raise
             tree = self._partial(None)
@@ -338,9 +338,12 @@ def _no_validation(self: cst.CSTNode) -> None:
 
 
 def _find_function(tree: cst.Module, owner: str, name: str) -> cst.FunctionDef:
+    """Where the indexes look: the first def of a name, the last class (both indexes keep the last
+    ClassInfo; taking the first class here once looked for a method in `if` branch's xLSTMBlock
+    that only the `else` branch's has, and failed the whole file)."""
     body: List[cst.CSTNode] = list(tree.body)
     if owner:
-        cls = next(n for n in _flatten(body) if isinstance(n, cst.ClassDef) and n.name.value == owner)
+        cls = [n for n in _flatten(body) if isinstance(n, cst.ClassDef) and n.name.value == owner][-1]
         body = list(cls.body.body) if isinstance(cls.body, cst.IndentedBlock) else []
     return next(n for n in _flatten(body) if isinstance(n, cst.FunctionDef) and n.name.value == name)
 
