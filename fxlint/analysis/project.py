@@ -29,9 +29,9 @@ class FunctionRef:
 
     For files loaded only as dependencies the LibCST node is found on first use, so resolving a
     base class or an import never pays for a LibCST parse of the file that defines it. ``tree`` is
-    the LibCST module the node belongs to: the whole file, or for a dependency file only the
-    top-level statement that defines the function (see ModuleSource.cst_function); positions and
-    generated code of the function's nodes come from that tree."""
+    the LibCST module the node belongs to: the whole file, or only the top-level statement that
+    defines the function (see ModuleSource); positions and generated code of the function's nodes
+    come from that tree."""
 
     __slots__ = ("_node", "_tree", "module", "qualname", "cls", "is_static")
 
@@ -97,12 +97,14 @@ class ModuleSource:
     imports from it is indexed with the stdlib ``ast`` (about 10x cheaper) and parsed with LibCST
     only if the analysis enters one of its functions, and then only partly: the lines of the
     top-level statement (class or def) that defines the function, parsed alone (it starts at
-    column 0, so only line numbers shift: ``source_of`` gives the offset). transformers' checked
-    files enter a few classes of large sibling modeling files; parsing those whole (and again
-    after the tree cache dropped them) was over half of a cold run. (Blanking the other lines
-    instead keeps line numbers but costs nearly a whole parse: LibCST builds a node per empty
-    line.) Each partial tree is kept per statement, so every lookup of a function finds the same
-    node until ``release_tree``."""
+    column 0, so only line numbers shift: ``source_of`` gives the offset). ``fxlint check`` loads
+    the files it checks the same way (engine.load_light), so they are parsed partly too: only their
+    classes' methods are ever entered, not docstrings, config classes or module code. Before,
+    transformers' checked files entered a few classes of large sibling modeling files, which were
+    parsed whole (and again after the tree cache dropped them). (Blanking the other lines instead
+    keeps line numbers but costs nearly a whole parse: LibCST builds a node per empty line.) Each
+    partial tree is kept per statement, so every lookup of a function finds the same node until
+    ``release_tree``. ``check_source`` parses its text whole (``tree``)."""
 
     def __init__(self, path: str, name: str, text: str, tree: Optional[cst.Module] = None,
                  syntax_tree: Optional[object] = None) -> None:
@@ -147,16 +149,9 @@ class ModuleSource:
         return self._tree is not None or bool(self._partials)
 
     @property
-    def tree_lines(self) -> int:
-        """Lines held in LibCST trees (what they cost in memory, about 1 MB per 1k lines)."""
-        if self._tree is not None:
-            return self.text.count("\n") + 1
-        return sum(self.text.count("\n") + 1 if span is None else span[1] - span[0] + 1 for span in self._partials)
-
-    @property
     def tree(self) -> cst.Module:
-        """The whole file's tree (a checked file's). Building it drops the partial trees: call it
-        before the analysis enters the file, never during (nodes found earlier would go stale)."""
+        """The whole file's tree. Building it drops the partial trees: call it before the analysis
+        enters the file, never during (nodes found earlier would go stale)."""
         if self._tree is None:
             if self._partials:
                 self.release_tree()
