@@ -7,7 +7,9 @@ CLI exits 2. ``[tool.fxlint.verify]`` is read by ``fxlint verify`` and only pass
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,13 +63,33 @@ class Config:
         return Path(filename).as_posix()
 
     def is_excluded(self, path: Path) -> bool:
+        """A path part or the whole relative path matches an exclude glob, or the path is under one.
+
+        Runs for every file and folder of the walk: the globs are one compiled pattern, and each
+        part (the same leading folders for every file) is decided once."""
         rel = self._relative(str(path))
-        parts = rel.split("/")
-        for pattern in self.exclude:
-            if any(fnmatch.fnmatch(p, pattern) for p in parts) or fnmatch.fnmatch(rel, pattern) \
-                    or rel.startswith(pattern.rstrip("/") + "/"):
-                return True
-        return False
+        matcher = _exclude_matcher(self.exclude)
+        return any(matcher.part(p) for p in rel.split("/")) or matcher.whole.match(os.path.normcase(rel)) is not None \
+            or rel.startswith(matcher.prefixes)
+
+
+class _ExcludeMatcher:
+    def __init__(self, patterns: Tuple[str, ...]) -> None:
+        # fnmatch.fnmatch is normcase (a no-op on POSIX; lower case and / on Windows) + fnmatchcase
+        self.whole = re.compile("|".join(f"(?:{fnmatch.translate(os.path.normcase(p))})" for p in patterns) or "(?!)")
+        self.prefixes = tuple(p.rstrip("/") + "/" for p in patterns)
+        self._parts: Dict[str, bool] = {}
+
+    def part(self, name: str) -> bool:
+        found = self._parts.get(name)
+        if found is None:
+            found = self._parts[name] = self.whole.match(os.path.normcase(name)) is not None
+        return found
+
+
+@functools.lru_cache(maxsize=8)
+def _exclude_matcher(patterns: Tuple[str, ...]) -> _ExcludeMatcher:
+    return _ExcludeMatcher(patterns)
 
 
 def find_pyproject(start: Path) -> Optional[Path]:

@@ -16,7 +16,7 @@ import libcst as cst
 from fxlint.analysis import child_nodes
 from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
-from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for
+from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for, parse_module
 from fxlint.analysis.references import referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step
@@ -38,10 +38,12 @@ class Loaded:
     """A file as read from disk: its module, or the reason it could not be loaded."""
 
     def __init__(self, module: Optional[ModuleSource] = None, problem: Optional[FileProblem] = None,
-                 syntax_error: Optional[Diagnostic] = None) -> None:
+                 syntax_error: Optional[Diagnostic] = None, syntax_tree: Optional[ast.Module] = None) -> None:
         self.module = module
         self.problem = problem
         self.syntax_error = syntax_error
+        #: the `ast` the module was indexed from, kept only while the file itself is checked
+        self.syntax_tree = syntax_tree
 
 
 def read_source(path: Path) -> Union[str, FileProblem]:
@@ -80,12 +82,13 @@ def load_light(path: Path) -> Loaded:
         syntax_tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return parse_text(text, path)  # let LibCST report it (or accept syntax ast rejects)
-    return Loaded(module=ModuleSource(str(path), module_name_for(path)[0], text, None, syntax_tree))
+    return Loaded(module=ModuleSource(str(path), module_name_for(path)[0], text, None, syntax_tree),
+                  syntax_tree=syntax_tree)
 
 
 def parse_text(text: str, path: Path, module_name: Optional[str] = None) -> Loaded:
     try:
-        tree = cst.parse_module(text)
+        tree = parse_module(text)
     except cst.ParserSyntaxError as exc:
         return Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
     except (RecursionError, MemoryError):
@@ -111,7 +114,13 @@ class Checker:
         self._dispatch = _dispatch_table(self.rules)
         self._loaded: "OrderedDict[str, Loaded]" = OrderedDict()
         self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
-        self._positions: Dict[str, PositionIndex] = {}
+        #: per file, the position index of each of its live trees (by id; the index holds the tree)
+        self._positions: Dict[str, Dict[int, PositionIndex]] = {}
+        #: (path, `ast`) of the file being checked, for its position index
+        self._syntax: Optional[Tuple[str, ast.Module]] = None
+        #: provenance step texts of the check under way: a step recurs in many findings, and its
+        #: text costs a code generation (of a whole multi-line call for an assignment)
+        self._headers: Dict[cst.CSTNode, str] = {}
 
     def _load_for_project(self, path: Path) -> Optional[ModuleSource]:
         """A file a checked file imports from: indexed with `ast`, LibCST-parsed only if entered."""
@@ -120,6 +129,7 @@ class Checker:
             self._loaded.move_to_end(key)
             return self._loaded[key].module
         loaded = load_light(path)
+        loaded.syntax_tree = None  # a dependency: its index is built, the `ast` is not needed again
         self._loaded[key] = loaded
         return loaded.module
 
@@ -136,11 +146,11 @@ class Checker:
             self._loaded.move_to_end(path)
 
     def _trim(self) -> None:
-        """Keep at most MAX_CACHED_TREES LibCST trees (~1 MB per 1k lines) and MAX_INDEXED_MODULES
-        `ast` indexes. A dropped tree is re-parsed if entered again; a dropped index is re-read. Trees
+        """Keep the LibCST trees (~1 MB per 1k lines; a dependency file's are partial, see
+        ModuleSource) of at most MAX_CACHED_TREES files, and MAX_INDEXED_MODULES `ast` indexes. A dropped tree is re-parsed if entered again; a dropped index is re-read. Trees
         go first: re-reading an index costs an `ast` parse, which is cheap, but a checked file's
         imports are consulted again and again (dropping them made timm re-parse each ~6 times)."""
-        with_tree = [p for p, loaded in self._loaded.items() if loaded.module is not None and loaded.module._tree is not None]
+        with_tree = [p for p, loaded in self._loaded.items() if loaded.module is not None and loaded.module.has_tree]
         for path in with_tree[:max(0, len(with_tree) - MAX_CACHED_TREES)]:
             self._loaded[path].module.release_tree()
             self._positions.pop(path, None)
@@ -153,22 +163,31 @@ class Checker:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
         self._trim()
         loaded = self._get(path)
+        # the `ast` load_light parsed the file with anchors the positions of its findings
+        syntax, loaded.syntax_tree = loaded.syntax_tree, None
         # Indexed with `ast` first: a file that defines no nn.Module class has nothing to trace and
         # is never LibCST-parsed (a quarter of transformers' models/ tree: configs, tokenizers, ...).
         classes = self._module_classes(loaded.module) if loaded.module is not None else []
         if loaded.module is not None and not classes:
             return (), None, self._used_besides(loaded.module.path)
-        if loaded.module is not None and loaded.module._tree is None:
-            try:
-                loaded.module.tree
-            except cst.ParserSyntaxError as exc:
-                loaded = self._loaded[str(path)] = Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
         if loaded.problem is not None:
             return (), loaded.problem, ()
         if loaded.syntax_error is not None:
             return (loaded.syntax_error,), None, ()
         assert loaded.module is not None
-        return self.check_module(loaded.module, classes)
+        # Like a dependency, the file is LibCST-parsed only in the top-level statements the analysis
+        # enters (its classes' methods); the rest (docstrings, config and output classes, module
+        # code) is never read. A statement LibCST rejects stops the check of the file with TRC901
+        # as a whole-file parse failure did; one it rejects but the analysis never enters is not seen.
+        try:
+            return self.check_module(loaded.module, classes, syntax)
+        except cst.ParserSyntaxError:
+            try:
+                cst.parse_module(loaded.module.text)
+            except cst.ParserSyntaxError as exc:  # this file's: reported as before, not analyzed
+                failed = self._loaded[str(path)] = Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
+                return (failed.syntax_error,), None, ()
+            raise  # a dependency's
 
     def _module_classes(self, module: ModuleSource) -> List[ClassInfo]:
         """The file's nn.Module classes. Starts a new record of the files consulted: base classes
@@ -190,10 +209,12 @@ class Checker:
             return ()
         return self.check_module(loaded.module)[0]
 
-    def check_module(self, module: ModuleSource, classes: Optional[List[ClassInfo]] = None
-                     ) -> Tuple[Tuple[Diagnostic, ...], None, Tuple[str, ...]]:
+    def check_module(self, module: ModuleSource, classes: Optional[List[ClassInfo]] = None,
+                     syntax_tree: Optional[ast.Module] = None) -> Tuple[Tuple[Diagnostic, ...], None, Tuple[str, ...]]:
+        """``syntax_tree``: the file's `ast`, if already parsed (it anchors the positions of findings)."""
         if classes is None:
             classes = self._module_classes(module)
+        self._syntax = (module.path, syntax_tree) if syntax_tree is not None else None
         analysis = Analysis(self.project)
         local = referenced_class_names(module.text)
         blocks = [c for c in classes if c.name in local or c.name in self.blocks]
@@ -206,6 +227,8 @@ class Checker:
         used = self._used_besides(module.path)
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
+        self._syntax = None
+        self._headers = {}
         module.release_tree()
         return diagnostics, None, used
 
@@ -213,7 +236,7 @@ class Checker:
         """A block used in this very file that no parent's analysis reached (a factory the analysis
         cannot resolve) is analyzed as an entry with opaque inputs, so its hazards are not lost.
         Blocks used only by other files are left to those files' analysis."""
-        eager = _blocks_run_by_wrapped_calls(blocks[0].module) if blocks else set()
+        eager = _blocks_run_by_wrapped_calls(blocks[0].module, self._syntax_of(blocks[0].module)) if blocks else set()
         for cls in blocks:
             forward = self.project.find_method(cls, "forward")
             if forward is not None and forward.node not in analysis.reached and cls.name not in eager:
@@ -247,22 +270,49 @@ class Checker:
                 out[key] = d
         return tuple(sorted(out.values(), key=Diagnostic.sort_key))
 
-    def positions(self, module: ModuleSource) -> PositionIndex:
-        index = self._positions.get(module.path)
-        if index is None or index.tree is not module.tree:
-            index = self._positions[module.path] = PositionIndex(module.tree, module.text)
+    def _syntax_of(self, module: ModuleSource) -> Optional[ast.Module]:
+        """The `ast` of the file being checked, if ``module`` is it and it was kept."""
+        return self._syntax[1] if self._syntax is not None and self._syntax[0] == module.path else None
+
+    def positions(self, module: ModuleSource, tree: Optional[cst.Module] = None) -> PositionIndex:
+        """Positions in ``tree``, a tree of ``module`` (default: the whole file's)."""
+        tree = tree if tree is not None else module.tree
+        indexes = self._positions.setdefault(module.path, {})
+        index = indexes.get(id(tree))
+        if index is None or index.tree is not tree:
+            text, offset = module.source_of(tree)
+            index = indexes[id(tree)] = PositionIndex(tree, text, offset, self._syntax_body(module, tree, offset))
         return index
 
+    def _syntax_body(self, module: ModuleSource, tree: cst.Module, offset: int) -> Optional[List[ast.stmt]]:
+        """The statements of the checked file's kept `ast` that ``tree`` holds: all of them for the
+        whole file, the top-level one starting on the partial tree's first line for a partial one."""
+        syntax = self._syntax_of(module)
+        if syntax is None:
+            return None
+        if tree is module._tree:
+            return syntax.body
+        if len(tree.body) != 1:
+            return None
+        for stmt in syntax.body:
+            first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+            if first == offset + 1:
+                return [stmt]
+        return None
+
     def _diagnostic(self, f: Finding) -> Diagnostic:
-        line, col, end_line, end_col = self.positions(f.module).span(f.node, f.statement)
+        line, col, end_line, end_col = self.positions(f.module, f.tree).span(f.node, f.statement)
         steps: List[Step] = []
         source = ""
         if f.value is not None:
             source = f.value.origin.name if f.value.origin is not None else ""
-            for module, stmt in f.value.steps:
-                row = self.positions(module).statement_line(stmt)
+            for func, stmt in f.value.steps:
+                module = func.module
+                row = self.positions(module, func.tree).statement_line(stmt)
                 if row is not None:
-                    text = statement_header(module.tree, stmt)
+                    text = self._headers.get(stmt)
+                    if text is None:
+                        text = self._headers[stmt] = statement_header(func.tree, stmt)
                     steps.append(Step(row, text, "" if module is f.module else module.path))
         rule = f.rule
         return Diagnostic(
@@ -327,7 +377,7 @@ def statement_header(tree: cst.Module, stmt: cst.CSTNode) -> str:
     return text.splitlines()[0] if text else text
 
 
-def _blocks_run_by_wrapped_calls(module) -> Set[str]:
+def _blocks_run_by_wrapped_calls(module, syntax_tree: Optional[ast.Module] = None) -> Set[str]:
     """Classes whose instances (`self.rot = Rotary(...)`) are passed into a call of a `@torch.fx.wrap`
     function of the module (`_fx_forward_59(v, rotary_emb=self.rot)`): FX runs them eagerly inside
     the wrapped call, so their hazards are not FX's (what `fxlint fix` does with a submodule that
@@ -336,7 +386,7 @@ def _blocks_run_by_wrapped_calls(module) -> Set[str]:
     if not wrapped:
         return set()
     try:
-        tree = ast.parse(module.text)
+        tree = syntax_tree or ast.parse(module.text)
     except (SyntaxError, ValueError):
         return set()
     classes_of: Dict[str, Set[str]] = {}

@@ -13,6 +13,9 @@ PositionProvider regenerates the whole module to count characters and costs 1-2x
 
 When the two parsers disagree (syntax newer than the running Python), it falls back to
 PositionProvider for that module.
+
+A tree may hold one statement of a file, parsed from that statement's lines alone
+(ModuleSource.cst_function): ``line_offset`` file lines come before its text.
 """
 
 from __future__ import annotations
@@ -42,15 +45,21 @@ class _Anchor:
 class PositionIndex:
     """Positions of nodes of one module, computed on demand."""
 
-    def __init__(self, tree: cst.Module, text: str) -> None:
+    def __init__(self, tree: cst.Module, text: str, line_offset: int = 0,
+                 syntax_body: Optional[List[ast.stmt]] = None) -> None:
+        """``syntax_body``: the statements of the stdlib `ast` of ``text`` if the caller has them
+        already (from a parse of the whole file: their line numbers are the file's)."""
         self.tree = tree
         self.text = text
+        self.line_offset = line_offset
         self.lines = text.splitlines(keepends=True)
         self._offsets = _line_offsets(self.lines)
         self._anchors: Dict[cst.CSTNode, _Anchor] = {}
         self._fallback: Optional[Dict[cst.CSTNode, object]] = None
+        #: subtracted from the `ast`'s line numbers to get lines of ``text``
+        self._ast_offset = line_offset if syntax_body is not None else 0
         try:
-            self._anchor_block(tree.body, ast.parse(text).body)
+            self._anchor_block(tree.body, syntax_body if syntax_body is not None else ast.parse(text).body)
         except (_Mismatch, SyntaxError, ValueError, RecursionError):
             self._use_position_provider()
 
@@ -82,7 +91,7 @@ class PositionIndex:
     def statement_line(self, statement: cst.CSTNode) -> Optional[int]:
         anchor = self._anchors.get(statement)
         if anchor is not None:
-            return anchor.line
+            return anchor.line + self.line_offset
         if self._fallback is not None:
             return self._provider_span(statement)[0]
         return None
@@ -106,9 +115,9 @@ class PositionIndex:
                 self._anchors[stmt] = self._anchors[stmt.body[0]]
 
     def _anchor(self, c: cst.CSTNode, a: ast.stmt) -> None:
-        line = a.lineno
+        line = a.lineno - self._ast_offset
         if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and a.decorator_list:
-            line = a.decorator_list[0].lineno
+            line = a.decorator_list[0].lineno - self._ast_offset
             self._anchors[c] = _Anchor(line, self._char_col(line, a.decorator_list[0].col_offset) - 1)
         else:
             self._anchors[c] = _Anchor(line, self._char_col(line, a.col_offset))
@@ -122,7 +131,7 @@ class PositionIndex:
     def _to_span(self, begin: int, end: int) -> Span:
         l1, c1 = self._line_col(begin)
         l2, c2 = self._line_col(end)
-        return l1, c1, l2, c2
+        return l1 + self.line_offset, c1, l2 + self.line_offset, c2
 
     def _line_col(self, offset: int) -> Tuple[int, int]:
         lo, hi = 0, len(self._offsets) - 1
@@ -148,7 +157,8 @@ class PositionIndex:
         r = self._fallback.get(node)
         if r is None:
             return 1, 0, 1, 0
-        return r.start.line, r.start.column, r.end.line, r.end.column  # type: ignore[attr-defined]
+        return (r.start.line + self.line_offset, r.start.column,  # type: ignore[attr-defined]
+                r.end.line + self.line_offset, r.end.column)  # type: ignore[attr-defined]
 
 
 def _line_offsets(lines: List[str]) -> List[int]:

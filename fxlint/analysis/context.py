@@ -33,6 +33,8 @@ class Finding:
     help: str = ""
     #: the innermost statement containing ``node`` (anchors its position)
     statement: Optional[cst.CSTNode] = None
+    #: the LibCST module ``node`` belongs to (a dependency file's may be a partial tree)
+    tree: Optional[cst.Module] = None
 
 
 class RuleContext:
@@ -120,7 +122,7 @@ class RuleContext:
         return str(v.ref) if v is not None and v.kind is Kind.EXTERNAL else ""
 
     def code(self, node: cst.CSTNode) -> str:
-        text = self.module.tree.code_for_node(node).strip()
+        text = self.function.tree.code_for_node(node).strip()
         return text if len(text) <= 60 else text[:57] + "..."
 
     def describe(self, value: Value, article: bool = True) -> str:
@@ -147,7 +149,8 @@ class RuleContext:
     def report(self, node: cst.CSTNode, message: str, value: Optional[Value] = None,
                fix: Optional[Fix] = None, help: str = "") -> None:
         self._sink.append(Finding(self.rule, node, self.module, message, value, self.reach.chain, fix,
-                                  help or getattr(self.rule, "help", ""), self.statement_of(node)))
+                                  help or getattr(self.rule, "help", ""), self.statement_of(node),
+                                  self.reach.func.tree))
 
     def statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The innermost statement containing ``node`` (a descendant of the node being visited)."""

@@ -286,12 +286,12 @@ class Analysis:
 
     def _stmt_FunctionDef(self, stmt: cst.FunctionDef, frame: Frame) -> None:
         # A nested def is a closure: analyzed when called, with the enclosing env visible.
-        ref = FunctionRef(stmt, frame.module, f"{frame.func.qualname}.{stmt.name.value}")
+        ref = FunctionRef(stmt, frame.module, f"{frame.func.qualname}.{stmt.name.value}", tree=frame.func.tree)
         frame.env[stmt.name.value] = Value(Kind.FUNCTION, ref=(ref, None, dict(frame.env)))
 
     # ----------------------------------------------------------------- binding
     def bind_target(self, target: cst.BaseExpression, value: Value, frame: Frame, augmented: bool = False) -> None:
-        step = (frame.module, frame.stmt) if frame.stmt is not None else None
+        step = (frame.func, frame.stmt) if frame.stmt is not None else None  # the function knows its tree
         stepped = value.with_step(step) if step is not None else value
         if isinstance(target, cst.Name):
             frame.env[target.value] = stepped

@@ -16,6 +16,35 @@ def index_with_ast(module: ModuleSource, tree: Optional[object] = None) -> None:
     parsed = tree if isinstance(tree, ast.Module) else ast.parse(module.text)
     for stmt in parsed.body:
         _statement(module, stmt)
+    _spans(module, parsed.body)
+
+
+def _spans(module: ModuleSource, body: List[ast.stmt]) -> None:
+    """Where each top-level class and def is defined: the lines of the top-level statement holding
+    it (the def itself with its decorators, or the `if`/`try` around it), for partial parses. As in
+    ``cst_function``, the first def of a name wins and the last class. A statement that shares a line with
+    another (`x = 1; def f(): ...` is not valid, but `if a: x = 1` followed by `;` could be) is left
+    out (None: parse the whole file), and so is a text with lone carriage returns (ast counts them as line breaks)."""
+    text = module.text
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return
+    firsts = [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())]) for s in body]
+    for i, stmt in enumerate(body):
+        last = stmt.end_lineno or stmt.lineno
+        shared = (i > 0 and (body[i - 1].end_lineno or 0) >= firsts[i]) or (i + 1 < len(body) and firsts[i + 1] <= last)
+        for kind, name in _definitions(stmt):
+            if kind == "class" or (kind, name) not in module.spans:  # the last class, the first def
+                module.spans[(kind, name)] = None if shared else (firsts[i], last)
+
+
+def _definitions(stmt: ast.stmt):
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        yield "def", stmt.name
+    elif isinstance(stmt, ast.ClassDef):
+        yield "class", stmt.name
+    elif isinstance(stmt, (ast.If, ast.Try)):
+        for child in _suites(stmt):
+            yield from _definitions(child)
 
 
 def _statement(module: ModuleSource, stmt: ast.stmt) -> None:

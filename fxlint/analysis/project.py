@@ -28,13 +28,18 @@ class FunctionRef:
     """A function or method definition in a checked file.
 
     For files loaded only as dependencies the LibCST node is found on first use, so resolving a
-    base class or an import never pays for a LibCST parse of the file that defines it."""
+    base class or an import never pays for a LibCST parse of the file that defines it. ``tree`` is
+    the LibCST module the node belongs to: the whole file, or only the top-level statement that
+    defines the function (see ModuleSource); positions and generated code of the function's nodes
+    come from that tree."""
 
-    __slots__ = ("_node", "module", "qualname", "cls", "is_static")
+    __slots__ = ("_node", "_tree", "module", "qualname", "cls", "is_static")
 
     def __init__(self, node: Optional[cst.FunctionDef], module: "ModuleSource", qualname: str,
-                 cls: Optional["ClassInfo"] = None, is_static: bool = False) -> None:
+                 cls: Optional["ClassInfo"] = None, is_static: bool = False,
+                 tree: Optional[cst.Module] = None) -> None:
         self._node = node
+        self._tree = tree
         self.module = module
         self.qualname = qualname  #: "Net.forward", "window_pad"
         self.cls = cls  #: owning class for methods
@@ -43,8 +48,18 @@ class FunctionRef:
     @property
     def node(self) -> cst.FunctionDef:
         if self._node is None:
-            self._node = self.module.cst_function(self.qualname)
+            self._node, self._tree = self.module.cst_function(self.qualname)
         return self._node
+
+    @property
+    def tree(self) -> cst.Module:
+        if self._tree is None:
+            self._node, self._tree = self.module.cst_function(self.qualname)
+        return self._tree
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rpartition(".")[2]
 
     def __hash__(self) -> int:
         return hash((self.module.path, self.qualname))
@@ -80,7 +95,16 @@ class ModuleSource:
 
     A checked file is indexed from its LibCST tree. A file loaded only because a checked file
     imports from it is indexed with the stdlib ``ast`` (about 10x cheaper) and parsed with LibCST
-    only if the analysis enters one of its functions (``tree`` is then built on first use)."""
+    only if the analysis enters one of its functions, and then only partly: the lines of the
+    top-level statement (class or def) that defines the function, parsed alone (it starts at
+    column 0, so only line numbers shift: ``source_of`` gives the offset). ``fxlint check`` loads
+    the files it checks the same way (engine.load_light), so they are parsed partly too: only their
+    classes' methods are ever entered, not docstrings, config classes or module code. Before,
+    transformers' checked files entered a few classes of large sibling modeling files, which were
+    parsed whole (and again after the tree cache dropped them). (Blanking the other lines instead
+    keeps line numbers but costs nearly a whole parse: LibCST builds a node per empty line.) Each
+    partial tree is kept per statement, so every lookup of a function finds the same node until
+    ``release_tree``. ``check_source`` parses its text whole (``tree``)."""
 
     def __init__(self, path: str, name: str, text: str, tree: Optional[cst.Module] = None,
                  syntax_tree: Optional[object] = None) -> None:
@@ -95,6 +119,12 @@ class ModuleSource:
         #: functions FX treats as leaves in this module: `@torch.fx.wrap` defs and
         #: `torch.fx.wrap("name")` registrations (fx.wrap patches only this module's globals)
         self.wrapped: Set[str] = set()
+        #: ("class" | "def", name) -> first and last line of the top-level statement defining it
+        #: (set by the `ast` index; a statement sharing a line with another is left out)
+        self.spans: Dict[Tuple[str, str], Optional[Tuple[int, int]]] = {}
+        #: partial trees by span (None: a parse of the whole text, used when a span's tree lacks the
+        #: function), each with the text it was parsed from and that text's first line in the file - 1
+        self._partials: Dict[Optional[Tuple[int, int]], Tuple[cst.Module, str, int]] = {}
         if tree is not None:
             self._index()
         else:
@@ -106,27 +136,68 @@ class ModuleSource:
         """Drop the LibCST tree (the bulk of the memory); the index stays and nodes are found again
         on demand. Called once a checked file is done: most are never entered again."""
         self._tree = None
+        self._partials = {}
         for ref in self.functions.values():
-            ref._node = None
+            ref._node = ref._tree = None
         for cls in self.classes.values():
             cls.node = None
             for ref in cls.methods.values():
-                ref._node = None
+                ref._node = ref._tree = None
+
+    @property
+    def has_tree(self) -> bool:
+        return self._tree is not None or bool(self._partials)
 
     @property
     def tree(self) -> cst.Module:
+        """The whole file's tree. Building it drops the partial trees: call it before the analysis
+        enters the file, never during (nodes found earlier would go stale)."""
         if self._tree is None:
-            self._tree = cst.parse_module(self.text)
+            if self._partials:
+                self.release_tree()
+            self._tree = parse_module(self.text)
         return self._tree
 
-    def cst_function(self, qualname: str) -> cst.FunctionDef:
-        """The LibCST node of a top-level function or method ("Cls.meth") of this file."""
+    def source_of(self, tree: cst.Module) -> Tuple[str, int]:
+        """The text ``tree`` was parsed from (the file's, or one statement's lines) and the number
+        of file lines before it."""
+        if tree is not self._tree:
+            for t, text, offset in self._partials.values():
+                if t is tree:
+                    return text, offset
+        return self.text, 0
+
+    def cst_function(self, qualname: str) -> Tuple[cst.FunctionDef, cst.Module]:
+        """The LibCST node of a top-level function or method ("Cls.meth") of this file, and its tree."""
         owner, _, name = qualname.rpartition(".")
-        body: List[cst.CSTNode] = list(self.tree.body)
-        if owner:
-            cls = next(n for n in _flatten(body) if isinstance(n, cst.ClassDef) and n.name.value == owner)
-            body = list(cls.body.body) if isinstance(cls.body, cst.IndentedBlock) else []
-        return next(n for n in _flatten(body) if isinstance(n, cst.FunctionDef) and n.name.value == name)
+        if self._tree is not None or not self.spans:
+            return _find_function(self.tree, owner, name), self.tree
+        span = self.spans.get(("class", owner) if owner else ("def", name))
+        tree = self._partial(span)
+        try:
+            return _find_function(tree, owner, name), tree
+        except (StopIteration, IndexError):  # defined where the `ast` index saw it but `_flatten` does not look
+            if span is None:
+                raise
+            tree = self._partial(None)
+            return _find_function(tree, owner, name), tree
+
+    def _partial(self, span: Optional[Tuple[int, int]]) -> cst.Module:
+        found = self._partials.get(span)
+        if found is None:
+            found = self._partials[span] = self._parse_partial(span)
+        return found[0]
+
+    def _parse_partial(self, span: Optional[Tuple[int, int]]) -> Tuple[cst.Module, str, int]:
+        if span is not None:
+            text = lines_of(self.text, span[0], span[1])
+            try:
+                return parse_module(text), text, span[0] - 1
+            except Exception:  # noqa: BLE001 - whatever the statement alone does, the whole file decides
+                pass
+        if None not in self._partials:
+            self._partials[None] = (parse_module(self.text), self.text, 0)
+        return self._partials[None]
 
     @property
     def package(self) -> str:
@@ -140,7 +211,7 @@ class ModuleSource:
 
     def _index_statement(self, stmt: cst.CSTNode) -> None:
         if isinstance(stmt, cst.FunctionDef):
-            self.functions[stmt.name.value] = FunctionRef(stmt, self, stmt.name.value)
+            self.functions[stmt.name.value] = FunctionRef(stmt, self, stmt.name.value, tree=self._tree)
             if any(self.resolve_name(dotted(d.decorator)) in FX_WRAP for d in stmt.decorators):
                 self.wrapped.add(stmt.name.value)
         elif isinstance(stmt, cst.ClassDef):
@@ -206,7 +277,7 @@ class ModuleSource:
             if isinstance(stmt, cst.FunctionDef):
                 static = any(dotted(d.decorator) in ("staticmethod",) for d in stmt.decorators)
                 info.methods[stmt.name.value] = FunctionRef(
-                    stmt, self, f"{info.name}.{stmt.name.value}", info, static
+                    stmt, self, f"{info.name}.{stmt.name.value}", info, static, self._tree
                 )
         self.classes[info.name] = info
 
@@ -237,6 +308,45 @@ def _suite_statements(stmt: cst.CSTNode) -> List[cst.CSTNode]:
             elif isinstance(p, (cst.If, cst.Else)):
                 out.extend(_suite_statements(p))
     return out
+
+
+def parse_module(text: str) -> cst.Module:
+    """``libcst.parse_module`` without re-validating each node the parser builds.
+
+    Every LibCST node checks itself in ``__post_init__`` (regular expressions over its
+    whitespace and so on), 10-15% of a parse; the native parser builds only valid nodes (LibCST's
+    own comment on ``__post_init__`` suggests skipping it when parsing). For the trees ``check``
+    reads; the fixer's nodes are validated as usual. Swaps a class attribute for the duration of
+    the parse: not for threads (fxlint checks one file at a time per process)."""
+    saved = cst.CSTNode.__dict__.get("__post_init__")
+    if saved is None:  # a LibCST that validates elsewhere: parse as is
+        return cst.parse_module(text)
+    cst.CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(text)
+    finally:
+        cst.CSTNode.__post_init__ = saved  # type: ignore[method-assign]
+
+
+def _no_validation(self: cst.CSTNode) -> None:
+    pass
+
+
+def _find_function(tree: cst.Module, owner: str, name: str) -> cst.FunctionDef:
+    """Where the indexes look: the first def of a name, the last class (both indexes keep the last
+    ClassInfo; taking the first class here once looked for a method in `if` branch's xLSTMBlock
+    that only the `else` branch's has, and failed the whole file)."""
+    body: List[cst.CSTNode] = list(tree.body)
+    if owner:
+        cls = [n for n in _flatten(body) if isinstance(n, cst.ClassDef) and n.name.value == owner][-1]
+        body = list(cls.body.body) if isinstance(cls.body, cst.IndentedBlock) else []
+    return next(n for n in _flatten(body) if isinstance(n, cst.FunctionDef) and n.name.value == name)
+
+
+def lines_of(text: str, first: int, last: int) -> str:
+    """Lines ``first``..``last`` (1-based) of ``text``, ending with a line break."""
+    lines = text.split("\n")[first - 1:last]
+    return "\n".join(lines) + "\n"
 
 
 def _flatten(statements: List[cst.CSTNode]) -> List[cst.CSTNode]:

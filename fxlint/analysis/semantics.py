@@ -195,7 +195,7 @@ class Project:
             qualified = f"{base.ref}.{attr}"
             hit = self.lookup(qualified) if not _is_external_prefix(qualified) else None
             if isinstance(hit, FunctionRef):
-                if hit.node.name.value in hit.module.wrapped:  # `helpers.fn(x)`: patched in helpers
+                if hit.name in hit.module.wrapped:  # `helpers.fn(x)`: patched in helpers
                     return Value(Kind.EXTERNAL, ref=f"{WRAPPED_PREFIX}{hit.module.name}.{hit.qualname}")
                 return Value(Kind.FUNCTION, ref=(hit, None, None))
             return Value(Kind.EXTERNAL, ref=qualified)

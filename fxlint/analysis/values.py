@@ -61,7 +61,7 @@ class Value:
     kind: Kind
     taint: Taint = Taint.NONE
     origin: Optional[Origin] = None
-    #: statements the value flowed through, as (ModuleSource, statement node) pairs, oldest first
+    #: statements the value flowed through, as (FunctionRef, statement node) pairs, oldest first
     steps: Tuple[Any, ...] = ()
     #: known elements of a CONTAINER (in order), or element values of a MODULE_CONTAINER
     items: Optional[Tuple["Value", ...]] = None

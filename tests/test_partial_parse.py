@@ -1,0 +1,117 @@
+"""A file entered only as a dependency is LibCST-parsed one top-level statement at a time
+(ModuleSource.cst_function); findings placed in it keep the file's own lines and columns."""
+
+from pathlib import Path
+
+import pytest
+
+from fxlint import registry
+from fxlint.engine import Checker
+
+HELPERS = '''\
+"""Helpers: only Block is entered by the checked file."""
+import torch
+
+X = 1; Y = 2
+
+
+def unused(x):
+    return x
+
+
+class Other(torch.nn.Module):
+    def forward(self, x):
+        return x
+
+
+# a comment before the decorator
+@torch.no_grad
+class Block(torch.nn.Module):
+    def forward(self, x):
+        y = x * 2
+        if y.sum() > 0:
+            return y
+        return x
+'''
+
+MODEL = '''\
+import torch
+from pkg.helpers import Block
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+
+    def forward(self, x):
+        return self.block(x)
+'''
+
+
+def _line_of(text: str, line: str) -> int:
+    return text.splitlines().index(line) + 1
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_finding_in_a_partly_parsed_dependency_keeps_the_files_positions(tmp_path: Path, newline: str):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helpers.py").write_bytes(HELPERS.replace("\n", newline).encode())
+    (pkg / "model.py").write_text(MODEL)
+    checker = Checker(registry.all_rules(), roots=(tmp_path,))
+
+    found, problem, _ = checker.check_file(pkg / "model.py")
+
+    assert problem is None
+    [branch] = [d for d in found if d.code == "TRC101"]
+    assert branch.filename == str(pkg / "helpers.py")
+    row = _line_of(HELPERS, "        if y.sum() > 0:")
+    assert (branch.location.row, branch.location.column) == (row, len("        if ") + 1)
+    assert (branch.end_location.row, branch.end_location.column) == (row, len("        if y.sum() > 0") + 1)
+    assert [(s.row, s.text) for s in branch.provenance] == [(_line_of(HELPERS, "        y = x * 2"), "y = x * 2")]
+    helpers = checker._loaded[str(pkg / "helpers.py")].module
+    block = (_line_of(HELPERS, "@torch.no_grad"), len(HELPERS.splitlines()))
+    assert list(helpers._partials) == [block] and helpers._tree is None  # only Block's statement was parsed
+
+
+def test_every_lookup_of_a_function_finds_the_same_node_until_released(tmp_path: Path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helpers.py").write_text(HELPERS)
+    checker = Checker(registry.all_rules(), roots=(tmp_path,))
+    helpers = checker.project.module_named("pkg.helpers")
+    forward = helpers.classes["Block"].methods["forward"]
+
+    node, tree = helpers.cst_function("Block.forward")
+
+    assert node is forward.node and tree is forward.tree
+    assert helpers.cst_function("Other.forward")[1] is not tree  # another statement, another tree
+    assert helpers.source_of(tree)[1] == _line_of(HELPERS, "@torch.no_grad") - 1
+    helpers.release_tree()
+    assert forward.node is not node and not any(k is None for k in helpers._partials)
+
+
+def test_a_class_defined_in_both_branches_is_analyzed_from_the_last_definition(tmp_path: Path):
+    """Like the index (the last ClassInfo wins): transformers' xlstm defines xLSTMBlock in an `if`
+    branch without a forward and in the `else` branch with one."""
+    (tmp_path / "dup.py").write_text(
+        "import torch\n"
+        "if torch.cuda.is_available():\n"
+        "    class Block(torch.nn.Module):\n"
+        "        pass\n"
+        "else:\n"
+        "    class Block(torch.nn.Module):\n"
+        "        def forward(self, x):\n"
+        "            if x.sum() > 0:\n"
+        "                return x\n"
+        "            return -x\n"
+    )
+    checker = Checker(registry.all_rules(), roots=(tmp_path,))
+
+    found, problem, _ = checker.check_file(tmp_path / "dup.py")
+
+    assert problem is None
+    assert [(d.code, d.location.row) for d in found] == [("TRC101", 8)]
