@@ -79,7 +79,7 @@ def method_result(method: str, call: Optional[cst.Call], receiver: Value, value_
         return {"indices_pair": True}
     if method in CAST_METHODS and call is not None:
         return {"integral": cast_result(call, receiver, value_of)}
-    if method in PRESERVING_METHODS:
+    if method in PRESERVING_METHODS or (method == "div" and call is not None and _rounds(call)):
         return {"integral": receiver.integral}
     return {}
 
@@ -97,10 +97,14 @@ def function_result(name: str, call: cst.Call, args: List[Value], value_of: Eval
         first = args[0]
         items = first.items if first.kind is Kind.CONTAINER and first.items else (first,)
         return {"integral": any(v.integral for v in items)}
-    if name == "torch.div" and args and args[0].integral and any(
-            a.keyword is not None and a.keyword.value == "rounding_mode" for a in call.args):
+    if name == "torch.div" and args and args[0].integral and _rounds(call):
         return {"integral": True}
     return {}
+
+
+def _rounds(call: cst.Call) -> bool:
+    """`div(..., rounding_mode=...)`: an integer tensor stays integer."""
+    return any(a.keyword is not None and a.keyword.value == "rounding_mode" for a in call.args)
 
 
 def arithmetic_result(operator: cst.BaseBinaryOp, left: Value, right: Value) -> bool:

@@ -117,7 +117,8 @@ def integral_op_rewrite(tree: Tree, d: Diagnostic) -> Outcome:
     """Spell the QAT-observed op on an integer tensor with an equivalent the x86 backend configuration
     does not list (torch 2.13, measured; see TRC603's docs): `t.unsqueeze(1)` -> `t[:, None]`,
     `t + 1` -> `t.add(1)`, `t.repeat(r)` -> `t.tile(r)`, ..., or move a following float cast before
-    the shape op. SAFE: the same values, dtype and view-ness."""
+    the shape op. SAFE: the same values, dtype and view-ness. The replacement is a call or a subscript,
+    which needs no grouping parentheses: the replaced expression's own are dropped."""
     node = _operand_at(tree, d)
     if node is None:
         return None
@@ -138,7 +139,7 @@ def _operator_to_method(tree: Tree, d: Diagnostic, op: cst.BinaryOperation, tens
     else:
         method = "add" if isinstance(op.operator, cst.Add) else "mul"
         text = f"{_receiver(tree, tensor)}.{method}({tree.code(_bare(other))})"
-    new = cst.parse_expression(text).with_changes(lpar=op.lpar, rpar=op.rpar)
+    new = cst.parse_expression(text)
     return Plan(f"Spell `{tree.code(op)}` as `{text}` (QAT does not observe it)", SAFE, {op: new}, [d])
 
 
@@ -156,7 +157,7 @@ def _cast_first(tree: Tree, d: Diagnostic, shape_call: cst.Call) -> Optional[Pla
     receiver = _receiver(tree, func.value)
     text = (f"{receiver}.{attribute.attr.value}({_args(tree, cast)})"
             f".{func.attr.value}({_args(tree, shape_call)})")
-    new = cst.parse_expression(text).with_changes(lpar=cast.lpar, rpar=cast.rpar)
+    new = cst.parse_expression(text)
     return Plan(f"Cast before `.{func.attr.value}()`: `{text}`", SAFE, {cast: new}, [d])
 
 
@@ -173,7 +174,7 @@ def _observed_call(tree: Tree, d: Diagnostic, node: cst.Call) -> Outcome:
     if text is None:
         return Decline(f"no unobserved spelling of `{method}` for an integer tensor: cast it to float first, "
                        "or keep it out of the traced graph")
-    new = cst.parse_expression(text).with_changes(lpar=node.lpar, rpar=node.rpar)
+    new = cst.parse_expression(text)
     return Plan(f"Spell `{tree.code(node)}` as `{text}` (QAT does not observe it)", SAFE, {node: new}, [d],
                 frozenset({"torch"}))
 
