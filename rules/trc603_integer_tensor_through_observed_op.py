@@ -1,5 +1,6 @@
 """TRC603: an integer or bool tensor through an op that `prepare_qat_fx` fake-quantizes."""
 
+import re
 from typing import Optional
 
 import libcst as cst
@@ -159,16 +160,18 @@ def _names_float_dtype(arg: cst.Arg) -> bool:
 
 
 def _source(expr: cst.BaseExpression, ctx: RuleContext) -> str:
-    """Where the integral dtype comes from, in words, for the message: the latest statement the value
-    flowed through that names an integer producer."""
+    """Where the integral dtype comes from, in words, for the message: the expression itself, else the
+    latest statement the value flowed through that names an integer producer."""
+    if isinstance(expr, cst.Comparison):
+        return "a comparison: a bool tensor"
     value = ctx.value(expr)
-    for source, statement in reversed(value.steps if value is not None else ()):
-        text = source.tree.code_for_node(statement).strip().splitlines()[0]
-        hit = next((p for p in _PRODUCERS if f"{p}(" in text or p in ("dtype=torch.",) and p in text), None)
-        if hit is not None:
-            return f"`{hit}` in `{text[:60]}`"
-    return "an integer producer or a comparison"
+    texts = [ctx.code(expr)] + [source.tree.code_for_node(statement).strip().splitlines()[0]
+                                for source, statement in reversed(value.steps if value is not None else ())]
+    for text in texts:
+        match = _PRODUCER.search(text)
+        if match is not None:
+            return f"`{match.group(0).rstrip('(')}` in `{text[:60]}`"
+    return "from an integer producer or a comparison"
 
 
-_PRODUCERS = ("argmax", "argmin", "argsort", "topk", "max", "min", "sort", "long", "int", "bool", "nonzero",
-              "dtype=torch.")
+_PRODUCER = re.compile(r"\b(argmax|argmin|argsort|topk|sort|nonzero|max|min|long|int|bool)\(|dtype=torch\.\w+")
