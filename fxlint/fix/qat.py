@@ -111,6 +111,9 @@ _FLOAT_CASTS = frozenset({"float", "half", "double", "bfloat16", "type_as", "to"
 _FUNCTION_TO_METHOD = {"torch.add": "add", "torch.mul": "mul", "torch.flatten": "flatten",
                        "torch.unsqueeze": "unsqueeze", "torch.transpose": "transpose"}
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
+#: after hoisting (priority 1): code a hoist moves into a `@torch.fx.wrap` body runs eagerly, where
+#: QAT never sees the op, so a rewrite there would be churn; where no hoist claims the code, it applies
+_AFTER_HOISTS = 2
 
 
 def integral_op_rewrite(tree: Tree, d: Diagnostic) -> Outcome:
@@ -140,7 +143,8 @@ def _operator_to_method(tree: Tree, d: Diagnostic, op: cst.BinaryOperation, tens
         method = "add" if isinstance(op.operator, cst.Add) else "mul"
         text = f"{_receiver(tree, tensor)}.{method}({tree.code(_bare(other))})"
     new = cst.parse_expression(text)
-    return Plan(f"Spell `{tree.code(op)}` as `{text}` (QAT does not observe it)", SAFE, {op: new}, [d])
+    return Plan(f"Spell `{tree.code(op)}` as `{text}` (QAT does not observe it)", SAFE, {op: new}, [d],
+                priority=_AFTER_HOISTS)
 
 
 def _cast_first(tree: Tree, d: Diagnostic, shape_call: cst.Call) -> Optional[Plan]:
@@ -158,7 +162,7 @@ def _cast_first(tree: Tree, d: Diagnostic, shape_call: cst.Call) -> Optional[Pla
     text = (f"{receiver}.{attribute.attr.value}({_args(tree, cast)})"
             f".{func.attr.value}({_args(tree, shape_call)})")
     new = cst.parse_expression(text)
-    return Plan(f"Cast before `.{func.attr.value}()`: `{text}`", SAFE, {cast: new}, [d])
+    return Plan(f"Cast before `.{func.attr.value}()`: `{text}`", SAFE, {cast: new}, [d], priority=_AFTER_HOISTS)
 
 
 def _observed_call(tree: Tree, d: Diagnostic, node: cst.Call) -> Outcome:
@@ -176,7 +180,7 @@ def _observed_call(tree: Tree, d: Diagnostic, node: cst.Call) -> Outcome:
                        "or keep it out of the traced graph")
     new = cst.parse_expression(text)
     return Plan(f"Spell `{tree.code(node)}` as `{text}` (QAT does not observe it)", SAFE, {node: new}, [d],
-                frozenset({"torch"}))
+                frozenset({"torch"}), priority=_AFTER_HOISTS)
 
 
 def _method_spelling(tree: Tree, receiver: str, method: str, args) -> Optional[str]:
