@@ -46,7 +46,7 @@ class TruthValueOfProxy(Rule):
             def forward(self, x):
                 m = (x > 0) & (x < 1)
                 use = self.training and self.p > 0
-                return x * m
+                return x * m.to(x.dtype)  # a bool mask through `*` would crash QAT (TRC603)
     """)]
     INVALID = [
         Invalid("""

@@ -93,12 +93,13 @@ def test_usage_errors(tmp_path):
 def test_verify_keeps_good_fix_and_rolls_back_failing_one(tmp_path):
     good = tmp_path / "pad_guard.py"
     shutil.copy(FIX_CASES / "pad_guard.py", good)
-    # the fix traces, but prepare_qat_fx fake-quantizes topk's int64 indices: qat_run fails (the model's)
-    bad = tmp_path / "silent_try_except_topk.py"
-    shutil.copy(MODELS / "silent" / "silent_try_except_topk.py", bad)
+    # the fix traces, but prepare_qat_fx fake-quantizes `+ 1` on lengths computed from the int64
+    # attention_mask input (a forward input's dtype is unknown to fxlint): qat_run fails (the model's)
+    bad = tmp_path / "aud_wav2vec_feature_mask.py"
+    shutil.copy(MODELS / "zoo_audio" / "aud_wav2vec_feature_mask.py", bad)
     original = bad.read_bytes()
     result = run(str(tmp_path), "--apply", "--unsafe-fixes", "--verify")
     assert result.exit_code == 1, result.output
-    assert "Rolled back" in result.output and "silent_try_except_topk.py" in result.output
+    assert "Rolled back" in result.output and "aud_wav2vec_feature_mask.py" in result.output
     assert bad.read_bytes() == original
     assert "F.pad(x, (0, pad_w, 0, pad_h))" in good.read_text() and "        if pad_h > 0" not in good.read_text()

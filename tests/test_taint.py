@@ -153,3 +153,39 @@ def test_module_list_elements_are_analyzed():
     """)
     assert names["seen"].taint == Taint.VALUE
     assert names["blk"].kind is Kind.MODULE
+
+
+INTEGRAL_CASES = [
+    # (body of forward, name, integer or bool tensor?)
+    ("i = x.argmax(-1)", "i", True),
+    ("i = torch.topk(x, 2, dim=1).indices", "i", True),
+    ("v, i = torch.max(x, 2)", "i", True),
+    ("v, i = torch.max(x, 2)", "v", False),
+    ("i = x.max(1)[1]", "i", True),
+    ("m = x.max(1)[0]", "m", False),
+    ("m = torch.max(x, y)", "m", False),                       # elementwise max: no indices
+    ("i = x.argmin(1).unsqueeze(1).reshape(-1) * 2 + 1", "i", True),
+    ("i = x.argmin(1) / 2", "i", False),                      # true division makes floats
+    ("i = x.argmin(1).float()", "i", False),
+    ("i = x.argmin(1).to(x.device)", "i", True),              # a device move keeps the dtype
+    ("i = x.to(torch.long)", "i", True),
+    ("i = x.argmin(1).to(x.dtype)", "i", False),
+    ("i = torch.div(x.argmin(1), 4, rounding_mode='floor')", "i", True),
+    ("i = torch.zeros(x.size(0), dtype=torch.long)", "i", True),
+    ("i = torch.ones(x.size(0), dtype=x.argmax(0).dtype)", "i", True),
+    ("b = (x > 0).repeat(1, 2)", "b", True),                   # bool tensors are integral too
+    ("n = x.size(0) > 2", "n", False),                       # a Python bool
+    ("y = x + 1", "y", False),                               # an input's dtype is unknown
+    ("y = x.argmax(1) * x", "y", False),                      # with a tensor of unknown dtype
+]
+
+
+@pytest.mark.parametrize("body,name,expected", INTEGRAL_CASES)
+def test_integral_bit(body, name, expected):
+    src = f"""
+    class M(nn.Module):
+        def forward(self, x, y):
+            {body}
+            return x
+    """
+    assert analyze(src)[name].integral is expected

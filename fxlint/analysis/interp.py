@@ -23,7 +23,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 
 import libcst as cst
 
-from fxlint.analysis import child_nodes, dotted
+from fxlint.analysis import child_nodes, dotted, dtypes
 from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
 from fxlint.analysis.values import (
     CONCRETE,
@@ -317,7 +317,7 @@ class Analysis:
             elif isinstance(element, cst.StarredElement):
                 part = Value(Kind.CONTAINER, value.taint, value.origin, value.steps) if value.traced else CONCRETE
             else:
-                part = element_of(value) if value.kind is not Kind.PROXY else value.derived(param=None)
+                part = element_of(value) if value.kind is not Kind.PROXY else _proxy_element(value, i)
             self.bind_target(element.value, part, frame)
 
     # ----------------------------------------------------------------- expressions
@@ -396,11 +396,17 @@ class Analysis:
                      origin=next((i.origin for i in items if i.traced), None))
 
     def _ex_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
-        return _arith(self.eval(node.left, frame), self.eval(node.right, frame))
+        left, right = self.eval(node.left, frame), self.eval(node.right, frame)
+        out = _arith(left, right)
+        if out.is_proxy and dtypes.arithmetic_result(node.operator, left, right):
+            return out.derived(integral=True)
+        return out
 
     def _ex_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
         operand = self.eval(node.expression, frame)
-        return proxy_from([operand]) if operand.traced else (operand if operand.has_const else CONCRETE)
+        if operand.traced:
+            return proxy_from([operand]).derived(integral=operand.integral and operand.is_proxy)
+        return operand if operand.has_const else CONCRETE
 
     def _ex_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
@@ -420,7 +426,11 @@ class Analysis:
                 concrete_result = True
         if concrete_result:
             return _identity_test(node, values)
-        return proxy_from(values) if any(v.traced for v in values) else CONCRETE
+        if not any(v.traced for v in values):
+            return CONCRETE
+        # a comparison of tensors is a bool tensor (of Python numbers: a Python bool)
+        return proxy_from(values).derived(integral=any(v.is_proxy and not v.scalar and not v.shape_only
+                                                       for v in values))
 
     def _ex_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
         self.eval(node.test, frame)
@@ -510,6 +520,13 @@ class ProjectLike:  # pragma: no cover - the protocol Analysis needs (implemente
 
 
 # --------------------------------------------------------------------- helpers
+def _proxy_element(value: Value, index: int) -> Value:
+    """One target of unpacking a Proxy (`maxvals, idx = torch.max(x, 2)`)."""
+    if value.indices_pair:
+        return value.derived(param=None, indices_pair=False, integral=index == 1)
+    return value.derived(param=None)
+
+
 def _arith(a: Value, b: Value) -> Value:
     if a.kind is Kind.CONTAINER and b.kind is Kind.CONTAINER:
         # `[B] + sizes`: list/tuple concatenation stays a Python sequence even when it holds Proxies

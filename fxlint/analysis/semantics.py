@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from fxlint.analysis import small_statements, child_nodes, dotted
+from fxlint.analysis import dtypes
 from fxlint.analysis.interp import (
     BUILTIN_NAMES,
     CONCRETE_BUILTINS,
@@ -184,7 +185,9 @@ class Project:
         if kind is Kind.PROXY:
             if attr in SHAPE_ATTRS:
                 return proxy_from([base], Taint.SHAPE)
-            return proxy_from([base])
+            if attr == "indices" and base.indices_pair:
+                return proxy_from([base]).derived(integral=True)
+            return proxy_from([base]).derived(integral=base.integral and attr in ("T", "mT", "data"))
         if kind in (Kind.SELF, Kind.MODULE) and isinstance(base.ref, ClassInfo):
             return self._module_attribute(base, base.ref, attr)
         if kind is Kind.MODULE:  # a torch.nn leaf (ref is its dotted class name) or unknown module
@@ -231,7 +234,10 @@ class Project:
     def subscript(self, base: Value, index: List[Value], node: cst.Subscript, frame: Frame) -> Value:
         index_traced = any(i.traced for i in index)
         if base.kind is Kind.PROXY:
-            return proxy_from([base] + index, base.taint if not index_traced else None)
+            out = proxy_from([base] + index, base.taint if not index_traced else None)
+            if base.indices_pair:  # `torch.max(x, 2)[1]`
+                return out.derived(integral=len(index) == 1 and index[0].const == 1)
+            return out.derived(integral=base.integral)
         if base.kind is Kind.CONTAINER:
             if base.items is not None and len(index) == 1 and isinstance(index[0].const, int) \
                     and -len(base.items) <= index[0].const < len(base.items):
@@ -256,7 +262,10 @@ class Project:
         if isinstance(node.func, cst.Attribute):
             receiver = analysis.value(node.func.value)
             if receiver is not None and receiver.kind in (Kind.PROXY, Kind.BUFFER):
-                return self._call_method(receiver, node.func.attr.value, every)
+                out = self._call_method(receiver, node.func.attr.value, every)
+                if out.is_proxy and receiver.is_proxy and not out.scalar:
+                    return out.derived(**dtypes.method_result(node.func.attr.value, node, receiver, analysis.value))
+                return out
             if receiver is not None and receiver.kind is Kind.CONTAINER and receiver.traced:
                 return _container_method(receiver, node.func.attr.value, every)
         if callee.kind is Kind.FUNCTION:
@@ -346,8 +355,9 @@ class Project:
         if not traced:
             return CONCRETE
         if name.startswith("torch."):
-            return proxy_from(every, Taint.VALUE if any(v.taint & Taint.VALUE for v in traced)
-                              or not name.startswith("torch.Size") else None)
+            out = proxy_from(every, Taint.VALUE if any(v.taint & Taint.VALUE for v in traced)
+                             or not name.startswith("torch.Size") else None)
+            return out.derived(**dtypes.function_result(name, node, args, analysis.value))
         return proxy_from(every)
 
 

@@ -76,6 +76,11 @@ class Value:
     #: a Proxy that may really be a Python list/tuple (a block's input, an unknown module's
     #: output, a join with a container): container-sensitive rules stay quiet on it
     opaque: bool = False
+    #: an integer or bool tensor on some path (argmax/argmin/topk indices, `.long()`, `dtype=torch.long`,
+    #: comparisons; see fxlint/analysis/dtypes.py). "May be": a join with an unknown tensor keeps it.
+    integral: bool = False
+    #: the (values, indices) result of max/min(dim)/topk/sort: element 1 and `.indices` are integral
+    indices_pair: bool = False
 
     @property
     def is_proxy(self) -> bool:
@@ -141,7 +146,8 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
         base = a if a.is_proxy else b
         other = b if base is a else a
         return base.derived(taint=a.taint | b.taint, param=a.param if a.param == b.param else None,
-                            opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque)
+                            opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque,
+                            integral=a.integral or b.integral, indices_pair=a.indices_pair or b.indices_pair)
     if a.kind is b.kind and _same_ref(a.ref, b.ref):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
             items = tuple(join(x, y) for x, y in zip(a.items, b.items))

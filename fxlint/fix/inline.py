@@ -17,7 +17,8 @@ from libcst.metadata import ExpressionContext
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.kwargs import explicit_kwargs
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
-from fxlint.fix.qat import join_sizes_definition, number_operand_to_tensor, size_concat_to_wrapped_join
+from fxlint.fix.qat import (integral_op_rewrite, join_sizes_definition, number_operand_to_tensor,
+                            size_concat_to_wrapped_join)
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, no_grad_decorator, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
 
@@ -662,4 +663,5 @@ INLINE.update({
 INLINE.update({
     "TRC601": (number_operand_to_tensor,),
     "TRC602": (size_concat_to_wrapped_join,),
+    "TRC603": (integral_op_rewrite,),
 })

@@ -98,3 +98,145 @@ def join_sizes_definition(name: str, why: str) -> cst.BaseStatement:
         f'    """Joins size sequences ({why}): FX records one call, not an `add` QAT would fake-quantize."""\n'
         "    return tuple(size for part in parts for size in part)\n").with_changes(
         leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+
+
+# ---------------------------------------------------------------------------------------- TRC603
+#: shape ops a following float cast can move behind (values, dtype and aliasing unchanged). Not
+#: `expand` (a cast after it materializes; before it, in-place writes would hit a stride-0 view) and
+#: not `clamp` (clamping before or after the cast differs for fractional bounds).
+_CAST_COMMUTES = frozenset({"unsqueeze", "reshape", "view", "repeat", "squeeze", "transpose", "permute",
+                            "contiguous", "flatten", "repeat_interleave"})
+_FLOAT_CASTS = frozenset({"float", "half", "double", "bfloat16", "type_as", "to"})
+#: `torch.f(t, ...)` spelled as the unobserved method `t.f(...)`
+_FUNCTION_TO_METHOD = {"torch.add": "add", "torch.mul": "mul", "torch.flatten": "flatten",
+                       "torch.unsqueeze": "unsqueeze", "torch.transpose": "transpose"}
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
+#: after hoisting (priority 1): code a hoist moves into a `@torch.fx.wrap` body runs eagerly, where
+#: QAT never sees the op, so a rewrite there would be churn; where no hoist claims the code, it applies
+_AFTER_HOISTS = 2
+
+
+def integral_op_rewrite(tree: Tree, d: Diagnostic) -> Outcome:
+    """Spell the QAT-observed op on an integer tensor with an equivalent the x86 backend configuration
+    does not list (torch 2.13, measured; see TRC603's docs): `t.unsqueeze(1)` -> `t[:, None]`,
+    `t + 1` -> `t.add(1)`, `t.repeat(r)` -> `t.tile(r)`, ..., or move a following float cast before
+    the shape op. SAFE: the same values, dtype and view-ness. The replacement is a call or a subscript,
+    which needs no grouping parentheses: the replaced expression's own are dropped."""
+    node = _operand_at(tree, d)
+    if node is None:
+        return None
+    parent = tree.parents.get(node)
+    if isinstance(parent, cst.BinaryOperation) and node in (parent.left, parent.right):
+        return _operator_to_method(tree, d, parent, node)
+    if isinstance(node, cst.Call):
+        return _cast_first(tree, d, node) or _observed_call(tree, d, node)
+    return None
+
+
+def _operator_to_method(tree: Tree, d: Diagnostic, op: cst.BinaryOperation, tensor: cst.BaseExpression) -> Outcome:
+    other = op.right if tensor is op.left else op.left
+    if isinstance(op.operator, cst.FloorDivide):
+        if tensor is not op.left:
+            return Decline("`number // integer tensor` has no unobserved method spelling; use `torch.div(...)`")
+        text = f"{_receiver(tree, tensor)}.div({tree.code(_bare(other))}, rounding_mode=\"floor\")"
+    else:
+        method = "add" if isinstance(op.operator, cst.Add) else "mul"
+        text = f"{_receiver(tree, tensor)}.{method}({tree.code(_bare(other))})"
+    new = cst.parse_expression(text)
+    return Plan(f"Spell `{tree.code(op)}` as `{text}` (QAT does not observe it)", SAFE, {op: new}, [d],
+                priority=_AFTER_HOISTS)
+
+
+def _cast_first(tree: Tree, d: Diagnostic, shape_call: cst.Call) -> Optional[Plan]:
+    """`m.unsqueeze(-1).to(h.dtype)` -> `m.to(h.dtype).unsqueeze(-1)`: the cast is elementwise, so it
+    commutes with the shape op, and the shape op then sees a float tensor."""
+    func = shape_call.func
+    attribute = tree.parents.get(shape_call)
+    cast = tree.parents.get(attribute) if isinstance(attribute, cst.Attribute) else None
+    if not (isinstance(func, cst.Attribute) and func.attr.value in _CAST_COMMUTES and isinstance(cast, cst.Call)
+            and cast.func is attribute and attribute.attr.value in _FLOAT_CASTS):
+        return None
+    if attribute.attr.value == "to" and not any(_float_dtype(a) for a in cast.args):
+        return None
+    receiver = _receiver(tree, func.value)
+    text = (f"{receiver}.{attribute.attr.value}({_args(tree, cast)})"
+            f".{func.attr.value}({_args(tree, shape_call)})")
+    new = cst.parse_expression(text)
+    return Plan(f"Cast before `.{func.attr.value}()`: `{text}`", SAFE, {cast: new}, [d], priority=_AFTER_HOISTS)
+
+
+def _observed_call(tree: Tree, d: Diagnostic, node: cst.Call) -> Outcome:
+    func = node.func
+    name = _dotted(func)
+    if name in _FUNCTION_TO_METHOD and node.args and not node.args[0].keyword and not node.args[0].star:
+        receiver, method, rest = node.args[0].value, _FUNCTION_TO_METHOD[name], node.args[1:]
+    elif isinstance(func, cst.Attribute):
+        receiver, method, rest = func.value, func.attr.value, node.args
+    else:
+        return None
+    text = _method_spelling(tree, _receiver(tree, receiver), method, rest)
+    if text is None:
+        return Decline(f"no unobserved spelling of `{method}` for an integer tensor: cast it to float first, "
+                       "or keep it out of the traced graph")
+    new = cst.parse_expression(text)
+    return Plan(f"Spell `{tree.code(node)}` as `{text}` (QAT does not observe it)", SAFE, {node: new}, [d],
+                frozenset({"torch"}), priority=_AFTER_HOISTS)
+
+
+def _method_spelling(tree: Tree, receiver: str, method: str, args) -> Optional[str]:
+    plain = [a for a in args if a.keyword is None and not a.star]
+    if len(plain) != len(args) and method not in ("add", "mul", "flatten"):
+        return None
+    codes = [tree.code(a.value) for a in plain]
+    sizes = codes[0] if len(codes) == 1 else f"({', '.join(codes)})"
+    if method in ("add", "mul", "flatten"):
+        return f"{receiver}.{method}({', '.join(tree.code(a).rstrip(',').strip() for a in args)})"
+    if method == "unsqueeze" and len(plain) == 1:
+        index = _unsqueeze_index(plain[0].value)
+        return f"{receiver}[{index}]" if index is not None else None
+    if method in ("reshape", "permute") and codes:
+        return f"torch.{method}({receiver}, {sizes})"
+    if method == "expand" and codes:
+        return f"torch.broadcast_to({receiver}, {sizes})"
+    if method == "repeat" and codes:
+        return f"{receiver}.tile({sizes})"
+    if method == "transpose" and len(codes) == 2:
+        return f"{receiver}.swapaxes({codes[0]}, {codes[1]})"
+    return None
+
+
+def _unsqueeze_index(dim: cst.BaseExpression) -> Optional[str]:
+    """`unsqueeze(2)` -> `:, :, None`; `unsqueeze(-1)` -> `..., None`; `unsqueeze(-2)` -> `..., None, :`."""
+    if isinstance(dim, cst.Integer):
+        return ", ".join([":"] * int(dim.value) + ["None"])
+    if isinstance(dim, cst.UnaryOperation) and isinstance(dim.operator, cst.Minus) \
+            and isinstance(dim.expression, cst.Integer):
+        return ", ".join(["...", "None"] + [":"] * (int(dim.expression.value) - 1))
+    return None
+
+
+def _receiver(tree: Tree, expr: cst.BaseExpression) -> str:
+    """Source text of ``expr`` as a method receiver: parenthesized unless it is an atom."""
+    text = tree.code(expr)
+    return text if isinstance(expr, _ATOMS) or expr.lpar else f"({text})"
+
+
+def _args(tree: Tree, call: cst.Call) -> str:
+    return ", ".join(tree.code(a).rstrip(",").strip() for a in call.args)
+
+
+def _float_dtype(arg: cst.Arg) -> bool:
+    value = arg.value
+    if not isinstance(value, cst.Attribute) or (arg.keyword is not None and arg.keyword.value != "dtype"):
+        return False
+    return value.attr.value == "dtype" or (isinstance(value.value, cst.Name) and value.value.value == "torch"
+                                           and value.attr.value.startswith(("float", "half", "double", "bfloat")))
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else ""
+    return ""
