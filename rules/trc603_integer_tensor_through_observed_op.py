@@ -6,6 +6,7 @@ from typing import Optional
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext
+from fxlint.analysis.dtypes import names_float_dtype
 from fxlint.analysis.values import Value
 from fxlint.diagnostics import FixAvailability, Hazard
 from fxlint.rule import Invalid, Rule, Valid
@@ -148,15 +149,8 @@ def _cast_right_after(node: cst.Call, ctx: RuleContext) -> bool:
         return False
     if attribute.attr.value != "to":
         return True
-    return any(_names_float_dtype(a) for a in call.args)
+    return any(names_float_dtype(a) for a in call.args)
 
-
-def _names_float_dtype(arg: cst.Arg) -> bool:
-    value = arg.value
-    if not isinstance(value, cst.Attribute) or (arg.keyword is not None and arg.keyword.value != "dtype"):
-        return False
-    return value.attr.value == "dtype" or (isinstance(value.value, cst.Name) and value.value.value == "torch"
-                                           and value.attr.value.startswith(("float", "half", "double", "bfloat")))
 
 
 def _source(expr: cst.BaseExpression, ctx: RuleContext) -> str:

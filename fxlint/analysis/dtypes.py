@@ -152,3 +152,13 @@ def _has_dim(call: cst.Call, positional_index: int) -> bool:
         return False
     dim = positional[positional_index].value
     return isinstance(dim, (cst.Integer, cst.UnaryOperation))
+
+
+def names_float_dtype(arg: cst.Arg) -> bool:
+    """Does a `.to(...)` argument name a floating dtype (`torch.float32`, `torch.half`, `x.dtype`)?
+    (`x.dtype` is taken for a float dtype: casting to a float tensor's dtype is the common case.)"""
+    value = arg.value
+    if not isinstance(value, cst.Attribute) or (arg.keyword is not None and arg.keyword.value != "dtype"):
+        return False
+    return value.attr.value == "dtype" or (isinstance(value.value, cst.Name) and value.value.value == "torch"
+                                           and value.attr.value.startswith(("float", "half", "double", "bfloat")))

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Optional, Union
 
 import libcst as cst
-
-from fxlint.diagnostics import Applicability, Diagnostic
-from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
 from libcst.metadata import ExpressionContext
 
+from fxlint.analysis import dotted
+from fxlint.analysis.dtypes import names_float_dtype
+from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
 from fxlint.fix.tree import Tree, walk
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
@@ -156,7 +157,7 @@ def _cast_first(tree: Tree, d: Diagnostic, shape_call: cst.Call) -> Optional[Pla
     if not (isinstance(func, cst.Attribute) and func.attr.value in _CAST_COMMUTES and isinstance(cast, cst.Call)
             and cast.func is attribute and attribute.attr.value in _FLOAT_CASTS):
         return None
-    if attribute.attr.value == "to" and not any(_float_dtype(a) for a in cast.args):
+    if attribute.attr.value == "to" and not any(names_float_dtype(a) for a in cast.args):
         return None
     receiver = _receiver(tree, func.value)
     text = (f"{receiver}.{attribute.attr.value}({_args(tree, cast)})"
@@ -167,7 +168,7 @@ def _cast_first(tree: Tree, d: Diagnostic, shape_call: cst.Call) -> Optional[Pla
 
 def _observed_call(tree: Tree, d: Diagnostic, node: cst.Call) -> Outcome:
     func = node.func
-    name = _dotted(func)
+    name = dotted(func)
     if name in _FUNCTION_TO_METHOD and node.args and not node.args[0].keyword and not node.args[0].star:
         receiver, method, rest = node.args[0].value, _FUNCTION_TO_METHOD[name], node.args[1:]
     elif isinstance(func, cst.Attribute):
@@ -225,18 +226,3 @@ def _args(tree: Tree, call: cst.Call) -> str:
     return ", ".join(tree.code(a).rstrip(",").strip() for a in call.args)
 
 
-def _float_dtype(arg: cst.Arg) -> bool:
-    value = arg.value
-    if not isinstance(value, cst.Attribute) or (arg.keyword is not None and arg.keyword.value != "dtype"):
-        return False
-    return value.attr.value == "dtype" or (isinstance(value.value, cst.Name) and value.value.value == "torch"
-                                           and value.attr.value.startswith(("float", "half", "double", "bfloat")))
-
-
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else ""
-    return ""
