@@ -43,8 +43,11 @@ class OptionalInputNoneCheck(Rule):
 
     ## Fix safety
     Unsafe: the `if` is hoisted into a wrapped function that receives the Optional input, so the None
-    decision is taken at run time (ops inside are not fake-quantized). Where no hoist is possible:
-    guidance.
+    decision is taken at run time (ops inside are not fake-quantized). Where no hoist is possible (the
+    branch calls a method of `self`), or the check is stored in a flag before it is branched on, the
+    entry `forward`'s input is pinned to its `None` default instead: `concrete_args={"mask": None}`
+    written into the source, behind a recorded `_fxlint_expect_none(mask, ...)` guard that raises for a
+    caller passing it (fxlint/fix/pin.py). Otherwise: guidance.
     """
 
     code = "TRC501"

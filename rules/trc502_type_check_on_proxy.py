@@ -44,7 +44,9 @@ class TypeCheckOnProxy(Rule):
     input types. `isinstance(x, torch.Tensor)` keeps the tensor branch; `hasattr(x, "name")` with a
     literal name keeps the branch `torch.Tensor`'s attribute list (shipped with fxlint, checked
     against the installed torch by the tests) gives. Only forward() inputs that are the whole
-    condition of an `if` are rewritten.
+    condition of an `if` are rewritten. `isinstance(x, dict)` (list, tuple, Mapping, ...) on a
+    forward() input annotated with `torch.Tensor` among its types becomes `False`, a tensor's answer,
+    wherever it stands (timm NaFlexViT's `input_is_dict = isinstance(x, dict)`).
     """
 
     code = "TRC502"

@@ -366,3 +366,75 @@ def test_enabled_autocast_is_not_dropped():
     """)
     assert "Drop the disabled" not in " ".join(a[2] for a in result.applied)
     assert "with torch.autocast(\"cpu\", enabled=True):" in result.text
+
+
+def test_optional_input_branch_that_calls_a_method_is_pinned_to_none():
+    body = """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def head(self, x):
+                return self.fc(x)
+            def forward(self, x, bias=None):
+                if bias is None:
+                    bias = self.head(x)
+                return x + bias
+    """
+    result = fixed(body)
+    assert [a[0] for a in result.applied] == ["TRC501"]
+    assert "Pin `bias` to None" in result.applied[0][2]
+    assert '_fxlint_expect_none(bias, name="bias")\n        bias = None\n' in result.text
+    assert not fixed(body, unsafe=False).changed
+    assert fix_source(result.text, "snippet.py", unsafe=True).text == result.text
+
+
+def test_optional_input_branch_with_a_hoist_is_not_pinned():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, bias=None):
+                if bias is not None:
+                    x = x + bias
+                return x
+    """)
+    assert "_fxlint_expect_none" not in result.text and "@torch.fx.wrap" in result.text
+
+
+def test_pinned_guard_raises_when_the_input_is_passed():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, mask=None):
+                flag = mask is not None
+                if flag:
+                    x = x * mask
+                return x
+    """)
+    namespace: dict = {}
+    exec(compile(result.text, "snippet.py", "exec"), namespace)
+    model = namespace["M"]()
+    import torch
+    x = torch.ones(2)
+    assert torch.equal(model(x), x)
+    try:
+        model(x, mask=torch.zeros(2))
+    except ValueError as exc:
+        assert "`mask` was pinned to None" in str(exc)
+    else:
+        raise AssertionError("the pinned input was silently ignored")
+
+
+def test_isinstance_container_needs_a_tensor_annotation():
+    body = """
+        from typing import Dict, Union
+        class M(nn.Module):
+            def forward(self, x{annotation}):
+                is_dict = isinstance(x, dict)
+                if is_dict:
+                    x = x["image"]
+                return x * 2
+    """
+    plain = fixed(body.format(annotation=""))
+    assert "is_dict = isinstance(x, dict)" in plain.text
+    assert any("annotated as a tensor" in reason for reason in manual_reasons(plain, "TRC502"))
+    annotated = fixed(body.format(annotation=": Union[torch.Tensor, Dict]"))
+    assert "is_dict = False" in annotated.text

@@ -133,6 +133,9 @@ def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> L
         rest.append(d)
     if not unsafe:
         return plans
+    # an input pinned this round is a constant in the next: its other findings may be gone by then
+    settled = {key for p in plans for key in p.settles}
+    rest = [d for d in rest if (d.reached_from[:1] + (d.source,)) not in settled]
     # hoists overlapping an in-graph rewrite lose in `choose` and are re-planned next round
     return plans + [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)]
 

@@ -17,6 +17,7 @@ from libcst.metadata import ExpressionContext
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.kwargs import explicit_kwargs
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
+from fxlint.fix.pin import pin_optional_input
 from fxlint.fix.qat import (integral_op_rewrite, join_sizes_definition, number_operand_to_tensor,
                             size_concat_to_wrapped_join)
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, no_grad_decorator, tensor_branch
@@ -657,6 +658,7 @@ INLINE.update({
     "TRC504": (fresh_random,),
     "TRC505": (drop_no_grad, no_grad_decorator),
     "TRC503": (buffer_update_in_place,),
+    "TRC501": (pin_optional_input,),
     "TRC502": (tensor_branch,),
     "TRC402": (explicit_kwargs,),
 })

@@ -24,6 +24,9 @@ class Plan:
     #: (module-level statement to insert before, new statement) for hoisted functions
     hoisted: Optional[Tuple[cst.CSTNode, cst.BaseStatement]] = None
     priority: int = 0  #: lower first: in-graph rewrites win over hoisting in the same round
+    #: ("Net.forward", "mask"): entry inputs this plan makes constants while tracing; other findings
+    #: from them wait a round (they may be gone then, rather than hoisted now)
+    settles: FrozenSet[Tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ Outcome = Union[Plan, Decline, None]
 NO_GRAD = {"torch.no_grad", "torch.inference_mode", "no_grad", "inference_mode"}
 AUTOCAST = {"torch.autocast", "torch.amp.autocast", "torch.cpu.amp.autocast", "torch.cuda.amp.autocast", "autocast"}
 TENSOR_TYPES = {"torch.Tensor", "Tensor"}
+#: container types a tensor input is not (checked against a forward input annotated as a tensor)
+CONTAINER_TYPES = {"dict", "list", "tuple", "Mapping", "Sequence", "abc.Mapping", "collections.abc.Mapping",
+                   "typing.Mapping", "Dict", "List", "Tuple"}
 
 
 # --------------------------------------------------------------------------------- shared helpers
@@ -539,6 +542,9 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
         # (MultiheadAttention, LSTM, ...): at run time the answer is True
         return _keep_branch(tree, node, d, f"Keep the branch the tuple output of `{tree.code(subject)}` takes",
                             func, subject, check_reassigned=False)
+    if tree.code(node.func) == "isinstance" and len(node.args) == 2 \
+            and tree.code(node.args[1].value) in CONTAINER_TYPES:
+        return _not_a_container(tree, node, d, func, subject)
     if tree.code(node.func) == "isinstance" and (len(node.args) != 2 or tree.code(node.args[1].value)
                                                   not in TENSOR_TYPES):
         return Decline("only `isinstance(x, torch.Tensor)` has a known answer for tensor inputs")
@@ -546,6 +552,34 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
             p.name.value for p in func.params.params}:
         return Decline("the checked value is not a forward() input: its type is not known")
     return _keep_branch(tree, node, d, f"Keep the branch a tensor `{subject.value}` takes", func, subject)
+
+
+def _not_a_container(tree: Tree, node: cst.Call, d: Diagnostic, func, subject) -> Outcome:
+    """`isinstance(x, dict)` on a forward() input annotated as possibly a tensor
+    (`x: Union[torch.Tensor, Dict[str, torch.Tensor]]`) -> False, the answer for a tensor input and
+    the one tracing gives (a Proxy is no dict either), made explicit so that it is decided in the
+    source: the `if` keeps its other branch, an expression gets `False` (timm NaFlexViT's
+    `input_is_dict`). Without a Tensor in the annotation the input may really be a container: declined."""
+    param = _forward_param(func, subject)
+    if param is None or param.annotation is None or not any(
+            isinstance(n, (cst.Name, cst.Attribute)) and tree.code(n) in TENSOR_TYPES for n in walk(param.annotation)):
+        return Decline("only a forward() input annotated as a tensor has a known answer: pin the input type by hand")
+    if _reassigned(tree, func, subject.value, node):
+        return Decline(f"`{subject.value}` is reassigned before the check")
+    kind = tree.code(node.args[1].value)
+    title = f"Keep the answer for a tensor `{subject.value}` (annotated `{tree.code(param.annotation.annotation)}`): not a {kind}"
+    parent = tree.parents.get(node)
+    if isinstance(parent, cst.If) and parent.test is node or isinstance(parent, cst.UnaryOperation):
+        outcome = _keep_branch(tree, node, d, title, func, subject, answer=False)
+        if isinstance(outcome, Plan):
+            return outcome
+    return Plan(title, UNSAFE, {node: cst.Name("False", lpar=node.lpar, rpar=node.rpar)}, [d])
+
+
+def _forward_param(func, subject) -> Optional[cst.Param]:
+    if func is None or func.name.value != "forward" or not isinstance(subject, cst.Name):
+        return None
+    return next((p for p in func.params.params if p.name.value == subject.value), None)
 
 
 def _hasattr_branch(tree: Tree, node: cst.Call, d: Diagnostic) -> Outcome:

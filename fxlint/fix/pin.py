@@ -1,0 +1,142 @@
+"""Pinning an Optional forward() input to its default: the source spelling of
+`symbolic_trace(model, concrete_args={"mask": None})`, for a branch that is fixed at deployment.
+
+    def forward(self, x, mask=None):                def forward(self, x, mask=None):
+        x = self.forward_features(x, mask=mask)  ->     _fxlint_expect_none(mask, name="mask")
+        if mask is None:                                mask = None
+            x = self.forward_head(x)                    x = self.forward_features(x, mask=mask)
+        return x                                        ...
+
+`mask = None` makes the input a Python constant while tracing, so every `is None` test on it (here and
+in the helpers and submodules it is handed to) takes the path a call without `mask` takes, and that
+path is recorded with its submodules in the graph, where quantization sees them. In eager mode the
+rebinding changes nothing for a caller that passes None. `_fxlint_expect_none` is a top-level
+`@torch.fx.wrap` function: FX records it as a call on the `mask` placeholder, so the traced module,
+like the eager one, raises a clear error when a caller does pass `mask`, instead of silently ignoring
+it (FX's own `concrete_args` inserts the same kind of check, `_assert_is_none`).
+
+UNSAFE: callers that pass the input now get an error. Offered for TRC501 where no hoist exists (a
+hoist keeps both paths, decided at run time): when the branch calls a method of `self` (HF T5's
+`compute_bias`, timm Hiera's `forward_head`), which cannot be passed into a wrapped function, or when
+the check is stored first (`naflex_mode = x is not None`), where a hoist would only move it. Other
+findings from a pinned input wait a round (`Plan.settles`): most are gone once it is a constant.
+
+Blind spots: only an input of the entry class's own `forward` with a literal `None` default is
+pinned (the chain's first function, in this file); a class traced as a submodule of another whose
+`forward` passes that input is pinned too, and then raises loudly when the parent passes a value.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import libcst as cst
+
+from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
+from fxlint.fix.tree import Tree
+
+Outcome = Union[Plan, Decline, None]
+
+GUARD = "_fxlint_expect_none"
+
+
+def pin_optional_input(tree: Tree, d: Diagnostic) -> Outcome:
+    """TRC501 with no hoist: rebind the entry forward's Optional input to None behind a guard."""
+    from fxlint.fix import hoist as hoisting  # hoist imports the rewrites' helpers; avoid a cycle
+
+    if _decides_branch(tree, d):
+        region = hoisting.region_for(tree, d)
+        if not isinstance(region, Decline) and region is not None \
+                and isinstance(hoisting.hoist(tree, region, [d], tree.names()), Plan):
+            return None  # a hoist decides at run time and keeps both paths: prefer it
+    forward = _entry_forward(tree, d)
+    if forward is None:
+        return None
+    param = next((p for p in [*forward.params.posonly_params, *forward.params.params, *forward.params.kwonly_params]
+                  if p.name.value == d.source), None)
+    if param is None or param.default is None or tree.code(param.default) != "None":
+        return None
+    anchor = _first_statement(forward)
+    if anchor is None:
+        return None
+    name = param.name.value
+    guard, definition = _guard(tree)
+    pinned = list(cst.parse_module(f'{guard}({name}, name="{name}")\n{name} = None\n').body)
+    pinned[0] = pinned[0].with_changes(leading_lines=anchor.leading_lines)
+    anchor_kept = anchor.with_changes(leading_lines=())
+    title = (f"Pin `{name}` to None, its default, while tracing (as `concrete_args={{\"{name}\": None}}` would); "
+             f"a caller passing `{name}` now gets an error")
+    return Plan(title, Applicability.UNSAFE, {anchor: cst.FlattenSentinel([*pinned, anchor_kept])}, [d],
+                frozenset({"torch"}), (tree.top_level(forward), definition) if definition is not None else None,
+                settles=frozenset({(d.reached_from[0], name)}))
+
+
+def _decides_branch(tree: Tree, d: Diagnostic) -> bool:
+    """The None check is (part of) an if/while/ternary test. Otherwise its result is stored
+    (`naflex_mode = x is not None`) and a hoist would only move it: the later `if naflex_mode:` then
+    branches on the wrapped call's Proxy."""
+    node = tree.at(d.location.row, d.location.column, cst.Comparison)
+    parent = tree.parents.get(node) if node is not None else None
+    while isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation)):
+        node, parent = parent, tree.parents.get(parent)
+    return isinstance(parent, (cst.If, cst.While, cst.IfExp)) and parent.test is node
+
+
+def _entry_forward(tree: Tree, d: Diagnostic) -> Optional[cst.FunctionDef]:
+    """The `forward` the finding is reached from first (`Net.forward` in `Net.forward -> helper`), when
+    its class is defined at this module's top level."""
+    entry = d.reached_from[0] if d.reached_from else ""
+    cls_name, _, method = entry.partition(".")
+    if method != "forward":
+        return None
+    cls = next((c for c in tree.module.body if isinstance(c, cst.ClassDef) and c.name.value == cls_name), None)
+    if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+        return None
+    return next((f for f in cls.body.body if isinstance(f, cst.FunctionDef) and f.name.value == "forward"), None)
+
+
+def _first_statement(func: cst.FunctionDef) -> Optional[cst.BaseStatement]:
+    """The statement the pin goes before: the first after the docstring and any earlier pins."""
+    if not isinstance(func.body, cst.IndentedBlock):
+        return None
+    for index, stmt in enumerate(func.body.body):
+        if index == 0 and _is_docstring(stmt):
+            continue
+        if _is_pin(stmt):
+            continue
+        return stmt
+    return None
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr) \
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+
+
+def _is_pin(stmt: cst.CSTNode) -> bool:
+    """`_fxlint_expect_none(x, name="x")` or the `x = None` after it."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    small = stmt.body[0]
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        return isinstance(small.value.func, cst.Name) and small.value.func.value.startswith(GUARD)
+    return isinstance(small, cst.Assign) and isinstance(small.value, cst.Name) and small.value.value == "None" \
+        and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+
+
+def _guard(tree: Tree) -> "tuple[str, Optional[cst.FunctionDef]]":
+    """The guard's name, and its definition when the module has none yet."""
+    for stmt in tree.module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value.startswith(GUARD) \
+                and any(tree.code(dec.decorator) in ("torch.fx.wrap", "fx.wrap") for dec in stmt.decorators):
+            return stmt.name.value, None
+    name = unique_name(GUARD, tree.names())
+    body = cst.parse_module(
+        "if value is not None:\n"
+        "    raise ValueError(f\"`{name}` was pinned to None by `fxlint fix` (TRC501) so that the traced \"\n"
+        "                     \"graph takes the path a call without it takes; trace the model again without the \"\n"
+        "                     \"pin to use it\")\n").body
+    doc = "Raises when a forward() input pinned to None is passed (recorded by FX as a call)."
+    return name, wrapped_def(name, ["value", "name"], body, doc)
+
