@@ -28,7 +28,7 @@ MAX_ROUNDS = 8
 #: findings whose statement may be hoisted into a wrapped function. Of the silent TRC5xx only an
 #: Optional-input branch (TRC501) and a flag-parameter branch (TRC506): hoisted, the `is None` /
 #: `mode == ...` decision is taken when the wrapped function runs; the rest would stay wrong.
-HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404", "TRC501", "TRC506")
+HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404", "TRC501", "TRC506", "TRC604")
 
 #: module-state findings: no hoist where they are (a Proxy stored on `self` is never recorded), but
 #: inside a submodule the parent's call of it can be hoisted (see hoisting.call_site_region)
