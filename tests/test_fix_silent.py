@@ -438,3 +438,23 @@ def test_isinstance_container_needs_a_tensor_annotation():
     assert any("annotated as a tensor" in reason for reason in manual_reasons(plain, "TRC502"))
     annotated = fixed(body.format(annotation=": Union[torch.Tensor, Dict]"))
     assert "is_dict = False" in annotated.text
+
+
+def test_optional_input_is_pinned_at_the_root_not_in_the_submodule():
+    result = fixed("""
+        class Block(nn.Module):
+            def forward(self, x, mask=None):
+                masked = mask is not None
+                if masked:
+                    x = x * mask
+                return x
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = Block()
+            def forward(self, x, mask=None):
+                return self.block(x, mask)
+    """)
+    block, net = result.text.split("class Block")[1].split("class Net")
+    assert "_fxlint_expect_none(mask" not in block and "masked = mask is not None" in block
+    assert '_fxlint_expect_none(mask, name="mask")\n        mask = None\n        return self.block' in net

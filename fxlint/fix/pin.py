@@ -22,8 +22,9 @@ the check is stored first (`naflex_mode = x is not None`), where a hoist would o
 findings from a pinned input wait a round (`Plan.settles`): most are gone once it is a constant.
 
 Blind spots: only an input of the entry class's own `forward` with a literal `None` default is
-pinned (the chain's first function, in this file); a class traced as a submodule of another whose
-`forward` passes that input is pinned too, and then raises loudly when the parent passes a value.
+pinned (the chain's first function, in this file), and not when the class is constructed elsewhere in
+the file (a submodule whose parent may pass the input). A class used as a submodule from another file
+is pinned all the same, and then raises loudly when its parent passes a value.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import libcst as cst
 
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
-from fxlint.fix.tree import Tree
+from fxlint.fix.tree import Tree, walk
 
 Outcome = Union[Plan, Decline, None]
 
@@ -91,9 +92,22 @@ def _entry_forward(tree: Tree, d: Diagnostic) -> Optional[cst.FunctionDef]:
     if method != "forward":
         return None
     cls = next((c for c in tree.module.body if isinstance(c, cst.ClassDef) and c.name.value == cls_name), None)
-    if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+    if cls is None or not isinstance(cls.body, cst.IndentedBlock) or _built_elsewhere(tree, cls):
         return None
     return next((f for f in cls.body.body if isinstance(f, cst.FunctionDef) and f.name.value == "forward"), None)
+
+
+def _built_elsewhere(tree: Tree, cls: cst.ClassDef) -> bool:
+    """Is the class constructed in another class of this file (a submodule, whose parent's forward
+    may well pass the input)? Then it is not pinned. A factory like `make()` does not count."""
+    name = cls.name.value
+    for node in walk(tree.module):
+        if isinstance(node, cst.Call) and (isinstance(node.func, cst.Name) and node.func.value == name or
+                                           isinstance(node.func, cst.Attribute) and node.func.attr.value == name):
+            owner = next((a for a in tree.ancestors(node) if isinstance(a, cst.ClassDef)), None)
+            if owner is not None and owner is not cls:
+                return True
+    return False
 
 
 def _first_statement(func: cst.FunctionDef) -> Optional[cst.BaseStatement]:
