@@ -48,7 +48,11 @@ class StateMutationInForward(Rule):
     submodule (a rotary/positional table cache grown or rebuilt in its forward, a counter): the
     parent's call of that submodule is hoisted with the submodule passed in (`rot=self.rot`), so it
     runs eagerly inside the wrapped call and its state updates happen on every call; the submodule
-    is hidden from quantization (named in the title).
+    is hidden from quantization (named in the title). Unsafe, a cache in a registered buffer rebuilt
+    when the input size changes (`if self.rel.shape[1] != N: self.rel = self.build_rel(N)`, timm
+    ConViT): the `if` is hoisted, the rebinding becomes `rel.set_(...)` on the buffer the graph reads,
+    and a simple method it calls is copied into the wrapped function (fxlint/fix/methods.py), when
+    that hides no submodule.
     """
 
     code = "TRC503"

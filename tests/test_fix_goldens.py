@@ -114,3 +114,28 @@ def test_before_fails_after_traces_matches_and_runs_qat(case: Path, verify_repor
     assert after.stage("qat_run").status == "pass"
     assert "backward ok" in " ".join(after.stage("qat_run").details) or \
         "forward and backward" in " ".join(after.stage("qat_run").details), after.stage("qat_run").details
+
+
+def test_hoisted_buffer_cache_refills_when_the_traced_model_meets_another_size(tmp_path) -> None:
+    """The claim of fixtures/fix/hoist_buffer_cache_method.py: traced at 5 tokens, the fixed model
+    called with 9 tokens rebuilds the buffer its graph reads and matches the original eager model."""
+    import importlib.util
+
+    import torch
+
+    def load(path: Path, name: str):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    case = CASES_DIR / "hoist_buffer_cache_method.py"
+    copy = tmp_path / "buffer_cache_fixed.py"
+    copy.write_bytes(golden_of(case).read_bytes())
+    fixed_model, args = load(copy, "buffer_cache_fixed").make()
+    original, _ = load(case, "buffer_cache_original").make()
+    graph = torch.fx.symbolic_trace(fixed_model)
+    for tokens in (5, 9, 5):
+        x = torch.randn(2, tokens, 8)
+        torch.testing.assert_close(graph(x), original(x))
+        assert graph.rel.shape[1] == tokens

@@ -79,18 +79,60 @@ def test_hoist_passes_submodules_and_names_them_hidden():
     assert not fixed(result.text).applied
 
 
-def test_hoist_declines_method_calls():
+def test_hoist_copies_a_simple_method_into_the_wrapped_function():
     result = fixed("""
         class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = 2.0
             def step(self, x):
-                return x / 2
+                return x / self.scale
+            def forward(self, x):
+                while x.norm() > 1:
+                    x = self.step(x)
+                return x
+    """)
+    (code, _, title, kind), = result.applied
+    assert kind is Applicability.UNSAFE and "copies `self.step` into it" in title
+    assert "    def step(x):\n        return x / scale\n    while x.norm() > 1:\n        x = step(x)\n" in result.text
+    assert "scale=self.scale" in result.text
+    assert not fixed(result.text).applied
+
+
+def test_hoist_declines_a_method_that_calls_a_submodule():
+    result = fixed("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def step(self, x):
+                return self.fc(x) / 2
             def forward(self, x):
                 while x.norm() > 1:
                     x = self.step(x)
                 return x
     """)
     assert not result.changed
-    assert result.manual and "`self.step`, not known to be a submodule" in result.manual[0][2]
+    reason = result.manual[0][2]
+    assert "`self.step`, not known to be a submodule" in reason and "calls submodules or other methods" in reason
+
+
+def test_hoist_rebinds_only_a_registered_buffer():
+    body = """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                {init}
+            def forward(self, x):
+                if self.cache.shape[0] != x.shape[0]:
+                    self.cache = torch.zeros(x.shape[0])
+                return x + self.cache
+    """
+    buffer = fixed(body.format(init='self.register_buffer("cache", torch.zeros(1))'))
+    assert "        cache.set_(torch.zeros(x_shape[0]))\n" in buffer.text
+    plain = fixed(body.format(init="self.cache = torch.zeros(1)"))
+    assert "set_(" not in plain.text
+    assert any("only a registered buffer rebound" in m[2] for m in plain.manual)
 
 
 def test_hoist_takes_the_tail_for_a_return_in_a_nested_block():

@@ -30,8 +30,10 @@ MAX_ROUNDS = 8
 #: `mode == ...` decision is taken when the wrapped function runs; the rest would stay wrong.
 HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404", "TRC501", "TRC506", "TRC604")
 
-#: module-state findings: no hoist where they are (a Proxy stored on `self` is never recorded), but
-#: inside a submodule the parent's call of it can be hoisted (see hoisting.call_site_region)
+#: module-state findings: hoisted where they are only when the state is a registered buffer rebound
+#: (`buf.set_(value)` inside the wrapped function, fxlint/fix/methods.py; a Proxy stored on `self` is
+#: never recorded); otherwise, inside a submodule, the parent's call of it is hoisted (see
+#: hoisting.call_site_region)
 STATE_CODES = ("TRC503",)
 
 Applied = Tuple[str, int, str, Applicability]  #: (code, row, title, applicability)
@@ -154,7 +156,7 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
     declined: List[object] = []
     wanted = [d for d in diagnostics if d.code.startswith(HOIST_PREFIXES) or d.code in STATE_CODES]
     parents = {id(d): hoisting.call_site_region(tree, d) for d in wanted if len(d.reached_from) > 1}
-    own = {id(d): None if d.code in STATE_CODES else hoisting.region_for(tree, d) for d in wanted}
+    own = {id(d): _state_region(tree, d) if d.code in STATE_CODES else hoisting.region_for(tree, d) for d in wanted}
     # a submodule's hazard that cannot leave its own code (it needs `self`): hoist the parent's call
     # of that submodule instead, which runs it eagerly, state included; the submodule's other
     # hazards then go with that call rather than into hoists of their own
@@ -177,7 +179,26 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
             regions[container][1].extend(regions[key][1])
     taken = tree.names()
     merged = hoisting.merge(tree, [regions[k] for k in outer])
-    return declined + [hoisting.hoist(tree, region, diags, taken) for region, diags in merged]
+    return declined + _uncovered([hoisting.hoist(tree, region, diags, taken) for region, diags in merged], tree)
+
+
+def _uncovered(outcomes: List[object], tree: Tree) -> List[object]:
+    """Drop hoists inside a method another hoist copies into its wrapped function: once that call is
+    gone, the method is no longer traced and its findings usually go with it (re-planned next round)."""
+    covered = [c for p in outcomes if isinstance(p, Plan) for c in p.covers]
+    return [p for p in outcomes if not (isinstance(p, Plan) and p.replacements and all(
+        any(tree.contains(c, n) for c in covered) for n in p.replacements))]
+
+
+def _state_region(tree: Tree, d: Diagnostic):
+    """A state update's own region, when it hoists without hiding a submodule (a registered buffer
+    rebound from values, possibly through a copied method); None otherwise: the parent's call site
+    is hoisted instead, or guidance (moving `self.avg = self.fc(x)...` would hide `fc`)."""
+    region = hoisting.region_for(tree, d)
+    if region is None or isinstance(region, Decline):
+        return None
+    plan = hoisting.hoist(tree, region, [d], tree.names())
+    return region if isinstance(plan, Plan) and not plan.hides else None
 
 
 def _hoistable(tree: Tree, region: object, d: Diagnostic) -> bool:

@@ -7,9 +7,12 @@ Always UNSAFE: the hoisted ops are hidden from quantization. A region that calls
 hoisted with the submodules passed in as arguments (`experts=self.experts`, never `self`): FX
 records a `get_attr` of each and one call, which traces, matches eager and runs under QAT prepare,
 but the submodules are hidden from quantization and `convert_fx` (notes §5), so the fix's title
-names them. Declined when the region calls something not known to be a submodule (a method needs
-`self`; FX rejects a plain function as an argument; see `_unknown_callables`), mutates module state (a Proxy stored on `self` is never recorded, notes §6), or receives no traced
-value (FX would run the function once at trace time and freeze its result, notes §4).
+names them. A simple method of the class the region calls is copied into the wrapped function, and a
+registered buffer the region rebinds becomes `buf.set_(value)` (fxlint/fix/methods.py). Declined when
+the region calls something else not known to be a submodule (a method that itself needs `self`; FX
+rejects a plain function as an argument; see `_unknown_callables`), mutates other module state (a
+Proxy stored on `self` is never recorded, notes §6), or receives no traced value (FX would run the
+function once at trace time and freeze its result, notes §4).
 
 A submodule's hazard that cannot be hoisted where it is (it updates the submodule's state or calls
 its methods, so it needs `self`) is hoisted one level up instead: the parent's statement that calls
@@ -31,6 +34,7 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix import methods as copied_methods
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
 from fxlint.fix.tree import Tree, walk
 
@@ -155,16 +159,23 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         # `if stop: break` / `if empty: continue`: the loop it leaves is hoisted whole (its trip count
         # is data-dependent, so the loop cannot stay in the graph anyway)
         return hoist(tree, _Region(tree, region.func, [loop], False), diagnostics, taken)
-    problem = _unsupported(region)
+    rebinds = _buffer_rebinds(region)
+    if isinstance(rebinds, Decline):
+        return rebinds
+    problem = _unsupported(region, allowed_stores=frozenset(rebinds))
     if problem:
         return Decline(problem)
     chains = _self_chains(region)
     unknown = _unknown_callables(region)
-    if unknown:
+    methods = copied_methods.inlinable_methods(region, unknown) if unknown else {}
+    if isinstance(methods, str):
         return Decline(f"the region calls {', '.join(sorted(unknown))}, not known to be a submodule: a method "
                        "or plain function cannot be passed into a wrapped function (only `self` could carry "
-                       "it); hoist by hand, or build it with a capitalised nn.Module constructor in __init__")
-    hidden = _hidden_calls(region, chains)
+                       "it), and {methods}; hoist by hand, or build it with a capitalised nn.Module constructor "
+                       "in __init__".replace("{methods}", methods))
+    method_calls = {node: text for node, text in chains.items() if text.split(".", 1)[1] in methods}
+    chains = {node: text for node, text in chains.items() if node not in method_calls}
+    hidden = _hidden_calls(region, chains) - {f"`{text}`" for text in method_calls.values()}
     wider = _with_key_readers(region) or _with_producers(region)
     if wider is not None:
         return hoist(tree, wider, diagnostics, taken)
@@ -193,7 +204,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         return hoist(tree, wider, diagnostics, taken)
     positional = [n for n in inputs if n in tainted]
     keyword = [n for n in inputs if n not in tainted]
-    chain_params = _chain_params(chains, set(names.all_names) | set(inputs))
+    own_chains = dict(chains)
+    chains.update(copied_methods.method_chains(region, methods))
+    chain_params = _chain_params(chains, set(names.all_names) | set(inputs) | copied_methods.method_names(region, methods))
+    local_methods = copied_methods.local_method_names(methods, set(names.all_names) | set(chain_params.values()))
     traced_chain = [c for c in chain_params if d_source_matches(diagnostics, c)]
     if not positional and not traced_chain:
         return Decline("the region receives no traced value: FX would run a wrapped function once while "
@@ -207,7 +221,9 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     params = [shapes[n][0] if n in shapes else n for n in positional] + [chain_params[c] for c in traced_chain] + \
         keyword + [chain_params[c] for c in kw_chains]
     replaced = {node: shapes[n][0] for n in shapes for node in shapes[n][1]}
-    definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics, replaced)
+    replaced.update({node: local_methods[text.split(".", 1)[1]] for node, text in method_calls.items()})
+    definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics, replaced,
+                             methods, local_methods, rebinds)
     call_stmt = _call_site(region, func_name, arg_text, outputs)
     replacements: Dict[cst.CSTNode, object] = {region.stmts[0]: call_stmt}
     for stmt in region.stmts[1:]:
@@ -216,8 +232,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     codes = ", ".join(sorted({d.code for d in diagnostics}))
     hides = f"; hides {', '.join(sorted(hidden))} from quantization (convert_fx cannot convert them)" \
         if hidden else ""
+    copies = f"; copies {', '.join(f'`self.{m}`' for m in methods)} into it" if methods else ""
     return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})"
-                + hides, UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition), priority=1)
+                + hides + copies, UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition),
+                priority=1, covers=tuple(methods.values()), hides=frozenset(hidden))
 
 
 def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
@@ -398,9 +416,31 @@ def _own_nodes(stmt: cst.CSTNode) -> Iterable[cst.CSTNode]:
         stack.extend(node.children)
 
 
-def _unsupported(region: _Region) -> str:
+def _buffer_rebinds(region: _Region) -> "Dict[cst.Assign, str] | Decline":
+    """`self.<buffer> = value` statements of the region, to become `<buffer>.set_(value)`."""
+    if not any(isinstance(n, (cst.Attribute, cst.Subscript, cst.AugAssign)) and _stores_on_self(region.tree, n)
+               for n in region.nodes()):
+        return {}
+    from fxlint.fix.silent import _registered_buffers
+
+    found = copied_methods.buffer_rebinds(region, _registered_buffers(region.tree, region.func))
+    return Decline(found) if isinstance(found, str) else found
+
+
+def _stores_on_self(tree: Tree, node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.AugAssign):
+        return _root_name(node.target) == "self"
+    return tree.contexts.get(node) == ExpressionContext.STORE and _root_name(node) == "self"
+
+
+def _unsupported(region: _Region, allowed_stores: "frozenset" = frozenset()) -> str:
+    """Why the region cannot move into a function; ``allowed_stores``: Assign statements of buffer
+    rebinds that are rewritten (see fxlint/fix/methods.py)."""
     tree = region.tree
+    allowed_targets = {t.target for a in allowed_stores for t in a.targets}
     for node in region.nodes():
+        if node in allowed_targets:
+            continue
         if isinstance(node, (cst.Yield, cst.Await)):
             return "the region yields or awaits"
         if isinstance(node, (cst.Global, cst.Nonlocal)):
@@ -796,23 +836,33 @@ def _chain_params(chains: Dict[cst.Attribute, str], used: Set[str]) -> Dict[str,
 
 # ----------------------------------------------------------------------------------------- codegen
 class _ReplaceChains(cst.CSTTransformer):
-    def __init__(self, mapping: Dict[cst.CSTNode, str]) -> None:
+    """Original nodes -> parameter names; ``rebinds``: `self.buf = value` Assign nodes -> the buffer's
+    parameter, rewritten `param.set_(value)` (one pass: a second transformer would see new nodes)."""
+
+    def __init__(self, mapping: Dict[cst.CSTNode, str], rebinds: Optional[Dict[cst.Assign, str]] = None) -> None:
         self.mapping = mapping
+        self.rebinds = rebinds or {}
 
     def on_leave(self, original_node, updated_node):
         name = self.mapping.get(original_node)
         if name is not None:
             return cst.Name(name, lpar=original_node.lpar, rpar=original_node.rpar)
+        param = self.rebinds.get(original_node)
+        if param is not None:
+            return copied_methods.set_buffer(param, updated_node.value)
         return updated_node
 
 
 def _definition(tree: Tree, region: _Region, name: str, params: List[str], outputs: List[str],
                 chains: Dict[cst.Attribute, str], chain_params: Dict[str, str],
-                diagnostics: Sequence[Diagnostic], replaced: Dict[cst.CSTNode, str]) -> cst.FunctionDef:
+                diagnostics: Sequence[Diagnostic], replaced: Dict[cst.CSTNode, str],
+                methods: Dict[str, cst.FunctionDef], local_methods: Dict[str, str],
+                rebinds: Dict[cst.Assign, str]) -> cst.FunctionDef:
     mapping = {node: chain_params[text] for node, text in chains.items()}
     mapping.update(replaced)
-    replacer = _ReplaceChains(mapping)
+    replacer = _ReplaceChains(mapping, {a: chain_params[f"self.{buffer}"] for a, buffer in rebinds.items()})
     body = [stmt.visit(replacer) for stmt in region.stmts]
+    body = [*copied_methods.copied_definitions(methods, replacer, local_methods), *body]
     body[0] = body[0].with_changes(leading_lines=())
     if outputs:
         body.append(cst.parse_statement(f"return {', '.join(outputs)}\n"))

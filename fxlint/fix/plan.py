@@ -27,6 +27,10 @@ class Plan:
     #: ("Net.forward", "mask"): entry inputs this plan makes constants while tracing; other findings
     #: from them wait a round (they may be gone then, rather than hoisted now)
     settles: FrozenSet[Tuple[str, str]] = frozenset()
+    #: code the plan takes out of the traced path (methods copied into a hoisted function): plans
+    #: inside it wait a round, when their findings are usually gone
+    covers: Tuple[cst.CSTNode, ...] = ()
+    hides: FrozenSet[str] = frozenset()  #: submodules a hoist hides from quantization (named in the title)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,179 @@
+"""What lets a hoisted region call a method of `self` and rebind a registered buffer.
+
+A wrapped function never receives `self` (notes §4), so a region calling `self.get_rel_indices(N)`
+was declined. When the method is simple enough its code goes with the region: a copy is defined inside
+the wrapped function, with every `self.<attr>` chain it reads turned into a parameter of the wrapped
+function (a closure variable of the copy), exactly as the region's own chains are:
+
+    @torch.fx.wrap
+    def _fx_forward_77(N, rel_indices, qk_weight):
+        def get_rel_indices(num_patches):          # GPSA.get_rel_indices, `self.qk.weight` -> qk_weight
+            ...
+        if rel_indices is None or rel_indices.shape[1] != N:
+            rel_indices.set_(get_rel_indices(N))   # was `self.rel_indices = self.get_rel_indices(N)`
+
+A method is copied when it is defined in the region's own class (not inherited), is a plain method or
+a staticmethod, and its body neither calls anything on `self` that is not a tensor method of an
+attribute (no submodule, no other method), nor stores on `self`, nor uses `self` bare, `super()`,
+`yield`, `global`/`nonlocal` or nested functions. One level only: a copied method calling another
+method is declined.
+
+`self.buf = value` on a registered buffer becomes `buf.set_(value)`: the buffer object the module and
+the traced graph's `get_attr` hold takes the new value's storage, size and strides, as rebinding would
+make `self.buf` that tensor (a cache refilled when the input size changes: timm ConViT's relative
+indices). It fails loudly when the dtype differs or the value is not a tensor. UNSAFE like every hoist.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple, Union
+
+import libcst as cst
+from libcst.metadata import ExpressionContext
+
+from fxlint.fix.tree import Tree, walk
+
+
+def inlinable_methods(region, unknown: Set[str]) -> "Union[Dict[str, cst.FunctionDef], str]":
+    """Method name -> its definition for every `self.<method>(...)` call among ``unknown`` callees;
+    a reason string when some unknown callee cannot be copied in."""
+    from fxlint.fix import hoist as h
+
+    tree = region.tree
+    cls = next((a for a in tree.ancestors(region.func) if isinstance(a, cst.ClassDef)), None)
+    methods = _methods_of(cls)
+    found: Dict[str, cst.FunctionDef] = {}
+    for node in region.nodes():
+        if not isinstance(node, cst.Call) or f"`{tree.code(node.func)}`" not in unknown:
+            continue
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"):
+            return f"`{tree.code(func)}` is not a method of `self`"
+        method = methods.get(func.attr.value)
+        if method is None:
+            return f"`{tree.code(func)}` is not defined in class `{cls.name.value if cls else '?'}` itself"
+        problem = _method_problem(tree, method, h)
+        if problem:
+            return f"`{tree.code(func)}` cannot be copied into the wrapped function: {problem}"
+        found[func.attr.value] = method
+    named = {f"`self.{name}`" for name in found}
+    left = unknown - named
+    return found if not left else f"the region calls {', '.join(sorted(left))}"
+
+
+def _methods_of(cls: Optional[cst.ClassDef]) -> Dict[str, cst.FunctionDef]:
+    if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+        return {}
+    return {s.name.value: s for s in cls.body.body if isinstance(s, cst.FunctionDef)}
+
+
+def _method_problem(tree: Tree, method: cst.FunctionDef, h) -> str:
+    decorators = {tree.code(d.decorator) for d in method.decorators}
+    if decorators - {"staticmethod"}:
+        return f"it is decorated ({', '.join(sorted(decorators))})"
+    if "staticmethod" not in decorators and not _first_param_is_self(method):
+        return "its first parameter is not `self`"
+    if not isinstance(method.body, cst.IndentedBlock):
+        return "a one-line body"
+    body = h._Region(tree, method, list(method.body.body), False)
+    problem = h._unsupported(body)
+    if problem:
+        return problem.replace("the region", "it")
+    chains = h._self_chains(body)
+    if h._hidden_calls(body, chains):
+        return "it calls submodules or other methods"
+    return ""
+
+
+def _first_param_is_self(method: cst.FunctionDef) -> bool:
+    params = [*method.params.posonly_params, *method.params.params]
+    return bool(params) and params[0].name.value == "self"
+
+
+def method_chains(region, methods: Dict[str, cst.FunctionDef]) -> Dict[cst.Attribute, str]:
+    """The `self.<attr>` chains the copied methods read (node -> text), as for a region's own."""
+    from fxlint.fix import hoist as h
+
+    out: Dict[cst.Attribute, str] = {}
+    for method in methods.values():
+        out.update(h._self_chains(h._Region(region.tree, method, list(method.body.body), False)))
+    return out
+
+
+def method_names(region, methods: Dict[str, cst.FunctionDef]) -> Set[str]:
+    """The variable names in the copied methods (new parameter names must not shadow their locals);
+    an attribute's name (`scale` of `self.scale`) is not one."""
+    parents = region.tree.parents
+    return {n.value for m in methods.values() for n in walk(m) if isinstance(n, cst.Name)
+            and not (isinstance(parents.get(n), cst.Attribute) and parents[n].attr is n)}
+
+
+def copied_definitions(methods: Dict[str, cst.FunctionDef], replacer: cst.CSTTransformer,
+                       local_names: Dict[str, str]) -> List[cst.FunctionDef]:
+    """The methods as nested functions: `self` dropped, decorators dropped, chains replaced."""
+    out = []
+    for name, method in methods.items():
+        params = method.params
+        if "staticmethod" not in {_decorator_name(d) for d in method.decorators}:
+            positional = [*params.posonly_params, *params.params]
+            if params.posonly_params:
+                params = params.with_changes(posonly_params=params.posonly_params[1:])
+            else:
+                params = params.with_changes(params=positional[1:])
+        copy = method.visit(replacer)
+        assert isinstance(copy, cst.FunctionDef)
+        out.append(copy.with_changes(name=cst.Name(local_names[name]), params=params, decorators=(),
+                                     leading_lines=(), returns=None))
+    return out
+
+
+def _decorator_name(decorator: cst.Decorator) -> str:
+    d = decorator.decorator
+    return d.value if isinstance(d, cst.Name) else ""
+
+
+# ------------------------------------------------------------------------------- buffer rebinding
+def buffer_rebinds(region, buffers: Set[str]) -> "Union[Dict[cst.Assign, str], str]":
+    """`self.<buffer> = value` statements of the region (Assign node -> buffer name); a reason string
+    when the region stores on `self` some other way."""
+    tree = region.tree
+    out: Dict[cst.Assign, str] = {}
+    for node in region.nodes():
+        if isinstance(node, cst.AugAssign) and _self_root(node.target):
+            return f"the region updates `{tree.code(node.target)}`"
+        if not isinstance(node, (cst.Attribute, cst.Subscript)) or tree.contexts.get(node) != ExpressionContext.STORE \
+                or not _self_root(node):
+            continue
+        assign = tree.parents.get(tree.parents.get(node))
+        name = node.attr.value if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) else None
+        if not isinstance(assign, cst.Assign) or len(assign.targets) != 1 or name not in buffers:
+            return (f"the region assigns `{tree.code(node)}`: module state set from a Proxy is never recorded "
+                    "(only a registered buffer rebound by a plain `self.buf = value` is rewritten)")
+        out[assign] = name
+    return out
+
+
+def _self_root(expr: cst.BaseExpression) -> bool:
+    while isinstance(expr, (cst.Attribute, cst.Subscript)):
+        expr = expr.value
+    return isinstance(expr, cst.Name) and expr.value == "self"
+
+
+def set_buffer(param: str, value: cst.BaseExpression) -> cst.Expr:
+    """`<param>.set_(value)`: the rewritten `self.buf = value`."""
+    return cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(param), attr=cst.Name("set_")),
+                             args=[cst.Arg(value=value)]))
+
+
+def local_method_names(methods: Dict[str, cst.FunctionDef], taken: Set[str]) -> Dict[str, str]:
+    from fxlint.fix.plan import unique_name
+
+    out: Dict[str, str] = {}
+    for name in methods:
+        out[name] = unique_name(name, taken)
+        taken.add(out[name])
+    return out
+
+
+__all__: Tuple[str, ...] = ("inlinable_methods", "method_chains", "copied_definitions", "buffer_rebinds",
+                            "set_buffer", "local_method_names", "method_names")
