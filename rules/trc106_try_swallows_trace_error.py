@@ -38,9 +38,10 @@ class TrySwallowsTraceError(Rule):
     cannot come from tracing.
 
     ## Fix safety
-    Unsafe: the smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap`
-    function in the same file (it then runs at run time, but the ops inside are not fake-quantized;
-    submodules it must receive are named in the fix title and are hidden from `convert_fx`).
+    The smallest statement region holding it is hoisted into a top-level `@torch.fx.wrap` function in
+    the same file. Safe when the region calls no submodule: the same code runs, eagerly, on every call,
+    and only its own ops are left out of quantization. Unsafe when it does: the submodules it must
+    receive are named in the fix title and are hidden from quantization and `convert_fx`.
     """
 
     code = "TRC106"

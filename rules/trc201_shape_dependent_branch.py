@@ -34,7 +34,8 @@ class ShapeDependentBranch(ConditionVisitor, Rule):
 
     ## Fix safety
     Removing a no-op guard is safe when the guarded call is an identity at the boundary;
-    hoisting is unsafe because the hoisted ops are hidden from quantization.
+    hoisting is safe when the region calls no submodule (the same code runs eagerly on every call;
+    only its own ops are left out of quantization) and unsafe when it hides submodules.
     An `if`/`else` whose two arms are the same code loses its condition (safe when the condition
     has no side effects: attributes, comparisons, `size()`/`dim()`, `torch.jit.is_scripting()`).
     """

@@ -35,7 +35,9 @@ class ForeignLibraryCall(Rule):
     `@torch.fx.wrap` function that receives the tensor (it becomes one opaque graph node).
 
     ## Fix safety
-    Hoisting is unsafe: the wrapped call is opaque to quantization and `torch.export`.
+    Hoisting is safe when the region calls no submodule: the same code runs eagerly on every call (the
+    wrapped call is opaque to quantization and `torch.export`, which could not see numpy anyway);
+    unsafe when it hides submodules.
     """
 
     code = "TRC301"

@@ -91,14 +91,18 @@ def test_full_shows_source_caret_provenance_and_help(work):
     assert caret.strip() == "^^^^^"  # under `t > 0` (columns 12..16)
     assert caret.index("^") == lines[1].index("t > 0")
     assert lines[3] == "    from `x`: line 6 `s = x.sum()` -> line 7 `t = s * 2`"
-    assert lines[4].startswith("    help: ") and "torch.where" in lines[4]
+    if "fix" in main.list_commands(None):  # the branch's tail is hoisted with `self.shrink` copied in
+        assert lines[4].startswith("    fix (unsafe): Hoist lines 8-10") and "copies `self.shrink`" in lines[4]
+    else:
+        assert lines[4].startswith("    help: ") and "torch.where" in lines[4]
     assert lines[5].startswith("hazard.py:13:20: TRC204")
     assert lines[6] == "   13 |         return x[: len(x) // 2]"
     assert lines[7].index("^") == lines[6].index("len(x)") and lines[7].strip() == "^" * len("len(x)")
     assert lines[8] == "    reached from Net.forward -> Net.shrink"
     if "fix" in main.list_commands(None):  # the fix `fxlint fix` would make, with its safety, instead of the guidance
         assert lines[9].startswith("    fix (safe): Replace `len(x)`"), lines[9]
-        assert lines[-1] == "1 fixable with `fxlint fix --apply`."
+        assert lines[-2:] == ["1 fixable with `fxlint fix --apply`.",
+                              "1 more fixable with `fxlint fix --apply --unsafe-fixes` (review them)."]
     else:
         assert lines[9].startswith("    help: ") and "x.size(0)" in lines[9]
 
@@ -112,9 +116,13 @@ def test_full_shows_the_fix_title_when_a_fix_exists():
 
 
 def test_show_fixes_adds_guidance_without_the_excerpt(work):
-    result = check("--show-fixes", "hazard.py")
-    assert result.stdout.count("    help: ") + result.stdout.count("    fix (") == 2
-    assert "help: compute both results" in result.stdout  # TRC101 here has no automatic fix
+    # a Python counter has no automatic fix (it would have to become a buffer): guidance instead
+    (work / "counter.py").write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
+                                     "        super().__init__()\n        self.calls = 0\n\n    def forward(self, x):\n"
+                                     "        self.calls += 1\n        return x.sum() * 2\n")
+    result = check("--show-fixes", "hazard.py", "counter.py")
+    assert result.stdout.count("    help: ") + result.stdout.count("    fix (") == 3
+    assert "    help: keep the state in a buffer" in result.stdout
     assert " | " not in result.stdout and "^" not in result.stdout
     assert "from `x`" in result.stdout  # provenance stays
 
@@ -243,11 +251,11 @@ def test_sarif_and_json_carry_the_fix_edits_of_a_real_run(work, sarif_validator)
     replacement = len_fix["artifactChanges"][0]["replacements"][0]
     assert replacement["deletedRegion"] == {"startLine": 13, "startColumn": 20, "endLine": 13, "endColumn": 26}
     assert replacement["insertedContent"]["text"] == "x.size(0)"
-    assert "fixes" not in by_rule[("TRC101", "hazard.py")]  # no automatic fix for that one
+    assert "copies `self.shrink`" in by_rule[("TRC101", "hazard.py")]["fixes"][0]["description"]["text"]
     assert "torch.where" in by_rule[("TRC101", "branch.py")]["fixes"][0]["description"]["text"]
     # JSON carries the same edits with --show-fixes; applying one edit alone gives valid Python
     rows = json.loads(check("--format", "json", "--show-fixes", "hazard.py", "branch.py").stdout)
-    assert [r["fix"] is not None for r in rows] == [True, False, True]
+    assert [r["fix"] is not None for r in rows] == [True, True, True]
     for row in rows:
         if row["fix"] is None:
             continue
@@ -256,7 +264,7 @@ def test_sarif_and_json_carry_the_fix_edits_of_a_real_run(work, sarif_validator)
             fixed = _apply_edit(text, edit["location"], edit["end_location"], edit["content"])
             compile(fixed, row["filename"], "exec")
             assert fixed != text
-    assert rows[0]["fix"]["applicability"] == "unsafe" and rows[2]["fix"]["applicability"] == "safe"
+    assert [r["fix"]["applicability"] for r in rows] == ["unsafe", "unsafe", "safe"]
     # without --show-fixes the JSON stays as fast as the check: no fix planning
     assert all(r["fix"] is None for r in json.loads(check("--format", "json", "hazard.py").stdout))
 

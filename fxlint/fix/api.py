@@ -123,7 +123,7 @@ def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ig
 
 # ------------------------------------------------------------------------------------------ rounds
 def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> List[Plan]:
-    """Plans for one round: in-graph rewrites; when there are none, hoists (unsafe only)."""
+    """Plans for one round: in-graph rewrites, then hoists (safe ones only without ``unsafe``)."""
     plans: List[Plan] = []
     rest: List[Diagnostic] = []
     for d in diagnostics:
@@ -133,13 +133,12 @@ def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> L
                 plans.append(outcome)
             continue
         rest.append(d)
-    if not unsafe:
-        return plans
     # an input pinned this round is a constant in the next: its other findings may be gone by then
     settled = {key for p in plans for key in p.settles}
     rest = [d for d in rest if (d.reached_from[:1] + (d.source,)) not in settled]
     # hoists overlapping an in-graph rewrite lose in `choose` and are re-planned next round
-    return plans + [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)]
+    return plans + [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)
+                    and (unsafe or p.applicability is Applicability.SAFE)]
 
 
 def propose_inline(tree: Tree, d: Diagnostic):

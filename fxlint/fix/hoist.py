@@ -3,7 +3,9 @@ top-level ``@torch.fx.wrap`` function in the same file, so FX records one opaque
 tracing through it (notes §4: fx.wrap patches the defining module's globals, so the function must
 live beside its call site).
 
-Always UNSAFE: the hoisted ops are hidden from quantization. A region that calls submodules is
+SAFE when the region only stops tracing (TRC1xx-TRC4xx) and calls no submodule: the same code runs,
+eagerly, on every call, and only its own ops (Python arithmetic, a data-dependent loop, a numpy call)
+are left out of quantization, which could not see them anyway. UNSAFE otherwise. A region that calls submodules is
 hoisted with the submodules passed in as arguments (`experts=self.experts`, never `self`): FX
 records a `get_attr` of each and one call, which traces, matches eager and runs under QAT prepare,
 but the submodules are hidden from quantization and `convert_fx` (notes §5), so the fix's title
@@ -47,6 +49,12 @@ TENSOR_METHODS = {
     "gather", "new_zeros", "new_ones", "new_full", "new_tensor", "keys", "values", "items", "get",
 }
 UNSAFE = Applicability.UNSAFE
+SAFE = Applicability.SAFE
+#: findings that stop `symbolic_trace` (control flow, Python numbers, foreign calls, containers): a
+#: hoist of them that hides no submodule runs the very same code, eagerly, on every call, so it is
+#: SAFE (ruff's sense: the program's meaning is kept). Silent and QAT findings, copied methods and
+#: rebound buffers stay UNSAFE: there the hoist decides something on the user's behalf.
+TRACE_ERRORS = ("TRC1", "TRC2", "TRC3", "TRC4")
 
 
 class _Region:
@@ -233,8 +241,9 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     hides = f"; hides {', '.join(sorted(hidden))} from quantization (convert_fx cannot convert them)" \
         if hidden else ""
     copies = f"; copies {', '.join(f'`self.{m}`' for m in methods)} into it" if methods else ""
+    faithful = not hidden and not methods and not rebinds and all(d.code.startswith(TRACE_ERRORS) for d in diagnostics)
     return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})"
-                + hides + copies, UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition),
+                + hides + copies, SAFE if faithful else UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition),
                 priority=1, covers=tuple(methods.values()), hides=frozenset(hidden))
 
 
