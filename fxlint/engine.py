@@ -340,7 +340,7 @@ class Checker:
             return None
         if tree is module._tree:
             return syntax.body
-        if len(tree.body) != 1:
+        if len(tree.body) != 1 or module.is_method_tree(tree):  # a method's: its own text is parsed
             return None
         for stmt in syntax.body:
             first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
