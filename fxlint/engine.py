@@ -334,14 +334,17 @@ class Checker:
 
     def _syntax_body(self, module: ModuleSource, tree: cst.Module, offset: int) -> Optional[List[ast.stmt]]:
         """The statements of the checked file's kept `ast` that ``tree`` holds: all of them for the
-        whole file, the top-level one starting on the partial tree's first line for a partial one."""
+        whole file, the top-level one starting on the partial tree's first line for a partial one,
+        the method's def under a made-up class for a method's tree (ModuleSource.cst_function)."""
         syntax = self._syntax_of(module)
         if syntax is None:
             return None
         if tree is module._tree:
             return syntax.body
-        if len(tree.body) != 1 or module.is_method_tree(tree):  # a method's: its own text is parsed
+        if len(tree.body) != 1:
             return None
+        if module.is_method_tree(tree):
+            return _method_syntax(syntax.body, tree.body[0], offset)
         for stmt in syntax.body:
             first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
             if first == offset + 1:
@@ -380,6 +383,34 @@ def _dispatch_table(rules: Sequence[object]) -> Dict[str, List[tuple]]:
 
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _STATEMENTS = (cst.BaseSmallStatement, cst.BaseCompoundStatement)
+
+
+def _method_syntax(body: List[ast.stmt], header: cst.CSTNode, offset: int) -> Optional[List[ast.stmt]]:
+    """For a method's tree (its lines under a made-up ``class Name:`` line ``offset + 1``): that class
+    around the method's def from the file's `ast` (the def whose first line, decorators included, is
+    ``offset + 2``), or None (the tree's own text is parsed then)."""
+    line = offset + 2
+    statements = list(body)
+    while statements:
+        stmt = statements.pop()
+        if not _first_line(stmt) <= line <= (stmt.end_lineno or stmt.lineno):
+            continue
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and _first_line(stmt) == line:
+            if not isinstance(header, cst.ClassDef):
+                return None
+            return [ast.ClassDef(name=header.name.value, bases=[], keywords=[], body=[stmt], decorator_list=[],
+                                 lineno=offset + 1, col_offset=0)]
+        for field in ("body", "orelse", "handlers", "finalbody"):
+            for child in getattr(stmt, field, ()):
+                if isinstance(child, ast.stmt):
+                    statements.append(child)
+                elif isinstance(child, ast.ExceptHandler):
+                    statements.extend(child.body)
+    return None
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    return min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
 
 
 def statement_header(tree: cst.Module, stmt: cst.CSTNode) -> str:

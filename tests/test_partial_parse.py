@@ -1,12 +1,14 @@
 """A file entered only as a dependency is LibCST-parsed one top-level statement at a time
 (ModuleSource.cst_function); findings placed in it keep the file's own lines and columns."""
 
+import ast
 from pathlib import Path
 
 import pytest
 
 from fxlint import registry
-from fxlint.engine import Checker
+from fxlint.engine import Checker, _method_syntax, load_light
+from fxlint.positions import PositionIndex
 
 HELPERS = '''\
 """Helpers: only Block is entered by the checked file."""
@@ -199,3 +201,46 @@ def test_a_method_parsed_alone_keeps_the_files_lines_and_columns(tmp_path: Path,
         (decorator, branch + 2, "Block"),
         (_line_of(NESTED, "class Guarded(torch.nn.Module):"), len(NESTED.splitlines())),
     }
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_checked_files_method_tree_is_anchored_by_the_files_own_ast(tmp_path: Path, newline: str):
+    """The checked file's `ast` (kept from indexing) anchors a method's tree as the method's own text would."""
+    path = tmp_path / "nested.py"
+    path.write_bytes(NESTED.replace("\n", newline).encode())
+    module = load_light(path).module
+    syntax = ast.parse(path.read_bytes())
+    for qualname in ("Block.forward", "Block.unused"):
+        node, tree = module.cst_function(qualname)
+        text, offset = module.source_of(tree)
+        assert module.is_method_tree(tree)
+        body = _method_syntax(syntax.body, tree.body[0], offset)
+        assert body is not None and body[0].body[0].lineno == node_line(NESTED, qualname)
+        given, parsed = PositionIndex(tree, text, offset, body), PositionIndex(tree, text, offset)
+        assert given._fallback is None and parsed._fallback is None
+        nodes = list(_all_nodes(node))
+        assert len(nodes) > 10
+        for n in nodes:
+            assert given.statement_line(n) == parsed.statement_line(n)
+            assert given.span(n, n) == parsed.span(n, n)
+
+    found, problem, _ = Checker(registry.all_rules(), roots=(tmp_path,)).check_file(path)
+
+    assert problem is None
+    branch = _line_of(NESTED, "            if y.sum() > 0:  # the branch")
+    assert [(d.code, d.location.row, d.location.column) for d in found if d.code == "TRC101"][:1] == [
+        ("TRC101", branch, 16)]
+
+
+def node_line(text: str, qualname: str) -> int:
+    return _line_of(text, f"        def {qualname.split('.')[1]}(self, x):")
+
+
+def _all_nodes(node):
+    from fxlint.analysis import child_nodes
+
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(child_nodes(current))
