@@ -36,6 +36,7 @@ from fxlint.analysis.values import (
     element_of,
     join,
     proxy_from,
+    taint_of,
 )
 
 SHAPE_ATTRS = {"shape", "ndim", "dtype", "device", "is_cuda", "layout", "is_sparse", "is_quantized", "is_meta"}
@@ -559,10 +560,7 @@ def _identity_test(node: cst.Comparison, values: List[Value]) -> Value:
 
 
 def _taint_of(values: Iterable[Value]) -> Taint:
-    t = Taint.NONE
-    for v in values:
-        t |= v.taint
-    return t
+    return taint_of(values)
 
 
 def _join_env(a: Dict[str, Value], b: Dict[str, Value]) -> Dict[str, Value]:
