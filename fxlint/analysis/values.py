@@ -10,6 +10,7 @@ and module structure are concrete while tracing.
 from __future__ import annotations
 
 import enum
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
@@ -118,6 +119,25 @@ class Value:
 
 
 _FIELD_NAMES = frozenset(Value.__dataclass_fields__)
+
+
+def _init_through_dict(cls: type) -> None:
+    """Give a frozen dataclass an ``__init__`` that fills the instance ``__dict__`` at once, with the
+    generated one's parameters and defaults. The generated one calls ``object.__setattr__`` per field
+    (frozenness is enforced that way): ~4 us per Value against ~0.6 us, ~80k Values per 150
+    transformers files. Only for fields with plain defaults (no factories, no ``__post_init__``)."""
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    assert not hasattr(cls, "__post_init__") and all(f.default_factory is dataclasses.MISSING for f in fields)
+    defaults = {f"_d_{f.name}": f.default for f in fields if f.default is not dataclasses.MISSING}
+    params = ", ".join(f.name if f.default is dataclasses.MISSING else f"{f.name}=_d_{f.name}" for f in fields)
+    values = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
+    namespace: dict = dict(defaults)
+    exec(f"def __init__(self, {params}):\n    self.__dict__.update({{{values}}})", namespace)  # noqa: S102
+    namespace["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = namespace["__init__"]  # type: ignore[misc]
+
+
+_init_through_dict(Value)
 
 CONCRETE = Value(Kind.CONST)
 NONE_VALUE = Value(Kind.CONST, const=None)
