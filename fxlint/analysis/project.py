@@ -149,6 +149,12 @@ class ModuleSource:
                 ref._node = ref._tree = None
 
     @property
+    def parsed_whole(self) -> bool:
+        """Is the file's LibCST tree the whole file's (``check_source``, or no `ast` spans)? Then
+        ``cst_function`` finds every function in it."""
+        return self._tree is not None or not self.spans
+
+    @property
     def has_tree(self) -> bool:
         return self._tree is not None or bool(self._partials)
 
@@ -180,7 +186,7 @@ class ModuleSource:
         never enters are not parsed (a quarter of the lines of transformers' entered classes).
         A method that does not parse alone is looked for in its class's statement, as before."""
         owner, _, name = qualname.rpartition(".")
-        if self._tree is not None or not self.spans:
+        if self.parsed_whole:
             return _find_function(self.tree, owner, name), self.tree
         span = self.spans.get(("class", owner) if owner else ("def", name))
         if owner and span is not None:
