@@ -331,8 +331,9 @@ class Analysis:
         return value
 
     def _record(self, node: cst.CSTNode, value: Value) -> None:
-        old = self.facts.get(node)
-        self.facts[node] = value if old is None else join(old, value)
+        old = self.facts.setdefault(node, value)  # one lookup for a node seen the first time
+        if old is not value:
+            self.facts[node] = join(old, value)
 
     def _ex_children(self, node: cst.CSTNode, frame: Frame) -> Value:
         values = [self.eval(c, frame) for c in _subexpressions(node)]
