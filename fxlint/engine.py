@@ -346,8 +346,7 @@ class Checker:
         if module.is_method_tree(tree):
             return _method_syntax(syntax.body, tree.body[0], offset)
         for stmt in syntax.body:
-            first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
-            if first == offset + 1:
+            if _first_line(stmt) == offset + 1:
                 return [stmt]
         return None
 
