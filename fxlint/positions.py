@@ -236,13 +236,12 @@ def _occurrence_index(root: cst.CSTNode, target: cst.CSTNode, text: str, tree: c
     """How many other nodes with the same source text come before ``target`` in ``root`` (pre-order)."""
     count = 0
     stack = [root]
-    length = len(text)
     while stack:
         node = stack.pop()
         if node is target:
             return count
-        if node is not root and isinstance(node, cst.BaseExpression) and type(node) is type(target):
-            if len(tree.code_for_node(node).strip()) == length and tree.code_for_node(node).strip() == text:
+        if type(node) is type(target) and node is not root and isinstance(node, cst.BaseExpression):
+            if tree.code_for_node(node).strip() == text:  # generated once (it was twice per candidate)
                 count += 1
                 continue  # its children cannot be a different match at the same text start
         stack.extend(reversed(child_nodes(node)))

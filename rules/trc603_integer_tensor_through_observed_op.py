@@ -1,5 +1,6 @@
 """TRC603: an integer or bool tensor through an op that `prepare_qat_fx` fake-quantizes."""
 
+import itertools
 import re
 from typing import Optional
 
@@ -159,8 +160,10 @@ def _source(expr: cst.BaseExpression, ctx: RuleContext) -> str:
     if isinstance(expr, cst.Comparison):
         return "a comparison: a bool tensor"
     value = ctx.value(expr)
-    texts = [ctx.code(expr)] + [source.tree.code_for_node(statement).strip().splitlines()[0]
-                                for source, statement in reversed(value.steps if value is not None else ())]
+    steps = reversed(value.steps if value is not None else ())
+    # generated one at a time: the search usually stops at the expression or the latest step
+    texts = itertools.chain([ctx.code(expr)], (source.tree.code_for_node(statement).strip().splitlines()[0]
+                                               for source, statement in steps))
     for text in texts:
         match = _PRODUCER.search(text)
         if match is not None:

@@ -36,6 +36,7 @@ from fxlint.analysis.values import (
     element_of,
     join,
     proxy_from,
+    taint_of,
 )
 
 SHAPE_ATTRS = {"shape", "ndim", "dtype", "device", "is_cuda", "layout", "is_sparse", "is_quantized", "is_meta"}
@@ -330,8 +331,9 @@ class Analysis:
         return value
 
     def _record(self, node: cst.CSTNode, value: Value) -> None:
-        old = self.facts.get(node)
-        self.facts[node] = value if old is None else join(old, value)
+        old = self.facts.setdefault(node, value)  # one lookup for a node seen the first time
+        if old is not value:
+            self.facts[node] = join(old, value)
 
     def _ex_children(self, node: cst.CSTNode, frame: Frame) -> Value:
         values = [self.eval(c, frame) for c in _subexpressions(node)]
@@ -559,10 +561,7 @@ def _identity_test(node: cst.Comparison, values: List[Value]) -> Value:
 
 
 def _taint_of(values: Iterable[Value]) -> Taint:
-    t = Taint.NONE
-    for v in values:
-        t |= v.taint
-    return t
+    return taint_of(values)
 
 
 def _join_env(a: Dict[str, Value], b: Dict[str, Value]) -> Dict[str, Value]:

@@ -7,7 +7,7 @@ nodes of functions are looked up later, only for functions the analysis actually
 from __future__ import annotations
 
 import ast
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from fxlint.analysis.project import FX_WRAP, ClassInfo, FunctionRef, ModuleSource
 
@@ -24,24 +24,50 @@ def _spans(module: ModuleSource, body: List[ast.stmt]) -> None:
     it (the def itself with its decorators, or the `if`/`try` around it), for partial parses. As in
     ``cst_function``, the first def of a name wins and the last class. A statement that shares a line with
     another (`x = 1; def f(): ...` is not valid, but `if a: x = 1` followed by `;` could be) is left
-    out (None: parse the whole file), and so is a text with lone carriage returns (ast counts them as line breaks)."""
+    out (None: parse the whole file), and so is a text with lone carriage returns (ast counts them as line breaks).
+    The methods of a class with a span get spans of their own (see ``_method_spans``)."""
     text = module.text
     if "\r" in text and text.count("\r") != text.count("\r\n"):
         return
-    firsts = [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())]) for s in body]
+    firsts = [_first_line(s) for s in body]
     for i, stmt in enumerate(body):
         last = stmt.end_lineno or stmt.lineno
         shared = (i > 0 and (body[i - 1].end_lineno or 0) >= firsts[i]) or (i + 1 < len(body) and firsts[i + 1] <= last)
-        for kind, name in _definitions(stmt):
+        for kind, name, node in _definitions(stmt):
             if kind == "class" or (kind, name) not in module.spans:  # the last class, the first def
                 module.spans[(kind, name)] = None if shared else (firsts[i], last)
+            if kind == "class":
+                module.method_spans[name] = {} if shared else _method_spans(node)  # type: ignore[arg-type]
+
+
+def _method_spans(cls: ast.ClassDef) -> Dict[str, Tuple[int, int]]:
+    """First and last line of each method, decorators included, for parsing one method alone
+    (ModuleSource.cst_function). The def ``cst_function`` finds in the whole class is the first of
+    its name in the class body, looking into `if`/`try` blocks: a class body with such a block
+    gets no method spans (its methods are parsed with the class), nor does a def sharing a line."""
+    if any(isinstance(s, (ast.If, ast.Try)) for s in cls.body):
+        return {}
+    out: Dict[str, Tuple[int, int]] = {}
+    body = cls.body
+    for i, stmt in enumerate(body):
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or stmt.name in out:
+            continue
+        first, last = _first_line(stmt), stmt.end_lineno or stmt.lineno
+        if (i > 0 and (body[i - 1].end_lineno or 0) >= first) or (i + 1 < len(body) and _first_line(body[i + 1]) <= last):
+            continue
+        out[stmt.name] = (first, last)
+    return out
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    return min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
 
 
 def _definitions(stmt: ast.stmt):
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        yield "def", stmt.name
+        yield "def", stmt.name, stmt
     elif isinstance(stmt, ast.ClassDef):
-        yield "class", stmt.name
+        yield "class", stmt.name, stmt
     elif isinstance(stmt, (ast.If, ast.Try)):
         for child in _suites(stmt):
             yield from _definitions(child)

@@ -31,7 +31,7 @@ from fxlint.analysis.project import ClassInfo
 from fxlint.analysis.values import Kind, Origin, Value
 
 CHECK, FORWARD, STRICT = "check", "forward", "strict"
-_BRANCHING = (cst.If, cst.IfExp, cst.While)
+_BRANCHING_TYPES = frozenset((cst.If, cst.IfExp, cst.While))
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class OptionalUses:
         if self._uses is None:
             self._uses = {}
             for func in list(self.analysis.reached):
-                self._walk(func, (), None, None)
+                self._walk(func)
         return self._uses.get((value.param, value.origin), [])
 
     def only_forwarded(self, value: Value, branching: cst.CSTNode) -> bool:
@@ -77,20 +77,35 @@ class OptionalUses:
         return mentioned
 
     # ------------------------------------------------------------------ the walk
-    def _walk(self, node: cst.CSTNode, guards: Tuple[cst.CSTNode, ...], parent: Optional[cst.CSTNode],
-              grandparent: Optional[cst.CSTNode]) -> None:
+    def _walk(self, root: cst.CSTNode) -> None:
+        """Every Name under ``root`` whose value is a forward input's own, with its parent, grandparent
+        and the None checks of the input around it, in pre-order. A loop over a stack, deciding by
+        exact type (LibCST's node bases are ABCs, whose ``isinstance`` is slow): a walk of every
+        reached function, as long as the rules' own."""
         facts = self.analysis.facts
-        if isinstance(node, cst.Name):
-            value = facts.get(node)
-            if value is not None and value.param is not None:
-                kind = _classify(node, parent, grandparent, facts)
-                self._uses.setdefault((value.param, value.origin), []).append(Use(node, kind, guards))
-            return
-        inner = guards
-        if isinstance(node, _BRANCHING) and _is_none_check(node.test):
-            inner = guards + (node,)
-        for child in child_nodes(node):
-            self._walk(child, guards if child is getattr(node, "test", None) else inner, node, parent)
+        uses = self._uses
+        assert uses is not None
+        stack: List[Tuple[cst.CSTNode, Tuple[cst.CSTNode, ...], Optional[cst.CSTNode], Optional[cst.CSTNode]]]
+        stack = [(root, (), None, None)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            node, guards, parent, grandparent = pop()
+            if node.__class__ is cst.Name:
+                value = facts.get(node)
+                if value is not None and value.param is not None:
+                    kind = _classify(node, parent, grandparent, facts)  # type: ignore[arg-type]
+                    uses.setdefault((value.param, value.origin), []).append(Use(node, kind, guards))
+                continue
+            children = child_nodes(node)
+            if not children:
+                continue
+            inner, test = guards, None
+            if node.__class__ in _BRANCHING_TYPES:
+                test = node.test  # type: ignore[attr-defined]
+                if _is_none_check(test):
+                    inner = guards + (node,)
+            for child in reversed(children):
+                push((child, guards if child is test else inner, node, parent))
 
 
 def _is_none_check(test: cst.CSTNode) -> bool:

@@ -56,6 +56,10 @@ def referenced_class_names(text: str) -> FrozenSet[str]:
 
 _CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 _IMPORTS = (ast.Import, ast.ImportFrom)
+#: the nodes _configuration_names reads
+_CONFIGURING = frozenset((ast.keyword, ast.Dict, ast.Assign))
+#: fields that hold only load/store contexts, operators or text: nothing to find under them
+_NO_NAMES = frozenset(("ctx", "op", "ops", "type_comment", "kind"))
 
 
 def _references(text: str) -> References:
@@ -90,11 +94,11 @@ def _references(text: str) -> References:
                 via_import.add(node.attr)
         elif kind in _IMPORTS:
             via_import.update((a.asname or a.name).rpartition(".")[2] for a in node.names)
-        else:
+        elif kind in _CONFIGURING:
             found.update(_configuration_names(node, kind))
         fields = _CHILD_FIELDS.get(kind)
         if fields is None:
-            fields = _CHILD_FIELDS[kind] = tuple(kind._fields)
+            fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NO_NAMES)
         for field in fields:
             value = getattr(node, field, None)
             if value.__class__ is list:

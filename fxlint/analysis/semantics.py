@@ -24,6 +24,7 @@ from fxlint.analysis.interp import (
     Analysis,
     Frame,
 )
+from fxlint.analysis.init_syntax import init_syntax
 from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
 from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, join, proxy_from
 
@@ -156,7 +157,9 @@ class Project:
                     cls.attr_classes.setdefault(k, base.attr_classes.get(k, ()))
         init = cls.methods.get("__init__")
         if init is not None:
-            _InitScanner(self, cls).scan(init.node)
+            # read from its `ast` when it can be (no LibCST parse: the analysis never enters __init__)
+            syntax = init_syntax(cls.module, cls.name) if init._node is None else None
+            _InitScanner(self, cls, syntax if syntax is not None else CstSyntax(init.node)).scan()
         return cls.attr_kinds
 
     # ------------------------------------------------------------------ names
@@ -463,12 +466,14 @@ def _is_external_prefix(name: str) -> bool:
 
 
 class _InitScanner:
-    """Reads ``self.x = ...`` / ``register_buffer`` / ``register_parameter`` in ``__init__``."""
+    """Reads ``self.x = ...`` / ``register_buffer`` / ``register_parameter`` in ``__init__``, through
+    ``syntax``: :class:`CstSyntax` over the LibCST def, or ``init_syntax.AstSyntax`` over its ``ast``."""
 
-    def __init__(self, project: Project, cls: ClassInfo) -> None:
+    def __init__(self, project: Project, cls: ClassInfo, syntax) -> None:
         self.project = project
         self.cls = cls
         self.module = cls.module
+        self.syntax = syntax
         #: __init__ parameters whose default is a class (`block_fn=Block`), by name
         self.aliases: Dict[str, str] = {}
         #: every module class instantiated anywhere in __init__ (fallback for containers built in loops)
@@ -476,41 +481,45 @@ class _InitScanner:
         #: locals of __init__ bound to a module instance
         self.locals: Dict[str, object] = {}
 
-    def scan(self, init: cst.FunctionDef) -> None:
-        params = init.params
-        for p in list(params.params) + list(params.kwonly_params):
-            if p.default is not None and dotted(p.default):
-                self.aliases[p.name.value] = self.module.resolve_name(dotted(p.default))
-        for node in _walk_expressions(init.body):
-            if isinstance(node, cst.Call):
-                target = self._class_for(self._callee_name(node))
-                if target is not None and target not in self.instantiated:
-                    self.instantiated.append(target)
-        body = init.body
-        for node in small_statements(body):
-            if isinstance(node, (cst.Assign, cst.AnnAssign)):
-                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-                if node.value is None:
-                    continue
+    def scan(self) -> None:
+        syntax = self.syntax
+        for name, default in syntax.param_defaults():
+            if default:
+                self.aliases[name] = self.module.resolve_name(default)
+        for call in syntax.calls(syntax.body):
+            target = self._class_for(self._callee_name(call))
+            if target is not None and target not in self.instantiated:
+                self.instantiated.append(target)
+        for node in syntax.small_statements(syntax.body):
+            assignment = syntax.assignment(node)
+            if assignment is not None:
+                targets, value = assignment
                 for target in targets:
-                    if isinstance(target, cst.Attribute) and dotted(target.value) == "self":
-                        self._record(target.attr.value, node.value)
-                    elif isinstance(target, cst.Name):
-                        self._remember_local(target.value, node.value)
-            elif isinstance(node, cst.Expr) and isinstance(node.value, cst.Call):
-                self._register_call(node.value)
+                    attr = syntax.self_attribute(target)
+                    if attr is not None:
+                        self._record(attr, value)
+                    elif syntax.is_name_target(target):
+                        self._remember_local(syntax.name(target), value)
+                continue
+            call = syntax.expression_call(node)
+            if call is not None:
+                self._register_call(call)
 
-    def _register_call(self, call: cst.Call) -> None:
-        name = dotted(call.func)
+    def _register_call(self, call) -> None:
+        name = self.syntax.callee(call)
         kind = {"self.register_buffer": "buffer", "self.register_parameter": "parameter",
                 "self.add_module": "module", "self.register_module": "module"}.get(name)
-        if kind is None or not call.args or not isinstance(call.args[0].value, cst.SimpleString):
+        args = self.syntax.arguments(call)
+        if kind is None or not args:
             return
-        attr = call.args[0].value.evaluated_value
-        if kind == "module" and len(call.args) > 1:
-            self._record(str(attr), call.args[1].value)
+        is_string, attr = self.syntax.string(args[0])
+        if not is_string:
+            return
+        if kind == "module" and len(args) > 1:
+            self._record(str(attr), args[1])
         else:
-            self._set(str(attr), kind if kind != "parameter" or _is_not_none(call) else "const")
+            not_none = len(args) < 2 or self.syntax.dotted(args[1]) != "None"
+            self._set(str(attr), kind if kind != "parameter" or not_none else "const")
 
     def _set(self, attr: str, kind: str, classes: Tuple[object, ...] = ()) -> None:
         previous = self.cls.attr_kinds.get(attr)
@@ -523,19 +532,19 @@ class _InitScanner:
         if classes:
             self.cls.attr_classes[attr] = classes
 
-    def _remember_local(self, name: str, value: cst.BaseExpression) -> None:
+    def _remember_local(self, name: str, value) -> None:
         """`block = ConvAttention(...)` then `self.block = block`: remember the local's class."""
-        if isinstance(value, cst.Call):
+        if self.syntax.is_call(value):
             target = self._class_for(self._callee_name(value))
             if target is not None:
                 self.locals[name] = target
 
-    def _callee_name(self, call: cst.Call) -> str:
-        name = dotted(call.func)
+    def _callee_name(self, call) -> str:
+        name = self.syntax.callee(call)
         return self.aliases.get(name) or self.module.resolve_name(name)
 
-    def _record(self, attr: str, value: cst.BaseExpression) -> None:
-        if isinstance(value, cst.Call):
+    def _record(self, attr: str, value) -> None:
+        if self.syntax.is_call(value):
             qualified = self._callee_name(value)
             last = qualified.rsplit(".", 1)[-1]
             if qualified in PARAMETER_CTORS or last == "Parameter":
@@ -548,18 +557,19 @@ class _InitScanner:
             if target is not None:
                 self._set(attr, "module", (target,))
                 return
-        if isinstance(value, cst.Name) and value.value in self.locals:
-            self._set(attr, "module", (self.locals[value.value],))
+        name = self.syntax.name(value)
+        if name is not None and name in self.locals:
+            self._set(attr, "module", (self.locals[name],))
             return
-        if isinstance(value, (cst.IfExp, cst.BooleanOperation)):  # `A(...) if flag else B(...)`
+        if self.syntax.is_choice(value):  # `A(...) if flag else B(...)`
             options = tuple(c for c in self._calls_in(value) if c is not None)
             if options:
                 self._set(attr, "module", options)
                 return
         self._set(attr, "const")
 
-    def _calls_in(self, node: cst.CSTNode) -> List[object]:
-        return [self._class_for(self._callee_name(n)) for n in _walk_expressions(node) if isinstance(n, cst.Call)]
+    def _calls_in(self, node) -> List[object]:
+        return [self._class_for(self._callee_name(n)) for n in self.syntax.calls(node)]
 
     def _class_for(self, qualified: str) -> Optional[object]:
         if qualified.startswith(NN_PREFIX):
@@ -572,10 +582,10 @@ class _InitScanner:
             return hit
         return None
 
-    def _element_classes(self, call: cst.Call) -> Tuple[object, ...]:
+    def _element_classes(self, call) -> Tuple[object, ...]:
         found: List[object] = []
-        for node in _walk_expressions(call):
-            if isinstance(node, cst.Call) and node is not call:
+        for node in self.syntax.calls(call):
+            if node is not call:
                 target = self._class_for(self._callee_name(node))
                 if target is not None and target not in found:
                     found.append(target)
@@ -583,8 +593,75 @@ class _InitScanner:
         return tuple(found) or tuple(c for c in self.instantiated if isinstance(c, ClassInfo))
 
 
-def _is_not_none(call: cst.Call) -> bool:
-    return len(call.args) < 2 or dotted(call.args[1].value) != "None"
+class CstSyntax:
+    """What _InitScanner asks of an ``__init__``, answered from its LibCST def."""
+
+    def __init__(self, func: cst.FunctionDef) -> None:
+        self.func = func
+        self.body = func.body
+
+    def param_defaults(self) -> List[Tuple[str, str]]:
+        params = self.func.params
+        return [(p.name.value, dotted(p.default)) for p in list(params.params) + list(params.kwonly_params)
+                if p.default is not None]
+
+    @staticmethod
+    def calls(node: cst.CSTNode):
+        return (n for n in _walk_expressions(node) if isinstance(n, cst.Call))
+
+    @staticmethod
+    def small_statements(body: cst.CSTNode):
+        return small_statements(body)
+
+    @staticmethod
+    def assignment(node: cst.CSTNode):
+        if isinstance(node, cst.Assign):
+            return [t.target for t in node.targets], node.value
+        if isinstance(node, cst.AnnAssign) and node.value is not None:
+            return [node.target], node.value
+        return None
+
+    @staticmethod
+    def expression_call(node: cst.CSTNode) -> Optional[cst.Call]:
+        return node.value if isinstance(node, cst.Expr) and isinstance(node.value, cst.Call) else None
+
+    @staticmethod
+    def self_attribute(target: cst.CSTNode) -> Optional[str]:
+        if isinstance(target, cst.Attribute) and dotted(target.value) == "self":
+            return target.attr.value
+        return None
+
+    @staticmethod
+    def is_name_target(target: cst.CSTNode) -> bool:
+        return isinstance(target, cst.Name)
+
+    @staticmethod
+    def name(node: cst.CSTNode) -> Optional[str]:
+        return node.value if isinstance(node, cst.Name) else None
+
+    @staticmethod
+    def is_call(node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Call)
+
+    @staticmethod
+    def is_choice(node: cst.CSTNode) -> bool:
+        return isinstance(node, (cst.IfExp, cst.BooleanOperation))
+
+    @staticmethod
+    def callee(call: cst.Call) -> str:
+        return dotted(call.func)
+
+    @staticmethod
+    def arguments(call: cst.Call) -> List[cst.BaseExpression]:
+        return [a.value for a in call.args]
+
+    @staticmethod
+    def string(node: cst.CSTNode) -> Tuple[bool, object]:
+        return (True, node.evaluated_value) if isinstance(node, cst.SimpleString) else (False, None)
+
+    @staticmethod
+    def dotted(node: cst.CSTNode) -> str:
+        return dotted(node)
 
 
 def _walk_expressions(node: cst.CSTNode):
