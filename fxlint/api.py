@@ -147,8 +147,18 @@ def _check_one(path: str) -> WorkerResult:
     except Exception as exc:  # noqa: BLE001 - one bad file must not end the run; reported, not raised
         return path, (), FileProblem(path, "internal-error", f"fxlint could not analyze this file "
                                                             f"({type(exc).__name__}: {exc}); please report it"), ()
-    deps = tuple((dep, digest_file(dep) or "") for dep in used)
+    deps = tuple((dep, _dependency_digest(dep)) for dep in used)
     return path, found, problem, deps
+
+
+_DEPENDENCY_DIGESTS: Dict[str, str] = {}  #: per run: most checked files use the same few dependencies
+
+
+def _dependency_digest(path: str) -> str:
+    digest = _DEPENDENCY_DIGESTS.get(path)
+    if digest is None:
+        digest = _DEPENDENCY_DIGESTS[path] = digest_file(path) or ""
+    return digest
 
 
 def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
@@ -157,6 +167,7 @@ def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
         return []
     # a fresh checker per run: its parse cache must not outlive the files' contents
     _BLOCKS, _CHECKER = blocks, None
+    _DEPENDENCY_DIGESTS.clear()
     import gc
 
     # LibCST trees are millions of small objects that live until the run ends; default GC

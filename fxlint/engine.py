@@ -17,6 +17,7 @@ from fxlint.analysis import child_nodes
 from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
 from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for, parse_module
+from fxlint.analysis.light_index import first_line
 from fxlint.analysis.references import referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step
@@ -115,6 +116,11 @@ class Checker:
         #: node type -> how the rules' walk treats it (see _plan)
         self._plans: Dict[type, Tuple[int, Tuple[tuple, ...]]] = {}
         self._loaded: "OrderedDict[str, Loaded]" = OrderedDict()
+        #: when each index was last used (the order of ``_loaded``), and the paths whose module has
+        #: reported a LibCST tree since the last trim: what ``_trim`` sorts instead of every index
+        self._used_at: Dict[str, int] = {}
+        self._clock = 0
+        self._holding: Set[str] = set()
         self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
         #: per file, the position index of each of its live trees (by id; the index holds the tree)
         self._positions: Dict[str, Dict[int, PositionIndex]] = {}
@@ -128,36 +134,54 @@ class Checker:
         """A file a checked file imports from: indexed with `ast`, LibCST-parsed only if entered."""
         key = str(path)
         if key in self._loaded:
-            self._loaded.move_to_end(key)
+            self._touch(key)
             return self._loaded[key].module
         loaded = load_light(path)
         loaded.syntax_tree = None  # a dependency: its index is built, the `ast` is not needed again
-        self._loaded[key] = loaded
+        self._remember(key, loaded)
         return loaded.module
 
     def _get(self, path: Path) -> Loaded:
         key = str(path)
         if key not in self._loaded:
-            self._loaded[key] = load_light(path)
+            self._remember(key, load_light(path))
         else:
-            self._loaded.move_to_end(key)
+            self._touch(key)
         return self._loaded[key]
+
+    def _remember(self, key: str, loaded: Loaded) -> None:
+        """Index a file, most recently used; its module reports when it gets a LibCST tree."""
+        self._loaded[key] = loaded
+        self._clock += 1
+        self._used_at[key] = self._clock
+        if loaded.module is not None:
+            loaded.module.on_tree = self._holding.add  # the set is only ever updated in place
+            if loaded.module.has_tree:
+                self._holding.add(key)
 
     def _touch(self, path: str) -> None:
         if path in self._loaded:
             self._loaded.move_to_end(path)
+            self._clock += 1
+            self._used_at[path] = self._clock
 
     def _trim(self) -> None:
         """Keep the LibCST trees (~1 MB per 1k lines; a dependency file's are partial, see
         ModuleSource) of at most MAX_CACHED_TREES files, and MAX_INDEXED_MODULES `ast` indexes. A dropped tree is re-parsed if entered again; a dropped index is re-read. Trees
         go first: re-reading an index costs an `ast` parse, which is cheap, but a checked file's
         imports are consulted again and again (dropping them made timm re-parse each ~6 times)."""
-        with_tree = [p for p, loaded in self._loaded.items() if loaded.module is not None and loaded.module.has_tree]
+        # only the modules that reported a tree, least recently used first (scanning every index
+        # here made the trim quadratic: 4% of a cold transformers run)
+        with_tree = sorted((p for p in self._holding if p in self._loaded and self._loaded[p].module is not None
+                            and self._loaded[p].module.has_tree), key=self._used_at.__getitem__)
+        self._holding.intersection_update(with_tree)
         for path in with_tree[:max(0, len(with_tree) - MAX_CACHED_TREES)]:
             self._loaded[path].module.release_tree()
             self._positions.pop(path, None)
+            self._holding.discard(path)
         while len(self._loaded) > MAX_INDEXED_MODULES:
             path, _ = self._loaded.popitem(last=False)
+            self._used_at.pop(path, None)
             self.project.forget(path)
             self._positions.pop(path, None)
 
@@ -204,7 +228,7 @@ class Checker:
 
     def check_source(self, text: str, filename: str) -> Tuple[Diagnostic, ...]:
         loaded = parse_text(text, Path(filename), module_name=Path(filename).stem)
-        self._loaded[filename] = loaded
+        self._remember(filename, loaded)
         if loaded.syntax_error is not None:
             return (loaded.syntax_error,)
         if loaded.problem is not None or loaded.module is None:
@@ -220,12 +244,16 @@ class Checker:
         analysis = Analysis(self.project)
         local = referenced_class_names(module.text)
         blocks = [c for c in classes if c.name in local or c.name in self.blocks]
-        for cls in classes:
-            if cls not in blocks:
-                analysis.analyze_class(cls)
-        self._analyze_unreached_blocks([c for c in blocks if c.name in local], analysis)
-        findings = self._run_rules(analysis)
-        diagnostics = self._place(findings)
+        module.kept_ast = syntax_tree
+        try:
+            for cls in classes:
+                if cls not in blocks:
+                    analysis.analyze_class(cls)
+            self._analyze_unreached_blocks([c for c in blocks if c.name in local], analysis)
+            findings = self._run_rules(analysis)
+            diagnostics = self._place(findings)
+        finally:
+            module.kept_ast = None
         used = self._used_besides(module.path)
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
@@ -346,7 +374,7 @@ class Checker:
         if module.is_method_tree(tree):
             return _method_syntax(syntax.body, tree.body[0], offset)
         for stmt in syntax.body:
-            if _first_line(stmt) == offset + 1:
+            if first_line(stmt) == offset + 1:
                 return [stmt]
         return None
 
@@ -392,9 +420,9 @@ def _method_syntax(body: List[ast.stmt], header: cst.CSTNode, offset: int) -> Op
     statements = list(body)
     while statements:
         stmt = statements.pop()
-        if not _first_line(stmt) <= line <= (stmt.end_lineno or stmt.lineno):
+        if not first_line(stmt) <= line <= (stmt.end_lineno or stmt.lineno):
             continue
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and _first_line(stmt) == line:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and first_line(stmt) == line:
             if not isinstance(header, cst.ClassDef):
                 return None
             return [ast.ClassDef(name=header.name.value, bases=[], keywords=[], body=[stmt], decorator_list=[],
@@ -406,10 +434,6 @@ def _method_syntax(body: List[ast.stmt], header: cst.CSTNode, offset: int) -> Op
                 elif isinstance(child, ast.ExceptHandler):
                     statements.extend(child.body)
     return None
-
-
-def _first_line(stmt: ast.stmt) -> int:
-    return min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
 
 
 def statement_header(tree: cst.Module, stmt: cst.CSTNode) -> str:

@@ -136,17 +136,24 @@ def test_an_init_with_a_nested_def_is_read_with_libcst(tmp_path: Path):
     assert init_syntax(module, "Net") is None
 
 
-def test_every_class_of_the_fixtures_is_read_alike():
+@pytest.mark.parametrize("kept", [False, True], ids=["parsed-alone", "from-the-checked-file-ast"])
+def test_every_class_of_the_fixtures_is_read_alike(kept: bool):
+    """Both ways to the `ast` def: the method's lines parsed alone, or the def found in the `ast` the
+    engine keeps for the file it checks (ModuleSource.kept_ast)."""
     files = sorted((ROOT / "fixtures").rglob("*.py"))
     checker = Checker(registry.all_rules())
     compared = 0
     for path in files:
-        module = load_light(path).module
+        loaded = load_light(path)
+        module = loaded.module
         if module is None or module.parsed_whole:
             continue
+        module.kept_ast = loaded.syntax_tree if kept else None
         checker.project.add(module, module_name_for(path)[1])
         for cls in list(module.classes.values()):
-            if "__init__" in cls.methods and init_syntax(module, cls.name) is not None:
+            syntax = init_syntax(module, cls.name) if "__init__" in cls.methods else None
+            if syntax is not None:
+                assert (syntax.text == module.text) is kept
                 _both(checker.project, module, cls)
                 compared += 1
     assert compared > 200

@@ -20,6 +20,7 @@ import io
 import tokenize
 from typing import Iterator, List, Optional, Tuple, Union
 
+from fxlint.analysis.light_index import definitions, first_line
 from fxlint.analysis.project import ModuleSource, lines_of
 
 #: node types whose children :func:`_children` puts in LibCST's order; anything else: LibCST is used
@@ -44,18 +45,43 @@ def init_syntax(module: ModuleSource, owner: str) -> Optional["AstSyntax"]:
     lines = module.method_spans.get(owner, {}).get("__init__")
     if lines is None:
         return None
-    body = lines_of(module.text, lines[0], lines[1])
-    text = f"class {owner}:" + ("\r\n" if body.split("\n", 1)[0].endswith("\r") else "\n") + body
-    try:
-        parsed = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    func = parsed.body[0].body[0]  # type: ignore[attr-defined]
+    func, text = _kept_def(module, owner, lines[0])
+    if func is None:
+        func, text = _parsed_def(module, owner, lines)
     if not isinstance(func, ast.FunctionDef) or func.name != "__init__":
         return None
     if not all(type(node) in _KNOWN for stmt in func.body for node in ast.walk(stmt)):
         return None
     return AstSyntax(func, text)
+
+
+def _kept_def(module: ModuleSource, owner: str, first: int) -> Tuple[Optional[ast.AST], str]:
+    """The ``__init__`` starting at line ``first`` in the `ast` of the file being checked, if the
+    engine keeps it (``ModuleSource.kept_ast``): no second parse of its lines."""
+    tree = module.kept_ast
+    span = module.spans.get(("class", owner))
+    if tree is None or span is None:
+        return None, ""
+    for stmt in tree.body:
+        if first_line(stmt) != span[0]:
+            continue
+        for kind, name, node in definitions(stmt):
+            if kind == "class" and name == owner:
+                for member in node.body:  # type: ignore[attr-defined]
+                    if isinstance(member, ast.FunctionDef) and first_line(member) == first:
+                        return member, module.text
+    return None, ""
+
+
+def _parsed_def(module: ModuleSource, owner: str, lines: Tuple[int, int]) -> Tuple[Optional[ast.AST], str]:
+    """The method's lines parsed alone, under a made-up ``class owner:`` line."""
+    body = lines_of(module.text, lines[0], lines[1])
+    text = f"class {owner}:" + ("\r\n" if body.split("\n", 1)[0].endswith("\r") else "\n") + body
+    try:
+        parsed = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None, ""
+    return parsed.body[0].body[0], text  # type: ignore[attr-defined]
 
 
 Node = Union[ast.AST, List[ast.stmt]]

@@ -29,11 +29,11 @@ def _spans(module: ModuleSource, body: List[ast.stmt]) -> None:
     text = module.text
     if "\r" in text and text.count("\r") != text.count("\r\n"):
         return
-    firsts = [_first_line(s) for s in body]
+    firsts = [first_line(s) for s in body]
     for i, stmt in enumerate(body):
         last = stmt.end_lineno or stmt.lineno
         shared = (i > 0 and (body[i - 1].end_lineno or 0) >= firsts[i]) or (i + 1 < len(body) and firsts[i + 1] <= last)
-        for kind, name, node in _definitions(stmt):
+        for kind, name, node in definitions(stmt):
             if kind == "class" or (kind, name) not in module.spans:  # the last class, the first def
                 module.spans[(kind, name)] = None if shared else (firsts[i], last)
             if kind == "class":
@@ -52,25 +52,25 @@ def _method_spans(cls: ast.ClassDef) -> Dict[str, Tuple[int, int]]:
     for i, stmt in enumerate(body):
         if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or stmt.name in out:
             continue
-        first, last = _first_line(stmt), stmt.end_lineno or stmt.lineno
-        if (i > 0 and (body[i - 1].end_lineno or 0) >= first) or (i + 1 < len(body) and _first_line(body[i + 1]) <= last):
+        first, last = first_line(stmt), stmt.end_lineno or stmt.lineno
+        if (i > 0 and (body[i - 1].end_lineno or 0) >= first) or (i + 1 < len(body) and first_line(body[i + 1]) <= last):
             continue
         out[stmt.name] = (first, last)
     return out
 
 
-def _first_line(stmt: ast.stmt) -> int:
+def first_line(stmt: ast.stmt) -> int:
     return min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
 
 
-def _definitions(stmt: ast.stmt):
+def definitions(stmt: ast.stmt):
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
         yield "def", stmt.name, stmt
     elif isinstance(stmt, ast.ClassDef):
         yield "class", stmt.name, stmt
     elif isinstance(stmt, (ast.If, ast.Try)):
         for child in _suites(stmt):
-            yield from _definitions(child)
+            yield from definitions(child)
 
 
 def _statement(module: ModuleSource, stmt: ast.stmt) -> None:

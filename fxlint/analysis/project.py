@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -113,6 +113,11 @@ class ModuleSource:
         self.name = name  #: dotted module name ("pkg.sub.mod"), or the file stem outside packages
         self.text = text
         self._tree = tree
+        #: called with the path when the file gets a LibCST tree (whole or partial): the engine keeps
+        #: the trees of a few files only and must know which files hold one
+        self.on_tree: Optional[Callable[[str], None]] = None
+        #: the file's stdlib `ast`, while the engine checks this file (read by init_syntax); else None
+        self.kept_ast: Optional[object] = None
         self.imports: Dict[str, str] = {}  #: local name -> dotted target
         self.functions: Dict[str, FunctionRef] = {}
         self.classes: Dict[str, ClassInfo] = {}
@@ -165,8 +170,13 @@ class ModuleSource:
         if self._tree is None:
             if self._partials:
                 self.release_tree()
+            self._report_tree()
             self._tree = parse_module(self.text)
         return self._tree
+
+    def _report_tree(self) -> None:
+        if self.on_tree is not None:
+            self.on_tree(self.path)
 
     def source_of(self, tree: cst.Module) -> Tuple[str, int]:
         """The text ``tree`` was parsed from (the file's, one statement's lines, or a method's under
@@ -216,6 +226,7 @@ class ModuleSource:
         for a method that does not parse alone."""
         found = self._partials.get(span, _MISSING)
         if found is _MISSING:
+            self._report_tree()
             found = self._partials[span] = (self._parse_method(span) if span is not None and len(span) == 3
                                              else self._parse_partial(span))
         return found[0] if found is not None else None

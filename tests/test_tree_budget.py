@@ -1,0 +1,79 @@
+"""The engine keeps the LibCST trees of at most MAX_CACHED_TREES files across checks (the bulk of
+its memory), and dropping trees never changes what a check finds."""
+
+from pathlib import Path
+
+import pytest
+
+from fxlint import engine, registry
+from fxlint.engine import Checker
+
+SHARED = '''\
+import torch
+
+
+class Shared(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x
+        return -x
+'''
+
+MODEL = '''\
+import torch
+from pkg.shared import Shared
+{extra}
+
+
+class Model{i}(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.shared = Shared()
+        self.extra = {block}
+
+    def forward(self, x):
+        for _ in range(x.size(0)):
+            x = self.shared(x)
+        return self.extra(x)
+'''
+
+
+def _package(root: Path, n: int) -> list:
+    pkg = root / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "shared.py").write_text(SHARED)
+    paths = []
+    for i in range(n):
+        # each model also enters its predecessor's file, so old files' trees are wanted again
+        extra, block = (f"from pkg.model{i - 1} import Model{i - 1}", f"Model{i - 1}()") if i else ("", "Shared()")
+        path = pkg / f"model{i}.py"
+        path.write_text(MODEL.format(i=i, extra=extra, block=block))
+        paths.append(path)
+    return paths
+
+
+def _holding_trees(checker: Checker) -> list:
+    return [p for p, loaded in checker._loaded.items() if loaded.module is not None and loaded.module.has_tree]
+
+
+def _check_all(paths, limit, monkeypatch) -> list:
+    monkeypatch.setattr(engine, "MAX_CACHED_TREES", limit)
+    checker = Checker(registry.all_rules(), roots=(paths[0].parent.parent,))
+    found = []
+    for path in paths:
+        diagnostics, problem, _ = checker.check_file(path)
+        assert problem is None
+        found.append([(d.filename, d.location.row, d.code, d.message) for d in diagnostics])
+        checker._trim()
+        assert len(_holding_trees(checker)) <= limit
+    return found
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_trees_are_dropped_beyond_the_budget_and_findings_do_not_change(tmp_path, monkeypatch, limit):
+    paths = _package(tmp_path, 6)
+    small = _check_all(paths, limit, monkeypatch)
+    large = _check_all(paths, 1000, monkeypatch)
+    assert small == large
+    assert any(small)  # the shared helper's branch is found through every model
