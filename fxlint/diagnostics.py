@@ -8,10 +8,28 @@ node, so results can be cached, pickled across worker processes and rendered any
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 DOCS_URL = "https://github.com/fxlint/fxlint/blob/main/README.md#rule-{code}"
+
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+
+
+def physical_lines(text: str, keepends: bool = False) -> List[str]:
+    """The lines of a source text as Python's tokenizer (and so ``ast`` and LibCST) counts them, the
+    rows of a :class:`Location`: only "\\n", "\\r\\n" and "\\r" end a line. ``str.splitlines`` also
+    splits at form feeds, vertical tabs, "\\x1c"-"\\x1e", "\\x85" and the Unicode separators, which
+    would shift every row after one."""
+    parts = _LINE_BREAK.split(text)
+    if keepends:
+        lines = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)]
+    else:
+        lines = parts[0:len(parts) - 1:2]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
 class Hazard(enum.Enum):

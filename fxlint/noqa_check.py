@@ -15,7 +15,10 @@ import tokenize
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from fxlint.suppression import _IGNORE
+from fxlint.diagnostics import physical_lines
+from fxlint.suppression import _IGNORE, _MENTION
+
+_MENTION_BYTES = re.compile(_MENTION.pattern.encode(), re.IGNORECASE)
 
 #: code prefixes of other linters that share ``# noqa`` (flake8 and its plugins, ruff, pylint's
 #: ruff port, TorchFix): never reported as unknown
@@ -44,12 +47,12 @@ def unknown_codes_in_text(text: str, known: Sequence[str]) -> List[Tuple[int, st
     Only real comments count (a ``"# noqa: X1"`` inside a string does not), so the text is tokenized;
     text that does not tokenize falls back to a line scan.
     """
-    if "noqa" not in text and "fxlint:" not in text:
+    if _MENTION.search(text) is None:
         return []
     # tokenizing is the expensive part: first scan the raw lines, and tokenize only when some line
     # would produce a warning (rare), to drop matches that sit inside strings
-    candidates = [(row, line[line.index("#"):]) for row, line in enumerate(text.splitlines(), start=1)
-                  if "#" in line and ("noqa" in line or "fxlint:" in line)]
+    candidates = [(row, line[line.index("#"):]) for row, line in enumerate(physical_lines(text), start=1)
+                  if "#" in line and _MENTION.search(line)]
     if not _unknown_in(candidates, known):
         return []
     return _unknown_in(_comments(text), known)
@@ -99,7 +102,7 @@ def _comments(text: str) -> Iterable[Tuple[int, str]]:
     except (tokenize.TokenError, IndentationError, SyntaxError):
         # a file that does not tokenize (it gets TRC901): scan the lines after the last good comment
         last = found[-1][0] if found else 0
-        found.extend((row, line[line.index("#"):]) for row, line in enumerate(text.splitlines(), start=1)
+        found.extend((row, line[line.index("#"):]) for row, line in enumerate(physical_lines(text), start=1)
                      if row > last and "#" in line)
     return found
 
@@ -124,7 +127,7 @@ def unknown_suppression_warnings(files: Iterable[Path], known: Optional[Sequence
             data = path.read_bytes()
         except OSError:
             continue
-        if (b"noqa" not in data and b"fxlint:" not in data) or b"\x00" in data[:8192]:
+        if _MENTION_BYTES.search(data) is None or b"\x00" in data[:8192]:
             continue
         try:
             text = data.decode("utf-8-sig")

@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import libcst as cst
 
 from fxlint.analysis import child_nodes
+from fxlint.diagnostics import physical_lines
 
 Span = Tuple[int, int, int, int]  #: (line, column, end line, end column); lines 1-based, columns 0-based
 
@@ -52,7 +53,7 @@ class PositionIndex:
         self.tree = tree
         self.text = text
         self.line_offset = line_offset
-        self.lines = text.splitlines(keepends=True)
+        self.lines = physical_lines(text, keepends=True)
         self._offsets = _line_offsets(self.lines)
         self._anchors: Dict[cst.CSTNode, _Anchor] = {}
         self._fallback: Optional[Dict[cst.CSTNode, object]] = None

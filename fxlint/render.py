@@ -15,7 +15,8 @@ from collections import Counter
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from fxlint import __version__
-from fxlint.diagnostics import DOCS_URL, Applicability, CheckResult, Diagnostic, FileProblem, Location
+from fxlint.diagnostics import (DOCS_URL, Applicability, CheckResult, Diagnostic, FileProblem, Location,
+                                 physical_lines)
 
 FORMATS = ("text", "concise", "full", "json", "sarif", "github")
 
@@ -100,7 +101,7 @@ def _source_excerpt(d: Diagnostic, sources: Dict[str, List[str]], style: Style) 
     if text is None:
         try:
             with open(d.filename, encoding="utf-8-sig") as fh:
-                text = sources[d.filename] = fh.read().splitlines()
+                text = sources[d.filename] = physical_lines(fh.read())
         except (OSError, UnicodeDecodeError):
             text = sources[d.filename] = []
     if not 0 < d.location.row <= len(text):
