@@ -129,6 +129,8 @@ class Checker:
         #: provenance step texts of the check under way: a step recurs in many findings, and its
         #: text costs a code generation (of a whole multi-line call for an assignment)
         self._headers: Dict[cst.CSTNode, str] = {}
+        #: path -> (the text read, its suppression comments)
+        self._suppressions: Dict[str, Tuple[str, Suppressions]] = {}
 
     def _load_for_project(self, path: Path) -> Optional[ModuleSource]:
         """A file a checked file imports from: indexed with `ast`, LibCST-parsed only if entered."""
@@ -182,6 +184,7 @@ class Checker:
         while len(self._loaded) > MAX_INDEXED_MODULES:
             path, _ = self._loaded.popitem(last=False)
             self._used_at.pop(path, None)
+            self._suppressions.pop(path, None)
             self.project.forget(path)
             self._positions.pop(path, None)
 
@@ -333,18 +336,23 @@ class Checker:
     # ------------------------------------------------------------------ positions
     def _place(self, findings: Iterable[Finding]) -> Tuple[Diagnostic, ...]:
         out: Dict[tuple, Diagnostic] = {}
-        suppressions: Dict[str, Suppressions] = {}
         for f in findings:
             d = self._diagnostic(f)
-            sup = suppressions.get(f.module.path)
-            if sup is None:
-                sup = suppressions[f.module.path] = Suppressions(f.module.text)
+            sup = self._suppressions_of(f.module)
             if sup.suppresses(d.code, d.location.row, d.end_location.row):
                 continue
             key = (d.filename, d.location.row, d.location.column, d.code)
             if key not in out or len(d.reached_from) < len(out[key].reached_from):
                 out[key] = d
         return tuple(sorted(out.values(), key=Diagnostic.sort_key))
+
+    def _suppressions_of(self, module: ModuleSource) -> Suppressions:
+        """A file's suppression comments, read once per text (a helper file gets findings in the
+        checks of many files)."""
+        known = self._suppressions.get(module.path)
+        if known is None or known[0] is not module.text:
+            known = self._suppressions[module.path] = (module.text, Suppressions(module.text))
+        return known[1]
 
     def _syntax_of(self, module: ModuleSource) -> Optional[ast.Module]:
         """The `ast` of the file being checked, if ``module`` is it and it was kept."""

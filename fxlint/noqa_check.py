@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from fxlint.diagnostics import physical_lines
-from fxlint.suppression import _IGNORE, _MENTION
-
-_MENTION_BYTES = re.compile(_MENTION.pattern.encode(), re.IGNORECASE)
+from fxlint.suppression import _IGNORE, _MENTION, mentions_suppression
 
 #: code prefixes of other linters that share ``# noqa`` (flake8 and its plugins, ruff, pylint's
 #: ruff port, TorchFix): never reported as unknown
@@ -47,7 +45,7 @@ def unknown_codes_in_text(text: str, known: Sequence[str]) -> List[Tuple[int, st
     Only real comments count (a ``"# noqa: X1"`` inside a string does not), so the text is tokenized;
     text that does not tokenize falls back to a line scan.
     """
-    if _MENTION.search(text) is None:
+    if not mentions_suppression(text):
         return []
     # tokenizing is the expensive part: first scan the raw lines, and tokenize only when some line
     # would produce a warning (rare), to drop matches that sit inside strings
@@ -127,7 +125,8 @@ def unknown_suppression_warnings(files: Iterable[Path], known: Optional[Sequence
             data = path.read_bytes()
         except OSError:
             continue
-        if _MENTION_BYTES.search(data) is None or b"\x00" in data[:8192]:
+        folded = data.lower()
+        if (b"noqa" not in folded and b"fxlint:" not in folded) or b"\x00" in data[:8192]:
             continue
         try:
             text = data.decode("utf-8-sig")
