@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from fxlint.cache import ResultCache, digest_bytes, digest_file, names_digest, rules_fingerprint
 from fxlint.config import Config
 from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem
 from fxlint.files import collect
+
+if TYPE_CHECKING:
+    from fxlint.engine import Loaded
 
 #: below this many files to analyze, worker processes cost more than they save
 PARALLEL_THRESHOLD = 8
@@ -39,6 +42,7 @@ def check_paths(paths: Sequence[Path], config: Config, jobs: int = 0, use_cache:
     """Check every Python file under ``paths``; results are sorted and deduplicated."""
     files, problems = collect(paths, config)
     cache = _open_cache(config) if use_cache else None
+    _PRELOADED.clear()
     sources = [_read(str(path), cache) for path in files]
     blocks: FrozenSet[str] = frozenset().union(*(s.references for s in sources))
     blocks_digest = names_digest(blocks)
@@ -62,6 +66,7 @@ def check_paths(paths: Sequence[Path], config: Config, jobs: int = 0, use_cache:
         source = by_path[key]
         if cache is not None and source.digest is not None:
             cache.put(key, (source.digest, found, deps, source.references, blocks_digest))
+    _PRELOADED.clear()
     if cache is not None:
         cache.save()
     final = _finalize(diagnostics, config)
@@ -87,10 +92,24 @@ def _read(path: str, cache: Optional[ResultCache]) -> _Source:
     digest = digest_bytes(data)
     refs = cache.references(path, digest) if cache is not None else None
     if refs is None:
-        from fxlint.analysis.references import references
-
-        refs = references(data.decode("utf-8", "replace")).imported if b"class " in data else frozenset()
+        refs = _index(path, data) if b"class " in data else frozenset()
     return _Source(path, digest, refs)
+
+
+def _index(path: str, data: bytes) -> FrozenSet[str]:
+    """The class names a file to be analyzed hands on as building blocks. Its `ast` index is built
+    now, from the same `ast`, and kept for the analysis (``_PRELOADED``): the file is parsed once."""
+    from fxlint.analysis.references import references
+    from fxlint.engine import index_with_stdlib_ast
+
+    loaded = index_with_stdlib_ast(Path(path))
+    if loaded is None or loaded.module is None:  # not UTF-8, too large, or syntax `ast` rejects
+        return references(data.decode("utf-8", "replace")).imported
+    found = references(loaded.module.text, loaded.syntax_tree).imported
+    loaded.syntax_tree = None  # kept for every file, the `ast`s would not fit in memory
+    loaded.set_text_aside()  # nor would the texts: read again when the engine takes the index
+    _PRELOADED[os.path.abspath(path)] = loaded
+    return found
 
 
 def _finalize(diagnostics: List[Diagnostic], config: Config) -> Tuple[Diagnostic, ...]:
@@ -129,6 +148,8 @@ def _open_cache(config: Config) -> Optional[ResultCache]:
 # ---------------------------------------------------------------------- workers
 _CHECKER = None
 _BLOCKS: FrozenSet[str] = frozenset()  #: set before workers fork, so they inherit it
+#: absolute path -> the file's `ast` index, built while reading its references (workers inherit it)
+_PRELOADED: Dict[str, "Loaded"] = {}
 
 WorkerResult = Tuple[str, Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[Tuple[str, str], ...]]
 
@@ -139,7 +160,7 @@ def _check_one(path: str) -> WorkerResult:
         from fxlint import registry
         from fxlint.engine import Checker
 
-        _CHECKER = Checker(registry.all_rules(), blocks=_BLOCKS)
+        _CHECKER = Checker(registry.all_rules(), blocks=_BLOCKS, preloaded=_PRELOADED)
     try:
         found, problem, used = _CHECKER.check_file(Path(path))
     except RecursionError:

@@ -7,6 +7,7 @@ caches results; :mod:`fxlint.render` formats them.
 from __future__ import annotations
 
 import ast
+import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
@@ -45,6 +46,21 @@ class Loaded:
         self.syntax_error = syntax_error
         #: the `ast` the module was indexed from, kept only while the file itself is checked
         self.syntax_tree = syntax_tree
+        #: hash of the text while it is set aside (``set_text_aside``)
+        self._text_hash: Optional[int] = None
+
+    def set_text_aside(self) -> None:
+        """Keep the index, drop the text (a preloaded index waits without it: texts of a large tree
+        take hundreds of MB as `str`); ``take_text`` puts it back."""
+        assert self.module is not None
+        self._text_hash, self.module.text = hash(self.module.text), None  # type: ignore[assignment]
+
+    def take_text(self, text: str) -> bool:
+        """Put the file's text back, read again; False if it is not the text indexed."""
+        if self.module is None or hash(text) != self._text_hash:
+            return False
+        self.module.text, self._text_hash = text, None
+        return True
 
 
 def read_source(path: Path) -> Union[str, FileProblem]:
@@ -79,10 +95,20 @@ def load_light(path: Path) -> Loaded:
     text = read_source(path)
     if isinstance(text, FileProblem):
         return Loaded(problem=text)
+    return _index_text(path, text) or parse_text(text, path)  # LibCST reports what ast rejects (or accepts it)
+
+
+def index_with_stdlib_ast(path: Path) -> Optional[Loaded]:
+    """``load_light`` for a file the stdlib `ast` parses; None for one it does not (or cannot read)."""
+    text = read_source(path)
+    return None if isinstance(text, FileProblem) else _index_text(path, text)
+
+
+def _index_text(path: Path, text: str) -> Optional[Loaded]:
     try:
         syntax_tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return parse_text(text, path)  # let LibCST report it (or accept syntax ast rejects)
+        return None
     return Loaded(module=ModuleSource(str(path), module_name_for(path)[0], text, None, syntax_tree),
                   syntax_tree=syntax_tree)
 
@@ -108,8 +134,12 @@ def _syntax_diagnostic(filename: str, exc: cst.ParserSyntaxError) -> Diagnostic:
 class Checker:
     """Checks files with one set of rules; keeps parsed files for cross-file analysis."""
 
-    def __init__(self, rules: Sequence[type], roots: Sequence[Path] = (), blocks: FrozenSet[str] = frozenset()) -> None:
+    def __init__(self, rules: Sequence[type], roots: Sequence[Path] = (), blocks: FrozenSet[str] = frozenset(),
+                 preloaded: Optional[Dict[str, Loaded]] = None) -> None:
+        """``preloaded``: absolute path -> a file's `ast` index built by the caller (api reads every
+        file's references first, from the same parse); each is taken once, instead of a new parse."""
         self.rules = [r() for r in rules]
+        self._preloaded = preloaded if preloaded is not None else {}
         #: names of classes other classes build on: analyzed through their parents, not as entries
         self.blocks = blocks
         self._dispatch = _dispatch_table(self.rules)
@@ -138,7 +168,7 @@ class Checker:
         if key in self._loaded:
             self._touch(key)
             return self._loaded[key].module
-        loaded = load_light(path)
+        loaded = self._load(path)
         loaded.syntax_tree = None  # a dependency: its index is built, the `ast` is not needed again
         self._remember(key, loaded)
         return loaded.module
@@ -146,10 +176,18 @@ class Checker:
     def _get(self, path: Path) -> Loaded:
         key = str(path)
         if key not in self._loaded:
-            self._remember(key, load_light(path))
+            self._remember(key, self._load(path))
         else:
             self._touch(key)
         return self._loaded[key]
+
+    def _load(self, path: Path) -> Loaded:
+        found = self._preloaded.pop(os.path.abspath(path), None) if self._preloaded else None
+        if found is not None:
+            text = read_source(path)
+            if isinstance(text, str) and found.take_text(text):
+                return found
+        return load_light(path)  # not preloaded, or changed since
 
     def _remember(self, key: str, loaded: Loaded) -> None:
         """Index a file, most recently used; its module reports when it gets a LibCST tree."""

@@ -77,3 +77,37 @@ def test_trees_are_dropped_beyond_the_budget_and_findings_do_not_change(tmp_path
     large = _check_all(paths, 1000, monkeypatch)
     assert small == large
     assert any(small)  # the shared helper's branch is found through every model
+
+
+class _Forgetful(dict):
+    """A preload table that keeps nothing: every file is indexed again by the engine."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
+def test_each_checked_file_is_indexed_once_and_the_preload_changes_nothing(tmp_path, monkeypatch):
+    from collections import Counter
+
+    from fxlint import api
+    from fxlint.config import Config
+
+    paths = _package(tmp_path, 4)
+    indexed = Counter()
+    real = engine._index_text
+
+    def counting(path, text):
+        indexed[str(path)] += 1
+        return real(path, text)
+
+    monkeypatch.setattr(engine, "_index_text", counting)
+    config = Config(root=tmp_path)
+    preloaded = api.check_paths([tmp_path / "pkg"], config, jobs=1, use_cache=False)
+    assert set(indexed) == {str(p) for p in (tmp_path / "pkg").glob("*.py")}
+    assert set(indexed.values()) == {1}  # files with classes while reading references, the rest by the engine
+
+    monkeypatch.setattr(api, "_PRELOADED", _Forgetful())
+    indexed.clear()
+    again = api.check_paths([tmp_path / "pkg"], config, jobs=1, use_cache=False)
+    assert max(indexed.values()) == 2  # read for its references, then again by the engine
+    assert again.diagnostics == preloaded.diagnostics and preloaded.diagnostics

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 
 
@@ -42,11 +42,12 @@ _EMPTY = References(frozenset(), frozenset())
 _SEEN: Dict[int, References] = {}  #: by hash of the text: computed once per file and process (forks inherit it)
 
 
-def references(text: str) -> References:
+def references(text: str, tree: Optional[ast.Module] = None) -> References:
+    """What ``text`` says about building blocks; ``tree``: its `ast`, if the caller has parsed it."""
     key = hash(text)
     found = _SEEN.get(key)
     if found is None:
-        found = _SEEN[key] = _references(text)
+        found = _SEEN[key] = _references(text) if tree is None else _walk(tree)
     return found
 
 
@@ -63,14 +64,18 @@ _NO_NAMES = frozenset(("ctx", "op", "ops", "type_comment", "kind"))
 
 
 def _references(text: str) -> References:
-    """One walk over the file's `ast`; ``owner`` is the innermost class whose body we are in.
-
-    Runs on every checked file before the analysis starts (a tenth of a cold run on transformers),
-    hence the exact-type dispatch and the field tables instead of ``ast.iter_child_nodes``."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
         return _EMPTY
+    return _walk(tree)
+
+
+def _walk(tree: ast.Module) -> References:
+    """One walk over the file's `ast`; ``owner`` is the innermost class whose body we are in.
+
+    Runs on every checked file before the analysis starts (a tenth of a cold run on transformers),
+    hence the exact-type dispatch and the field tables instead of ``ast.iter_child_nodes``."""
     found: Set[str] = set()
     via_import: Set[str] = set()
     stack: List[Tuple[ast.AST, str]] = [(tree, "")]
