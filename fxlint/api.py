@@ -18,6 +18,7 @@ from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem
 from fxlint.files import collect
 
 if TYPE_CHECKING:
+    from fxlint.analysis.references import References
     from fxlint.engine import Loaded
 
 #: below this many files to analyze, worker processes cost more than they save
@@ -43,7 +44,7 @@ def check_paths(paths: Sequence[Path], config: Config, jobs: int = 0, use_cache:
     files, problems = collect(paths, config)
     cache = _open_cache(config) if use_cache else None
     _PRELOADED.clear()
-    sources = [_read(str(path), cache) for path in files]
+    sources = _read_all(files, cache, jobs)
     blocks: FrozenSet[str] = frozenset().union(*(s.references for s in sources))
     blocks_digest = names_digest(blocks)
     digests: Dict[str, Optional[str]] = {os.path.abspath(s.path): s.digest for s in sources}
@@ -83,17 +84,60 @@ class _Source:
         self.path, self.digest, self.references = path, digest, references
 
 
-def _read(path: str, cache: Optional[ResultCache]) -> _Source:
+def _read_all(files: Sequence[Path], cache: Optional[ResultCache], jobs: int) -> List[_Source]:
+    """Every file's digest and the class names it hands on as building blocks (from the cache, or
+    read from its `ast`). With several jobs and enough files, the `ast` reading runs in worker
+    processes: done here it was the serial fifth of a parallel run on transformers."""
+    jobs = jobs or os.cpu_count() or 1
+    parallel = jobs > 1 and len(files) >= PARALLEL_THRESHOLD
+    sources, pending = [], []
+    for path in files:
+        source, data = _read(str(path), cache)
+        sources.append(source)
+        if data is not None and parallel:
+            pending.append((source, data))
+        elif data is not None:  # one process: the index built from the same parse is kept
+            source.references = _index(source.path, data)
+    if len(pending) >= PARALLEL_THRESHOLD:
+        from fxlint.analysis.references import remember
+
+        found = _in_workers(_references_in, [s.path for s, _ in pending], jobs)
+        for (source, data), refs in zip(pending, found):
+            remember(data.decode("utf-8", "replace"), refs)  # the workers that check inherit it
+            source.references = refs.imported
+    else:
+        for source, data in pending:
+            source.references = _index(source.path, data)
+    return sources
+
+
+def _read(path: str, cache: Optional[ResultCache]) -> Tuple[_Source, Optional[bytes]]:
+    """The file's source record, and its bytes if its references are still to be read."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError:
-        return _Source(path, None, frozenset())
+        return _Source(path, None, frozenset()), None
     digest = digest_bytes(data)
     refs = cache.references(path, digest) if cache is not None else None
-    if refs is None:
-        refs = _index(path, data) if b"class " in data else frozenset()
-    return _Source(path, digest, refs)
+    if refs is not None:
+        return _Source(path, digest, refs), None
+    if b"class " not in data:
+        return _Source(path, digest, frozenset()), None
+    return _Source(path, digest, frozenset()), data
+
+
+def _references_in(path: str) -> "References":
+    """(in a worker) What the file says about building blocks, read from its `ast`."""
+    from fxlint.analysis.references import references
+
+    try:
+        with open(path, "rb") as fh:
+            return references(fh.read().decode("utf-8", "replace"))
+    except OSError:
+        from fxlint.analysis.references import References
+
+        return References(frozenset(), frozenset())
 
 
 def _index(path: str, data: bytes) -> FrozenSet[str]:
@@ -197,13 +241,18 @@ def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1 or len(paths) < PARALLEL_THRESHOLD:
         return [_check_one(p) for p in paths]
+    gc.freeze()  # forked workers then share the parent's objects without copying them
+    return _in_workers(_check_one, paths, jobs)
+
+
+def _in_workers(work, paths: List[str], jobs: int) -> list:
+    """``[work(p) for p in paths]``, in a pool of forked processes (results in order)."""
     import multiprocessing  # ~45 ms: not for single-process runs and cache hits
 
-    gc.freeze()  # forked workers then share the parent's objects without copying them
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     chunk = max(1, min(16, len(paths) // (jobs * 8)))
     with context.Pool(min(jobs, len(paths))) as pool:
-        return list(pool.imap(_check_one, paths, chunksize=chunk))
+        return list(pool.imap(work, paths, chunksize=chunk))
 
 
 __all__ = ["check_source", "check_paths", "digest_bytes"]

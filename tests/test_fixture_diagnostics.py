@@ -64,3 +64,11 @@ def test_agrees_with_torch(fixture, corpus_result):
     else:
         assert rows & set(meta["FXLINT_HAZARD_LINES"]), (
             f"torch says {meta['FXLINT_EXPECT']} at lines {meta['FXLINT_HAZARD_LINES']}, fxlint flagged {sorted(rows)}")
+
+
+def test_two_processes_find_what_one_finds(corpus_result):
+    """In parallel the building-block references are read in worker processes and the index is
+    built again by the checking workers; one process builds it once, while reading references."""
+    parallel = check_paths([FIXTURE_ROOT], Config(root=REPO), jobs=2, use_cache=False)
+    assert parallel.files_checked == corpus_result.files_checked > 100
+    assert parallel.diagnostics == corpus_result.diagnostics and parallel.diagnostics

@@ -51,6 +51,11 @@ def references(text: str, tree: Optional[ast.Module] = None) -> References:
     return found
 
 
+def remember(text: str, found: References) -> None:
+    """Record what another process found for ``text`` (api reads references in worker processes)."""
+    _SEEN[hash(text)] = found
+
+
 def referenced_class_names(text: str) -> FrozenSet[str]:
     return references(text).local
 
