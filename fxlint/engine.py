@@ -154,8 +154,6 @@ class Checker:
         self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
         #: per file, the position index of each of its live trees (by id; the index holds the tree)
         self._positions: Dict[str, Dict[int, PositionIndex]] = {}
-        #: (path, `ast`) of the file being checked, for its position index
-        self._syntax: Optional[Tuple[str, ast.Module]] = None
         #: provenance step texts of the check under way: a step recurs in many findings, and its
         #: text costs a code generation (of a whole multi-line call for an assignment)
         self._headers: Dict[cst.CSTNode, str] = {}
@@ -281,11 +279,10 @@ class Checker:
         """``syntax_tree``: the file's `ast`, if already parsed (it anchors the positions of findings)."""
         if classes is None:
             classes = self._module_classes(module)
-        self._syntax = (module.path, syntax_tree) if syntax_tree is not None else None
         analysis = Analysis(self.project)
         local = referenced_class_names(module.text)
         blocks = [c for c in classes if c.name in local or c.name in self.blocks]
-        module.kept_ast = syntax_tree
+        module.kept_ast = syntax_tree  # for positions and init_syntax, while this file is checked
         try:
             for cls in classes:
                 if cls not in blocks:
@@ -298,7 +295,6 @@ class Checker:
         used = self._used_besides(module.path)
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
-        self._syntax = None
         self._headers = {}
         module.release_tree()
         return diagnostics, None, used
@@ -394,7 +390,7 @@ class Checker:
 
     def _syntax_of(self, module: ModuleSource) -> Optional[ast.Module]:
         """The `ast` of the file being checked, if ``module`` is it and it was kept."""
-        return self._syntax[1] if self._syntax is not None and self._syntax[0] == module.path else None
+        return module.kept_ast  # type: ignore[return-value]
 
     def positions(self, module: ModuleSource, tree: Optional[cst.Module] = None) -> PositionIndex:
         """Positions in ``tree``, a tree of ``module`` (default: the whole file's)."""

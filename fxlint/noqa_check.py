@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from fxlint.diagnostics import physical_lines
-from fxlint.suppression import _IGNORE, _MENTION, mentions_suppression
+from fxlint.suppression import _IGNORE, mentions_suppression
 
 #: code prefixes of other linters that share ``# noqa`` (flake8 and its plugins, ruff, pylint's
 #: ruff port, TorchFix): never reported as unknown
@@ -50,7 +50,7 @@ def unknown_codes_in_text(text: str, known: Sequence[str]) -> List[Tuple[int, st
     # tokenizing is the expensive part: first scan the raw lines, and tokenize only when some line
     # would produce a warning (rare), to drop matches that sit inside strings
     candidates = [(row, line[line.index("#"):]) for row, line in enumerate(physical_lines(text), start=1)
-                  if "#" in line and _MENTION.search(line)]
+                  if "#" in line and mentions_suppression(line)]
     if not _unknown_in(candidates, known):
         return []
     return _unknown_in(_comments(text), known)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
+from fxlint.diagnostics import physical_lines
+
 _NOQA = re.compile(r"#\s*noqa(?P<colon>:(?P<codes>[^#]*))?", re.IGNORECASE)
 _CODE = re.compile(r"^[A-Z]+[0-9]*$")
 _IGNORE = re.compile(r"#\s*fxlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 _ALL: FrozenSet[str] = frozenset({""})
-#: what every suppression comment contains: only the lines with it are read
-_MENTION = re.compile(r"noqa|fxlint:", re.IGNORECASE)
 
 
 class Suppressions:
@@ -25,21 +25,11 @@ class Suppressions:
         self.by_line: Dict[int, FrozenSet[str]] = {}
         if not mentions_suppression(text):
             return
-        # rows as the parsers count them: "\n", "\r\n" or a lone "\r" ends a line; a form feed
-        # does not (str.splitlines would count it, and misplace every comment after it)
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        row, row_start = 1, 0
-        for match in _MENTION.finditer(text):
-            start = text.rfind("\n", 0, match.start()) + 1
-            if start == row_start and row in self.by_line:
-                continue  # a second mention on a line already read
-            row += text.count("\n", row_start, start)
-            row_start = start
-            end = text.find("\n", start)
-            codes = _codes_on(text[start:end if end >= 0 else len(text)])
-            if codes is not None:
-                self.by_line[row] = codes
+        for row, line in enumerate(physical_lines(text), start=1):  # rows as the parsers count them
+            if "#" in line:
+                codes = _codes_on(line)
+                if codes is not None:
+                    self.by_line[row] = codes
 
     def suppresses(self, code: str, row: int, end_row: int) -> bool:
         for r in (row, end_row):
