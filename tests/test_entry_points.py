@@ -6,6 +6,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from fxlint.api import check_paths
 from fxlint.config import Config
 
@@ -63,3 +65,45 @@ def test_a_same_named_class_in_another_file_does_not_hide_hazards(tmp_path):
 def test_an_imported_block_is_reported_once(tmp_path):
     found = _check(tmp_path, {"a.py": HAZARD, "c.py": IMPORTER})
     assert found == [("a.py", 7, "TRC104")]
+
+
+LAYER = """
+    class Layer(nn.Module):
+        def forward(self, x, flag=None):
+            if flag:
+                x = x * 2
+            for i in range(x.size(1)):
+                x = x + i
+            return x
+"""
+WRAPPER = """
+    class Wrapper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = Layer()
+
+        def forward(self, x):
+            return self.layer(x, flag=True)
+"""
+#: names both classes in a class body, so both are blocks of this file, and no entry reaches them
+REGISTRY = """
+    class PreTrained(nn.Module):
+        def init_weights(self, module):
+            return isinstance(module, (Layer, Wrapper))
+"""
+
+
+def _unreached_pair(layer_first: bool) -> str:
+    parts = [LAYER, WRAPPER] if layer_first else [WRAPPER, LAYER]
+    return "import torch.nn as nn\n" + "".join(textwrap.dedent(p) for p in parts + [REGISTRY])
+
+
+@pytest.mark.parametrize("layer_first", [True, False], ids=["part-defined-first", "whole-defined-first"])
+def test_unreached_blocks_are_analyzed_through_their_unreached_parents(tmp_path, layer_first):
+    """No entry reaches Wrapper or Layer: each is analyzed as an entry with opaque inputs unless a
+    parent reaches it. Wrapper goes first, whichever is defined first, so Layer gets the constant
+    `flag=True` Wrapper passes (no TRC101 on `if flag`) and its real hazard comes with the chain."""
+    (tmp_path / "m.py").write_text(_unreached_pair(layer_first))
+    result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
+    found = [(d.code, d.reached_from) for d in result.diagnostics]
+    assert found == [("TRC203", ("Wrapper.forward", "Layer.forward"))]
