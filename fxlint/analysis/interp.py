@@ -90,7 +90,7 @@ class Analysis:
         if self._optional_uses is None:
             from fxlint.analysis.optional_uses import OptionalUses
 
-            self._optional_uses = OptionalUses(self)
+            self._optional_uses = OptionalUses(self.facts, self.reached)
         return self._optional_uses
 
     # ----------------------------------------------------------------- entry points
