@@ -317,14 +317,13 @@ def test_missing_torch_is_a_usage_error(tmp_path, monkeypatch):
     assert "could not start (is torch installed?)" in result.output and "no torch here" in result.output
 
 
-def test_progress_rewrites_one_stderr_line(monkeypatch):
+def test_progress_rewrites_one_stderr_line():
     import io
 
     from fxlint.verify import command
 
     stream = io.StringIO()
-    monkeypatch.setattr(command.click, "get_text_stream", lambda name: stream)
-    progress = command._Progress()
+    progress = command._Progress(stream)
     progress(1, 3, "a.py::Net")
     progress(2, 3, "b.py::N")
     progress.clear()

@@ -6,7 +6,8 @@ The main CLI registers it with ``main.add_command(verify)``.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import sys
+from typing import Optional, TextIO, Tuple
 
 import click
 
@@ -18,8 +19,8 @@ from fxlint.verify.targets import VerifyUsageError
 class _Progress:
     """`[3/12] path::Class` on one rewritten stderr line, only when stderr is a terminal."""
 
-    def __init__(self) -> None:
-        self.stream = click.get_text_stream("stderr")
+    def __init__(self, stream: Optional[TextIO] = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
         self.width = 0
 
     def __call__(self, done: int, total: int, label: str) -> None:
@@ -70,8 +71,8 @@ def verify(paths: Tuple[str, ...], factory: Optional[str], alt_factory: Optional
     Exit status: 0 when every verified model passes through qat_run, 1 when any fails, 2 on usage errors.
     """
     options = VerifyOptions(factory, alt_factory, qat_backend, timeout, jobs, config=config, python=python)
-    stderr = click.get_text_stream("stderr")
-    progress = _Progress() if stderr.isatty() else None
+    # sys.stderr, not click.get_text_stream (deprecated by Click 8.5, to be removed in 9.0)
+    progress = _Progress() if sys.stderr.isatty() else None
     try:
         report = verify_paths(list(paths), options, progress=progress)
     except VerifyUsageError as exc:
