@@ -314,7 +314,7 @@ class Checker:
         the "builds" edges), so a block whose parent is itself unreached is analyzed through that
         parent, with the values it passes, not first on its own with opaque inputs and then again.
         Unrelated blocks come last-defined first: Python files usually define parts before wholes.
-        (Definition order analyzed 2,876 blocks on their own in transformers' models/, 1,101 this way.)"""
+        (Definition order analyzed 2,876 blocks on their own in transformers' models/, 1,090 this way.)"""
         local = {id(c) for c in blocks}
         seen: Set[int] = set()
         post: List[ClassInfo] = []
