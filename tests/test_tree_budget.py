@@ -1,6 +1,7 @@
 """The engine keeps the LibCST trees of at most MAX_CACHED_TREES files across checks (the bulk of
 its memory), and dropping trees never changes what a check finds."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,39 @@ def test_each_checked_file_is_indexed_once_and_the_preload_changes_nothing(tmp_p
     again = api.check_paths([tmp_path / "pkg"], config, jobs=1, use_cache=False)
     assert max(indexed.values()) == 2  # read for its references, then again by the engine
     assert again.diagnostics == preloaded.diagnostics and preloaded.diagnostics
+
+
+def test_two_jobs_parse_each_file_once_across_all_processes(tmp_path, monkeypatch):
+    """The indexing workers send each file's `ast` index back; the checking workers, forked later,
+    inherit them, for the files they check and for those files' dependencies. Before, each file was
+    parsed for its references, then again by the worker that checked it, and a dependency again by
+    every worker that used it. Counted in every process through a log file (forked workers inherit
+    the patched functions, not the parent's counter)."""
+    from fxlint import api
+    from fxlint.analysis import references
+    from fxlint.config import Config
+
+    log = tmp_path / "parsed.log"
+    real_index, real_references = engine._index_text, references._references
+
+    def logged(path_or_text, *rest):
+        text = rest[0] if rest else path_or_text
+        with open(log, "a") as fh:  # one short write per call: whole lines from every process
+            fh.write(hashlib.sha1(text.encode()).hexdigest() + "\n")
+        return real_index(path_or_text, *rest) if rest else real_references(path_or_text)
+
+    monkeypatch.setattr(engine, "_index_text", logged)
+    monkeypatch.setattr(references, "_references", logged)
+    (tmp_path / "tree").mkdir()
+    paths = _package(tmp_path / "tree", api.PARALLEL_THRESHOLD + 2)
+    config = Config(root=tmp_path)
+    parallel = api.check_paths([tmp_path / "tree" / "pkg"], config, jobs=2, use_cache=False)
+    files = list((tmp_path / "tree" / "pkg").glob("*.py"))
+    assert len(files) == len(paths) + 2  # the models, shared.py and __init__.py
+    parses = log.read_text().splitlines()
+    assert sorted(parses) == sorted(set(parses)) and len(parses) == len(files)
+
+    log.unlink()
+    single = api.check_paths([tmp_path / "tree" / "pkg"], config, jobs=1, use_cache=False)
+    assert sorted(log.read_text().splitlines()) == sorted(parses)
+    assert parallel.diagnostics == single.diagnostics and single.diagnostics
