@@ -1,4 +1,4 @@
-from fxlint.cli import main
+from fxlint.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

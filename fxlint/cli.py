@@ -77,6 +77,9 @@ class _Group(click.Group):
             raise
         except KeyboardInterrupt:
             raise _fail("interrupted") from None
+        except BrokenPipeError:  # `fxlint check | head`: the reader has all it wants; not an error to report
+            _silence_stdout()
+            raise click.exceptions.Exit(141) from None  # 128 + SIGPIPE, as `cat` and git end in a pipe
         except Exception as exc:  # noqa: BLE001
             raise _fail(f"internal error: {type(exc).__name__}: {exc} (please report this)") from None
 
@@ -313,6 +316,50 @@ def rule_command(code: str) -> None:
 
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is left at exit raises nothing (the recipe of
+    Python's `signal` docs for SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's buffer)
+        pass
+
+
+def run() -> None:
+    """The console script (and ``python -m fxlint``): :func:`main`, then exit without tearing down
+    the interpreter, as mypy does. A check's objects (every file's index, the cached trees: ~10 M
+    objects on transformers' models/) would otherwise be freed one by one after the work is done:
+    0.25 s of a 5.5 s check of timm in one process. Output is flushed first; nothing else is pending
+    at that point (the cache is saved and worker pools are closed before ``check`` returns).
+    Callers that import :func:`main` (tests, other programs) keep the normal exit."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    _hard_exit(code)
+
+
+def _exit_status(code: object) -> int:
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)  # what `sys.exit("message")` does
+    return 1
+
+
+def _hard_exit(code: int) -> None:
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`fxlint check | head`): nothing more to deliver
+            pass
+    os._exit(code)
+
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

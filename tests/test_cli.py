@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from fxlint import __version__
 from fxlint.cli import main
 
-DATA = Path(__file__).resolve().parent / "data" / "cli"
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data" / "cli"
 FINDING = re.compile(r"^(?P<path>[^\s:]+):(?P<row>\d+):(?P<col>\d+): (?P<code>TRC\d{3}) ", re.M)
 
 
@@ -84,6 +85,35 @@ def test_python_dash_m_help_and_version():
         assert command in out.stdout
     out = subprocess.run([sys.executable, "-m", "fxlint", "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_the_console_script_exits_without_teardown_but_delivers_everything():
+    """``python -m fxlint`` (and the ``fxlint`` script) end with ``os._exit`` after flushing: the
+    whole output arrives, with the exit code the in-process command gives."""
+    models = REPO / "fixtures" / "models"
+    proc = subprocess.run([sys.executable, "-m", "fxlint", "check", "--no-cache", str(models)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    in_process = cli("check", "--no-cache", str(models))
+    assert proc.returncode == in_process.exit_code == 1, proc.stderr
+    assert len(proc.stdout) > 65536  # more than a pipe holds: written while the reader reads
+    assert proc.stdout == in_process.stdout and proc.stderr == ""
+    assert subprocess.run([sys.executable, "-m", "fxlint", "rule", "TRC000"], capture_output=True,
+                          timeout=60).returncode == 2
+    skipped = ("import atexit, sys; atexit.register(print, 'torn down', file=sys.stderr); "
+               "sys.argv = ['fxlint', 'rules']; from fxlint.cli import run; run()")
+    proc = subprocess.run([sys.executable, "-c", skipped], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "TRC101" in proc.stdout and "torn down" not in proc.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`fxlint check | head -1`: no "internal error" on stderr, the status `cat` would have (141)."""
+    proc = subprocess.Popen([sys.executable, "-m", "fxlint", "check", "--no-cache", str(REPO / "fixtures" / "models")],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the output is larger than a pipe's buffer: the next write fails
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert b"TRC" in first and err == ""
 
 
 @pytest.mark.parametrize("command", sorted(main.list_commands(None)))

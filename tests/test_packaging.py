@@ -94,7 +94,7 @@ def test_wheel_carries_the_rules_and_nothing_else(wheel):
     assert [re.split(r"[<>=!~ ;]", r, maxsplit=1)[0].lower() for r in requires] == ["click", "libcst", "tomli"]
     assert requires[2].replace(" ", "").replace('"', "'").endswith("python_version<'3.11'"), requires[2]
     entry_points = zipfile.ZipFile(wheel).read(f"fxlint-{__version__}.dist-info/entry_points.txt").decode()
-    assert "fxlint = fxlint.cli:main" in entry_points
+    assert "fxlint = fxlint.cli:run" in entry_points
 
 
 @pytest.mark.slow
