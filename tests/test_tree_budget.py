@@ -148,3 +148,18 @@ def test_two_jobs_parse_each_file_once_across_all_processes(tmp_path, monkeypatc
     single = api.check_paths([tmp_path / "tree" / "pkg"], config, jobs=1, use_cache=False)
     assert sorted(log.read_text().splitlines()) == sorted(parses)
     assert parallel.diagnostics == single.diagnostics and single.diagnostics
+
+
+@pytest.mark.parametrize("count", [1, 9, 304, 2597])
+def test_work_is_handed_out_in_shrinking_runs_of_neighbours(count):
+    """Workers get consecutive files (neighbours share imports), whole runs of 16 while much is
+    left and single files at the end, so that they finish together."""
+    from fxlint.api import _batches
+
+    paths = [f"f{i}.py" for i in range(count)]
+    batches = _batches(paths, jobs=2)
+    assert [p for b in batches for p in b] == paths
+    sizes = [len(b) for b in batches]
+    assert sizes == sorted(sizes, reverse=True) and max(sizes) <= 16 and sizes[-1] == 1
+    if count >= 304:
+        assert sizes[0] == 16 and sizes[-8:] == [1] * 8
