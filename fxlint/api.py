@@ -63,6 +63,7 @@ def _few_gc_passes():
 
 def _check_paths(paths: Sequence[Path], config: Config, jobs: int, use_cache: bool) -> CheckResult:
     files, problems = collect(paths, config)
+    jobs = jobs or os.cpu_count() or 1
     cache = _open_cache(config) if use_cache else None
     _PRELOADED.clear()
     sources = _read_all(files, cache, jobs)
@@ -113,7 +114,6 @@ def _read_all(files: Sequence[Path], cache: Optional[ResultCache], jobs: int) ->
     parallel run on transformers) and the indexes come back: they pickle small (~3 KB a file,
     ~0.2 ms to load), and the checking workers, forked later, inherit them all, dependencies
     included. Before, those workers parsed every file again: ~20 s of 130 s CPU on transformers."""
-    jobs = jobs or os.cpu_count() or 1
     sources, pending = [], []
     for path in files:
         source, data = _read(str(path), cache)
@@ -128,7 +128,7 @@ def _read_all(files: Sequence[Path], cache: Optional[ResultCache], jobs: int) ->
 def _index_all(pending: List[Tuple[_Source, bytes]], jobs: int) -> None:
     from fxlint.analysis.references import remember  # imports LibCST: not for runs from the cache
 
-    parallel = jobs > 1 and len(pending) >= PARALLEL_THRESHOLD
+    parallel = _parallel(jobs, len(pending))
     if parallel:
         found = _in_workers(_index_in_worker, [s.path for s, _ in pending], jobs)
     else:
@@ -176,7 +176,7 @@ def _index(path: str, data: bytes) -> Tuple["References", Optional["Loaded"]]:
     from fxlint.analysis.references import references
     from fxlint.engine import index_with_stdlib_ast
 
-    loaded = index_with_stdlib_ast(Path(path))
+    loaded = index_with_stdlib_ast(Path(path), data)
     if loaded is None or loaded.module is None:
         return references(data.decode("utf-8", "replace")), None
     found = references(loaded.module.text, loaded.syntax_tree)
@@ -264,14 +264,18 @@ def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
     # a fresh checker per run: its parse cache must not outlive the files' contents
     _BLOCKS, _CHECKER = blocks, None
     _DEPENDENCY_DIGESTS.clear()
-    jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(paths) < PARALLEL_THRESHOLD:
+    if not _parallel(jobs, len(paths)):
         return [_check_one(p) for p in paths]
     gc.freeze()  # forked workers then share the parent's objects without copying them
     try:
         return _in_workers(_check_one, paths, jobs)
     finally:
         gc.unfreeze()
+
+
+def _parallel(jobs: int, count: int) -> bool:
+    """Run ``count`` files' work in worker processes? (``jobs``: already resolved, never 0)"""
+    return jobs > 1 and count >= PARALLEL_THRESHOLD
 
 
 def _in_workers(work, paths: List[str], jobs: int) -> list:

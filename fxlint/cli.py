@@ -5,6 +5,7 @@ Exit codes follow ruff: 0 no findings, 1 findings, 2 usage or internal error.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -166,7 +167,6 @@ def check(paths: Tuple[Path, ...], select, extend_select, ignore, exclude, confi
 def _print_diff(files: List[Path], config, exit_zero: bool) -> int:
     """`check --diff` (ruff's): the safe fixes `fxlint fix --apply` would write, as a diff; nothing is written."""
     import difflib
-    import os
 
     try:
         from fxlint.fix.api import fix_paths
@@ -319,8 +319,6 @@ def rule_command(code: str) -> None:
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so that flushing what is left at exit raises nothing (the recipe of
     Python's `signal` docs for SIGPIPE)."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -351,8 +349,6 @@ def _exit_status(code: object) -> int:
 
 
 def _hard_exit(code: int) -> None:
-    import os
-
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -75,6 +75,11 @@ def read_source(path: Path) -> Union[str, FileProblem]:
         return FileProblem(name, "missing", "no such file")
     except OSError as exc:
         return FileProblem(name, "unreadable", f"cannot read: {exc.strerror or exc}")
+    return decode_source(name, data)
+
+
+def decode_source(name: str, data: bytes) -> Union[str, FileProblem]:
+    """The text of a Python file read as ``data``, or why it cannot be checked (binary, not UTF-8)."""
     if b"\x00" in data[:8192]:
         return FileProblem(name, "binary", "skipped: binary file (contains NUL bytes)")
     try:
@@ -98,9 +103,15 @@ def load_light(path: Path) -> Loaded:
     return _index_text(path, text) or parse_text(text, path)  # LibCST reports what ast rejects (or accepts it)
 
 
-def index_with_stdlib_ast(path: Path) -> Optional[Loaded]:
-    """``load_light`` for a file the stdlib `ast` parses; None for one it does not (or cannot read)."""
-    text = read_source(path)
+def index_with_stdlib_ast(path: Path, data: Optional[bytes] = None) -> Optional[Loaded]:
+    """``load_light`` for a file the stdlib `ast` parses; None for one it does not (or cannot read).
+    ``data``: the file's bytes, if the caller has read them."""
+    if data is None:
+        text = read_source(path)
+    elif len(data) > MAX_FILE_BYTES:
+        return None
+    else:
+        text = decode_source(str(path), data)
     return None if isinstance(text, FileProblem) else _index_text(path, text)
 
 
