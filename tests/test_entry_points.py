@@ -107,3 +107,61 @@ def test_unreached_blocks_are_analyzed_through_their_unreached_parents(tmp_path,
     result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
     found = [(d.code, d.reached_from) for d in result.diagnostics]
     assert found == [("TRC203", ("Wrapper.forward", "Layer.forward"))]
+
+
+BASE_WITH_HAZARD = """
+    import torch.nn as nn
+
+    class Base(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return x
+            return -x
+"""
+
+PLAIN_PIPELINE = """
+    from base import Base
+
+    class Pipeline:
+        def __init__(self, vae: Base):
+            self.vae = vae
+
+        def run(self, x) -> Base:
+            out: Base = self.vae(x)
+            return out
+"""
+
+
+def test_a_class_named_only_in_annotations_of_a_plain_class_stays_an_entry(tmp_path):
+    """Issue 17's repro: a pipeline class (not an nn.Module) annotates `vae: Base`; Base is no
+    block of anything, so it is analyzed as an entry and its hazard is found."""
+    found = _check(tmp_path, {"base.py": BASE_WITH_HAZARD, "user.py": PLAIN_PIPELINE})
+    assert found == [("base.py", 6, "TRC101")]
+
+
+def test_an_annotation_inside_a_module_class_does_not_make_a_block(tmp_path):
+    module_user = PLAIN_PIPELINE.replace("class Pipeline:", "import torch.nn as nn\n\n    class Pipeline(nn.Module):")
+    found = _check(tmp_path, {"base.py": BASE_WITH_HAZARD, "user.py": module_user})
+    assert found == [("base.py", 6, "TRC101")]
+
+
+def test_a_module_class_that_builds_the_class_still_makes_it_a_block(tmp_path):
+    """Control: built in an nn.Module's __init__, Base is analyzed through that parent (the chain
+    names the parent)."""
+    builder = """
+        import torch.nn as nn
+        from base import Base
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.vae = Base()
+
+            def forward(self, x):
+                return self.vae(x)
+    """
+    for name, text in {"base.py": BASE_WITH_HAZARD, "user.py": builder}.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
+    [d] = result.diagnostics
+    assert d.code == "TRC101" and d.reached_from[0].startswith("Net.")

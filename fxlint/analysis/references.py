@@ -91,9 +91,14 @@ def _walk(tree: ast.Module) -> References:
         if kind is ast.ClassDef:
             for base in node.bases + node.keywords + node.decorator_list:
                 push((base, ""))
+            # a class that cannot be an nn.Module (no base, or only plain-Python bases) builds no
+            # submodule: the classes it names are not blocks (a pipeline's `vae: AutoencoderKL`)
+            inner = node.name if _may_be_module(node) else ""
             for stmt in node.body:
-                push((stmt, node.name))
+                push((stmt, inner))
             continue
+        if kind is ast.arg:
+            continue  # a parameter's annotation names a type, it builds nothing
         if kind is ast.Name:
             if owner and node.id[:1].isupper() and node.id != owner:
                 found.add(node.id)
@@ -108,7 +113,8 @@ def _walk(tree: ast.Module) -> References:
             found.update(_configuration_names(node, kind))
         fields = _CHILD_FIELDS.get(kind)
         if fields is None:
-            fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NO_NAMES)
+            fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NO_NAMES
+                                                 and (kind, f) not in _ANNOTATIONS)
         for field in fields:
             value = getattr(node, field, None)
             if value.__class__ is list:
@@ -117,6 +123,20 @@ def _walk(tree: ast.Module) -> References:
             elif isinstance(value, ast.AST):
                 push((value, owner))
     return References(frozenset(found), frozenset(found & via_import))
+
+
+#: annotation fields: a type named there (`-> Block`, `x: Block = ...`) is not built or handed on
+_ANNOTATIONS = frozenset(((ast.FunctionDef, "returns"), (ast.AsyncFunctionDef, "returns"),
+                          (ast.AnnAssign, "annotation")))
+#: bases that make a class plain Python, never an nn.Module
+_PLAIN_BASES = frozenset(("object", "ABC", "Enum", "IntEnum", "NamedTuple", "TypedDict", "Protocol", "Exception",
+                          "dict", "list", "tuple", "str", "int"))
+
+
+def _may_be_module(node: ast.ClassDef) -> bool:
+    """Whether the class could be an nn.Module (and so build submodules): it has a base that is not
+    plainly Python. Read from the syntax alone; a base the file imports may be anything."""
+    return any(not (isinstance(b, ast.Name) and b.id in _PLAIN_BASES) for b in node.bases)
 
 
 def _configuration_names(node: ast.AST, kind: type) -> List[str]:
