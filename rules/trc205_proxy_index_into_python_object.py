@@ -57,7 +57,14 @@ class ProxyIndexIntoPythonObject(Rule):
             def forward(self, x):
                 T = x.size(1)
                 return x.masked_fill(self.mask[:T, :T] == 0, 0.0)
-    """, message_contains="buffer", line=7)]
+    """, message_contains="buffer", line=7), Invalid("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.position_ids = nn.Buffer(torch.arange(64).expand((1, -1)), persistent=False)
+            def forward(self, x):
+                return self.position_ids[:, : x.shape[1]]
+    """, message_contains="buffer `self.position_ids`", line=6)]
 
     def visit_Subscript(self, node: cst.Subscript, ctx: RuleContext) -> None:
         base = ctx.value(node.value)

@@ -32,6 +32,9 @@ from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, 
 Loader = Callable[[Path], Optional[ModuleSource]]
 
 PARAMETER_CTORS = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.Tensor.nn.Parameter"}
+#: `self.x = nn.Buffer(t)` (torch >= 2.5) registers a buffer like `register_buffer("x", t)`: a real
+#: tensor while tracing, not a Proxy (transformers declares ~1,000 of its buffers this way)
+BUFFER_CTORS = {"torch.nn.Buffer", "torch.nn.parameter.Buffer"}
 #: dotted-name prefix of calls to `torch.fx.wrap`ped functions (torch-side: a recorded node)
 WRAPPED_PREFIX = "torch.fx.wrapped:"
 CONSTANT_FOLDING_FREE = {"torch.jit.is_scripting", "torch.jit.is_tracing", "torch.is_tensor", "torch.finfo",
@@ -549,6 +552,9 @@ class _InitScanner:
             last = qualified.rsplit(".", 1)[-1]
             if qualified in PARAMETER_CTORS or last == "Parameter":
                 self._set(attr, "parameter")
+                return
+            if qualified in BUFFER_CTORS:
+                self._set(attr, "buffer")
                 return
             if qualified.startswith(NN_PREFIX) and last in MODULE_CONTAINERS:
                 self._set(attr, "container", self._element_classes(value))
