@@ -55,5 +55,15 @@ def test_unknown_codes_are_warned_about_on_their_rows_whatever_the_case():
     from fxlint.noqa_check import unknown_codes_in_text
 
     known = [rule.code for rule in registry.all_rules()]
-    text = "x = 1\n\f\ny = 2  # NOQA: XYZ123\nz = 3  # noqa: TRC101\n"
-    assert [(row, code) for row, _, code in unknown_codes_in_text(text, known)] == [(3, "XYZ123")]
+    text = "x = 1\n\f\ny = 2  # NOQA: TRC10L\nz = 3  # noqa: TRC101\n"
+    assert [(row, code) for row, _, code in unknown_codes_in_text(text, known)] == [(3, "TRC10L")]
+
+
+def test_codes_of_other_linters_in_noqa_are_theirs():
+    """Like ruff's `external`: in a shared `# noqa`, only TRC codes are fxlint's (issue 17: NC001)."""
+    from fxlint import registry
+    from fxlint.noqa_check import unknown_codes_in_text
+
+    known = [rule.code for rule in registry.all_rules()]
+    text = "a = 1  # noqa: NC001\nb = 2  # noqa: XYZ123, E501\nc = 3  # noqa: NC001, TRC999\n"
+    assert [(row, code) for row, _, code in unknown_codes_in_text(text, known)] == [(3, "TRC999")]
