@@ -64,6 +64,16 @@ class ShapeDependentBranch(ConditionVisitor, Rule):
                         x = x + 1
                     return x
         """),
+        Valid("""
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("table", torch.zeros(4, 4))
+                def forward(self, x):
+                    if self.table.dtype in (torch.float16, torch.bfloat16):
+                        x = x.half()
+                    return x
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -81,6 +91,23 @@ class ShapeDependentBranch(ConditionVisitor, Rule):
                         x = x.flatten(2)
                     return x
         """, message_contains="`if`"),
+        Invalid("""
+            class M(nn.Module):
+                def forward(self, x):
+                    if x.dtype in (torch.float16, torch.bfloat16):
+                        x = x.float()
+                    return x
+        """, message_contains="forward input `x`", line=3),
+        Invalid("""
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.ones(4))
+                def forward(self, x):
+                    if self.weight.dtype in [torch.float16, torch.bfloat16]:
+                        x = x.to(self.weight.dtype)
+                    return x * self.weight
+        """, message_contains="nn.Parameter `self.weight`", line=6),
     ]
 
     def check_condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:

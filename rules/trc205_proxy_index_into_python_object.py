@@ -48,6 +48,13 @@ class ProxyIndexIntoPythonObject(Rule):
                 self.pos = nn.Parameter(torch.zeros(1, 64, 8))
             def forward(self, x):
                 return x + self.pos[:, : x.size(1)]
+    """), Valid("""
+        class M(nn.Module):
+            def forward(self, x):
+                cache = {}
+                key = (x.shape[0], x.shape[1])
+                cache[key] = x * 2
+                return cache[key]
     """)]
     INVALID = [Invalid("""
         class M(nn.Module):
@@ -73,10 +80,16 @@ class ProxyIndexIntoPythonObject(Rule):
         index = _traced_index(node, ctx)
         if index is None or index.kind is Kind.FSTRING:
             return  # a str made from a Proxy is a real (if wrong) key: no error here
+        if base.kind is Kind.CONTAINER and base.mapping and not _sliced(node):
+            return  # a dict keyed by a Proxy (or a tuple of them) works: Proxies hash
         what = f"buffer `{base.ref}`" if base.kind is Kind.BUFFER else f"Python object `{ctx.code(node.value)}`"
         ctx.report(node, f"{what} is concrete while tracing but is indexed with a value that depends on "
                          f"{ctx.describe(index)}; Python's indexing cannot take a Proxy (`TypeError: slice "
                          "indices must be integers`)", index)
+
+
+def _sliced(node: cst.Subscript) -> bool:
+    return any(isinstance(element.slice, cst.Slice) for element in node.slice)
 
 
 def _traced_index(node: cst.Subscript, ctx: RuleContext):

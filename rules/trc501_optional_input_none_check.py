@@ -12,7 +12,9 @@ class OptionalInputNoneCheck(Rule):
     """
     ## What it does
     Finds `arg is None`, `arg is not None`, `arg == None` and `arg != None` where `arg` is a
-    parameter of the traced `forward()` (directly or passed on to a helper).
+    parameter of the traced `forward()` (directly or passed on to a helper), or what
+    `kwargs.get("k")` / `kwargs.pop("k", None)` returns from the traced `forward()`'s own `**kwargs`
+    (one Proxy while tracing: `.get` on it is a recorded call that returns a Proxy, never the default).
 
     ## Why is this bad?
     Every `forward()` parameter is a Proxy while tracing, and a Proxy is never `None`. The
@@ -109,7 +111,14 @@ class OptionalInputNoneCheck(Rule):
                     past_k, past_v = past
                     x = x + past_k
                 return x
-    """, message_contains="forward input `past`", line=3)]
+    """, message_contains="forward input `past`", line=3), Invalid("""
+        class M(nn.Module):
+            def forward(self, x, **kwargs):
+                mask = kwargs.get("mask")
+                if mask is not None:
+                    x = x * mask
+                return x
+    """, message_contains='`kwargs["mask"]` of the traced `**kwargs`', line=4)]
 
     def visit_Comparison(self, node: cst.Comparison, ctx: RuleContext) -> None:
         left = node.left
@@ -119,6 +128,12 @@ class OptionalInputNoneCheck(Rule):
                 other = target.comparator
                 subject = left if dotted(other) == "None" else other if dotted(left) == "None" else None
                 value = ctx.proxy(subject) if subject is not None else None
+                if value is not None and value.kwargs_key is not None and value.param is None:
+                    verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
+                    ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: `{value.kwargs_key}` "
+                                     "of the traced `**kwargs` is a Proxy, never None (nor the default), so this "
+                                     "branch is baked into the graph; make the key an explicit parameter", value)
+                    return
                 if value is not None and value.param is not None and not from_block_input(value):
                     branching = _branching(node, ctx)
                     if branching is not None and ctx.analysis.optional_uses.only_forwarded(value, branching):

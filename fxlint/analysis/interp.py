@@ -395,7 +395,7 @@ class Analysis:
                 self.eval(element.key, frame)
             items.append(self.eval(element.value, frame))
         return Value(Kind.CONTAINER, _taint_of(items), items=None,
-                     origin=next((i.origin for i in items if i.traced), None))
+                     origin=next((i.origin for i in items if i.traced), None), mapping=True)
 
     def _ex_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
         left, right = self.eval(node.left, frame), self.eval(node.right, frame)
@@ -421,11 +421,19 @@ class Analysis:
     def _ex_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
         values = [self.eval(node.left, frame)]
         concrete_result = False
+        compared = False
         for target in node.comparisons:
             values.append(self.eval(target.comparator, frame))
             # `is`/`is not` compare identities (never traced); `in` on a Proxy raises (rule TRC401)
             if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
                 concrete_result = True
+            # `x.dtype in (torch.float16, torch.bfloat16)`: membership in a tuple/list display
+            # compares with `==`, and Python takes the truth of each Proxy result: traced
+            if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List)) \
+                    and values[-2].is_proxy and not values[-2].opaque:
+                compared = True
+        if compared:
+            return proxy_from(values[:1])
         if concrete_result:
             return _identity_test(node, values)
         if not any(v.traced for v in values):
@@ -494,7 +502,7 @@ class Analysis:
         self.eval(node.key, frame)
         element = self.eval(node.value, frame)
         frame.env = saved
-        return Value(Kind.CONTAINER, element.taint, element.origin, element.steps)
+        return Value(Kind.CONTAINER, element.taint, element.origin, element.steps, mapping=True)
 
     def _comp_for(self, comp: cst.CompFor, frame: Frame) -> None:
         iterable = self.eval(comp.iter, frame)

@@ -268,6 +268,9 @@ class Project:
         if isinstance(node.func, cst.Attribute):
             receiver = analysis.value(node.func.value)
             if receiver is not None and receiver.kind in (Kind.PROXY, Kind.BUFFER):
+                key = _kwargs_key(receiver, node)
+                if key is not None:  # `kwargs.get("mask")` of a traced **kwargs: a Proxy, never None
+                    return proxy_from([receiver]).derived(kwargs_key=f'{receiver.param}["{key}"]')
                 out = self._call_method(receiver, node.func.attr.value, every)
                 if out.is_proxy and receiver.is_proxy and not out.scalar:
                     return out.derived(**dtypes.method_result(node.func.attr.value, node, receiver, analysis.value))
@@ -367,6 +370,20 @@ class Project:
         return proxy_from(every)
 
 
+def _kwargs_key(receiver: Value, node: cst.Call) -> Optional[str]:
+    """The key of `kwargs.get("k")` / `kwargs.pop("k", None)` when ``receiver`` is a traced entry's
+    own `**kwargs` (one Proxy while tracing: what the call returns is a Proxy too, never the default)."""
+    origin = receiver.origin
+    if origin is None or origin.kind != "varkw" or receiver.param != origin.name or not node.args:
+        return None
+    if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("get", "pop", "setdefault"):
+        return None
+    first = node.args[0].value
+    if isinstance(first, cst.SimpleString) and first.evaluated_value.isidentifier():
+        return first.evaluated_value
+    return None
+
+
 def _call_builtin(name: str, args: List[Value], every: List[Value], project: Project, frame: Frame,
                   analysis: Analysis, node: cst.Call) -> Value:
     if name in CONCRETE_BUILTINS:
@@ -395,7 +412,8 @@ def _call_builtin(name: str, args: List[Value], every: List[Value], project: Pro
         traced = [v for v in every if v.traced]
         return Value(Kind.FSTRING, traced[0].taint, traced[0].origin, traced[0].steps) if traced else CONCRETE
     if name in ("dict",):
-        return Value(Kind.CONTAINER, proxy_from(every).taint if any(v.traced for v in every) else Taint.NONE)
+        return Value(Kind.CONTAINER, proxy_from(every).taint if any(v.traced for v in every) else Taint.NONE,
+                     mapping=True)
     if name == "sum" and len(args) >= 2 and args[1].kind is Kind.CONTAINER:
         # `sum(list_of_lists, [])` concatenates Python sequences: a list, whatever it holds
         elements = [element_of(args[0])] if args[0].kind is Kind.CONTAINER else [args[0]]
