@@ -428,9 +428,10 @@ class Analysis:
             if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
                 concrete_result = True
             # `x.dtype in (torch.float16, torch.bfloat16)`: membership in a tuple/list display
-            # compares with `==`, and Python takes the truth of each Proxy result: traced
+            # compares with `==`, and Python takes the truth of each Proxy result: traced. Only for
+            # a dtype/device read (a `len()` of a maybe-list input may be a real int: quiet)
             if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List)) \
-                    and values[-2].is_proxy and not values[-2].opaque:
+                    and _dtype_read(node.left) and values[-2].is_proxy and not values[-2].opaque:
                 compared = True
         if compared:
             return proxy_from(values[:1])
@@ -556,6 +557,10 @@ def _concatenation(a: Value, b: Value) -> Value:
 
 
 _KEYWORD_CONSTANTS = {"None": const(None), "True": const(True), "False": const(False)}
+
+
+def _dtype_read(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value in ("dtype", "device")
 
 
 def _identity_test(node: cst.Comparison, values: List[Value]) -> Value:
