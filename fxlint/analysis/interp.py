@@ -83,6 +83,9 @@ class Analysis:
         self._memo: Dict[tuple, Value] = {}
         self._active: Set[tuple] = set()
         self._optional_uses = None
+        #: the `forward` definitions run as traced roots (not blocks analyzed alone for want of a
+        #: parent): what `symbolic_trace(model)` calls with placeholders
+        self.roots: Set[cst.FunctionDef] = set()
 
     @property
     def optional_uses(self):
@@ -104,6 +107,8 @@ class Analysis:
         self_value = Value(Kind.SELF, ref=cls)
         args = self._entry_arguments(forward.node, "block-input" if as_block else "input")
         entry = f"{cls.name}.forward" if forward.cls is cls else f"{cls.name}.forward ({forward.qualname})"
+        if not as_block:
+            self.roots.add(forward.node)
         self.invoke(forward, args, {}, self_value, (entry,), cls.module.name)
 
     def value(self, node: cst.CSTNode) -> Optional[Value]:
