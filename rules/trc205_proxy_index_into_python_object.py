@@ -55,6 +55,16 @@ class ProxyIndexIntoPythonObject(Rule):
                 key = (x.shape[0], x.shape[1])
                 cache[key] = x * 2
                 return cache[key]
+    """), Valid("""
+        from collections import defaultdict
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.outputs = defaultdict(dict)
+            def forward(self, x):
+                self.outputs[x.device]["out"] = x
+                return x + 1
     """)]
     INVALID = [Invalid("""
         class M(nn.Module):
@@ -71,7 +81,17 @@ class ProxyIndexIntoPythonObject(Rule):
                 self.position_ids = nn.Buffer(torch.arange(64).expand((1, -1)), persistent=False)
             def forward(self, x):
                 return self.position_ids[:, : x.shape[1]]
-    """, message_contains="buffer `self.position_ids`", line=6)]
+    """, message_contains="buffer `self.position_ids`", line=6), Invalid("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.schedule = {}
+                for i in range(4):
+                    self.schedule[i] = (2, 2)
+            def forward(self, x, block_idx):
+                stride, size = self.schedule[block_idx]
+                return x * stride
+    """, message_contains="`KeyError`", line=8)]
 
     def visit_Subscript(self, node: cst.Subscript, ctx: RuleContext) -> None:
         base = ctx.value(node.value)
@@ -80,12 +100,25 @@ class ProxyIndexIntoPythonObject(Rule):
         index = _traced_index(node, ctx)
         if index is None or index.kind is Kind.FSTRING:
             return  # a str made from a Proxy is a real (if wrong) key: no error here
-        if base.kind is Kind.CONTAINER and base.mapping and not _sliced(node):
-            return  # a dict keyed by a Proxy (or a tuple of them) works: Proxies hash
+        if base.mapping and not _sliced(node):
+            # Proxies hash (by identity): storing under a Proxy key works, and so does reading back
+            # with it (a dict built in this code) or from a defaultdict; reading a dict filled in
+            # `__init__` with a Proxy never finds the stored key
+            if base.kind is Kind.CONTAINER or base.ref == "defaultdict" or _stored(node, ctx):
+                return
+            ctx.report(node, f"dict `{ctx.code(node.value)}` is read with a key that depends on "
+                             f"{ctx.describe(index)}; a Proxy hashes by identity and never equals the stored keys, "
+                             "so the lookup raises `KeyError` while tracing", index)
+            return
         what = f"buffer `{base.ref}`" if base.kind is Kind.BUFFER else f"Python object `{ctx.code(node.value)}`"
         ctx.report(node, f"{what} is concrete while tracing but is indexed with a value that depends on "
                          f"{ctx.describe(index)}; Python's indexing cannot take a Proxy (`TypeError: slice "
                          "indices must be integers`)", index)
+
+
+def _stored(node: cst.Subscript, ctx: RuleContext) -> bool:
+    """``node`` is the target of an assignment (`d[k] = v`, `d[k] += v` reads first: not a store)."""
+    return isinstance(ctx.parent(node), cst.AssignTarget)
 
 
 def _sliced(node: cst.Subscript) -> bool:

@@ -189,3 +189,40 @@ def test_integral_bit(body, name, expected):
             return x
     """
     assert analyze(src)[name].integral is expected
+
+
+PLAIN_HELPERS = """
+class Coder:
+    def __init__(self, clip):
+        self.clip = clip
+
+    def decode(self, deltas):
+        decoded = deltas * self.clip
+        return decoded
+
+
+class Processor:
+    def __call__(self, attn, hidden):
+        processed = attn.proj(hidden)
+        return processed
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+        self.coder = Coder(2.0)
+        self.processor = Processor()
+
+    def forward(self, x):
+        y = self.processor(self, x)
+        return self.coder.decode(y)
+"""
+
+
+def test_methods_and_call_of_plain_helper_objects_on_self_are_followed():
+    """Issue 17: a box coder's `self.coder.decode(...)` and a processor object's `__call__` run
+    while tracing; values flow into them (before, both were opaque and unanalyzed)."""
+    names = analyze(PLAIN_HELPERS)
+    assert names["processed"].taint == Taint.VALUE and names["processed"].is_proxy
+    assert names["decoded"].taint == Taint.VALUE and names["decoded"].is_proxy

@@ -172,6 +172,10 @@ class AstSyntax:
         return isinstance(node, ast.Call)
 
     @staticmethod
+    def is_dict(node: ast.AST) -> bool:
+        return isinstance(node, (ast.Dict, ast.DictComp))
+
+    @staticmethod
     def is_choice(node: ast.AST) -> bool:
         return isinstance(node, (ast.IfExp, ast.BoolOp))
 

@@ -77,7 +77,8 @@ class ClassInfo:
     node: Optional[cst.ClassDef]  #: None for classes of dependency-only files (indexed with `ast`)
     base_names: List[str]  #: dotted names of the bases as written (resolved through imports)
     methods: Dict[str, FunctionRef] = field(default_factory=dict)
-    #: attribute name -> "parameter" | "buffer" | "module" | "container" | "const"
+    #: attribute name -> "parameter" | "buffer" | "module" | "object" (a plain helper object of a
+    #: class in the checked files) | "mapping" / "defaultdict" (a dict) | "container" | "const"
     attr_kinds: Dict[str, str] = field(default_factory=dict)
     #: attribute name -> dotted class name or ClassInfo of a submodule / container element classes
     attr_classes: Dict[str, Tuple[object, ...]] = field(default_factory=dict)

@@ -35,6 +35,8 @@ PARAMETER_CTORS = {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.
 #: `self.x = nn.Buffer(t)` (torch >= 2.5) registers a buffer like `register_buffer("x", t)`: a real
 #: tensor while tracing, not a Proxy (transformers declares ~1,000 of its buffers this way)
 BUFFER_CTORS = {"torch.nn.Buffer", "torch.nn.parameter.Buffer"}
+#: a dict held on `self` (`self._cache = defaultdict(dict)`): a Proxy is a valid key (Proxies hash)
+MAPPING_CTORS = {"dict", "collections.defaultdict", "collections.OrderedDict", "defaultdict", "OrderedDict"}
 #: dotted-name prefix of calls to `torch.fx.wrap`ped functions (torch-side: a recorded node)
 WRAPPED_PREFIX = "torch.fx.wrapped:"
 CONSTANT_FOLDING_FREE = {"torch.jit.is_scripting", "torch.jit.is_tracing", "torch.is_tensor", "torch.finfo",
@@ -148,7 +150,8 @@ class Project:
         return None
 
     def class_attrs(self, cls: ClassInfo) -> Dict[str, str]:
-        """attribute -> kind ("parameter", "buffer", "module", "container", "const"), bases first."""
+        """attribute -> kind ("parameter", "buffer", "module", "object", "mapping", "defaultdict",
+        "container", "const"), bases first."""
         if cls.attrs_scanned:
             return cls.attr_kinds
         cls.attrs_scanned = True
@@ -231,6 +234,10 @@ class Project:
                 options = tuple(Value(Kind.MODULE, ref=c, const=f"{owner}.{attr}") for c in classes)
                 return Value(Kind.MODULE, items=options, const=f"{owner}.{attr}")
             return Value(Kind.MODULE, ref=classes[0] if classes else None, const=f"{owner}.{attr}")
+        if kind in ("mapping", "defaultdict"):  # ref: which kind of dict (a defaultdict never misses)
+            return Value(Kind.CONST, mapping=True, ref=kind)
+        if kind == "object" and len(classes) == 1:  # a plain helper object: methods and __call__ are followed
+            return Value(Kind.MODULE, ref=classes[0], const=f"{owner}.{attr}")
         if kind == "container":
             items = tuple(Value(Kind.MODULE, ref=c, const=f"{owner}.{attr}[]") for c in classes) or None
             return Value(Kind.MODULE_CONTAINER, ref=f"{owner}.{attr}", items=items)
@@ -313,7 +320,8 @@ class Project:
             return result if result is not None else CONCRETE
         cls = callee.ref
         if isinstance(cls, ClassInfo):
-            forward = self.find_method(cls, "forward")
+            # an nn.Module runs `forward`; a plain helper object (an attention processor) its `__call__`
+            forward = self.find_method(cls, "forward") or self.find_method(cls, "__call__")
             if forward is not None:
                 chain = frame.chain + (forward.qualname if forward.cls is cls else f"{cls.name}.forward",)
                 return analysis.invoke(forward, args, dict(kwargs), callee, chain, frame.entry_module)
@@ -544,7 +552,8 @@ class _InitScanner:
 
     def _set(self, attr: str, kind: str, classes: Tuple[object, ...] = ()) -> None:
         previous = self.cls.attr_kinds.get(attr)
-        if previous in ("parameter", "buffer", "module", "container") and kind == "const":
+        if previous in ("parameter", "buffer", "module", "object", "mapping", "defaultdict", "container") \
+                and kind == "const":
             return  # `self.x = None` before/after a real registration: keep the registration
         if previous == kind == "module":  # assigned in several branches: any of them
             old = self.cls.attr_classes.get(attr, ())
@@ -574,6 +583,9 @@ class _InitScanner:
             if qualified in BUFFER_CTORS:
                 self._set(attr, "buffer")
                 return
+            if qualified in MAPPING_CTORS:
+                self._set(attr, "defaultdict" if last == "defaultdict" else "mapping")
+                return
             if qualified.startswith(NN_PREFIX) and last in MODULE_CONTAINERS:
                 self._set(attr, "container", self._element_classes(value))
                 return
@@ -581,6 +593,13 @@ class _InitScanner:
             if target is not None:
                 self._set(attr, "module", (target,))
                 return
+            helper = self._plain_class_for(qualified)
+            if helper is not None:  # `self.coder = BoxCoder(...)`: its methods run while tracing
+                self._set(attr, "object", (helper,))
+                return
+        if self.syntax.is_dict(value):
+            self._set(attr, "mapping")
+            return
         name = self.syntax.name(value)
         if name is not None and name in self.locals:
             self._set(attr, "module", (self.locals[name],))
@@ -605,6 +624,16 @@ class _InitScanner:
         if isinstance(hit, ClassInfo) and self.project.is_module_class(hit):
             return hit
         return None
+
+    def _plain_class_for(self, qualified: str) -> Optional[ClassInfo]:
+        """A class of the checked files that is not an nn.Module (a box coder, an attention
+        processor): FX runs its methods like any Python code reached from `forward`."""
+        if qualified.startswith(NN_PREFIX) or _is_external_prefix(qualified):
+            return None
+        local = self.module.classes.get(qualified.rsplit(".", 1)[-1]) if qualified.startswith(
+            f"{self.module.name}.") or "." not in qualified else None
+        hit = local if local is not None else self.project.lookup(qualified)
+        return hit if isinstance(hit, ClassInfo) and not self.project.is_module_class(hit) else None
 
     def _element_classes(self, call) -> Tuple[object, ...]:
         found: List[object] = []
@@ -666,6 +695,10 @@ class CstSyntax:
     @staticmethod
     def is_call(node: cst.CSTNode) -> bool:
         return isinstance(node, cst.Call)
+
+    @staticmethod
+    def is_dict(node: cst.CSTNode) -> bool:
+        return isinstance(node, (cst.Dict, cst.DictComp))
 
     @staticmethod
     def is_choice(node: cst.CSTNode) -> bool:

@@ -82,8 +82,9 @@ class Value:
     integral: bool = False
     #: the (values, indices) result of max/min(dim)/topk/sort: element 1 and `.indices` are integral
     indices_pair: bool = False
-    #: a CONTAINER that is a dict built in the code (`{}`, `dict(...)`, a dict comprehension): a
-    #: Proxy (or a tuple of them) is a valid key, since Proxies hash; a list index must be an int
+    #: a dict: a CONTAINER built in the code (`{}`, `dict(...)`, a dict comprehension), or a CONST
+    #: attribute built as one in `__init__` (`defaultdict(...)`): a Proxy (or a tuple of them) is a
+    #: valid key, since Proxies hash; a list index must be an int
     mapping: bool = False
     #: `kwargs.get("k")` / `kwargs.pop("k", ...)` of a traced entry's own `**kwargs`, unchanged since
     #: (kept through assignments, unlike ``param``): ``'kwargs["k"]'``. A Proxy, never None (TRC501)
