@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Tup
 
 from fxlint.cache import ResultCache, digest_bytes, digest_file, names_digest, rules_fingerprint
 from fxlint.config import Config
-from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem
+from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, merge_reports
 from fxlint.files import collect
 
 if TYPE_CHECKING:
@@ -191,8 +191,7 @@ def _finalize(diagnostics: List[Diagnostic], config: Config) -> Tuple[Diagnostic
         if not _selected(d.code, config.select, config.ignore + config.ignored_for(d.filename)):
             continue
         key = (os.path.abspath(d.filename), d.location.row, d.location.column, d.code)
-        if key not in unique or len(d.reached_from) < len(unique[key].reached_from):
-            unique[key] = d
+        unique[key] = merge_reports(unique.get(key), d)
     return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
 
 

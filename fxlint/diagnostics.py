@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List, Optional, Tuple, Union
 
 DOCS_URL = "https://github.com/fxlint/fxlint/blob/main/README.md#rule-{code}"
@@ -130,6 +130,8 @@ class Diagnostic:
     fix: Optional[Fix] = None
     #: guidance when no automatic fix exists (what to change by hand)
     help: str = ""
+    #: the models ("module.Class", sorted) whose tracing reaches this line: how many a fix unblocks
+    entries: Tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -137,6 +139,17 @@ class Diagnostic:
 
     def sort_key(self) -> tuple:
         return (self.filename, self.location.row, self.location.column, self.code)
+
+
+def merge_reports(kept: Optional[Diagnostic], new: Diagnostic) -> Diagnostic:
+    """One finding reported through several entries (or checks): the shortest chain is shown, and
+    the models reaching it are all kept (the root-cause ranking counts them)."""
+    if kept is None:
+        return new
+    best = new if len(new.reached_from) < len(kept.reached_from) else kept
+    entries = tuple(sorted(set(kept.entries) | set(new.entries)))
+    return best if entries == best.entries else replace(best, entries=entries)
+
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for, pa
 from fxlint.analysis.light_index import first_line
 from fxlint.analysis.references import referenced_class_names
 from fxlint.analysis.semantics import Project
-from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step
+from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step, merge_reports
 from fxlint.positions import PositionIndex
 from fxlint.suppression import Suppressions
 
@@ -418,8 +418,7 @@ class Checker:
             if sup.suppresses(d.code, d.location.row, d.end_location.row):
                 continue
             key = (d.filename, d.location.row, d.location.column, d.code)
-            if key not in out or len(d.reached_from) < len(out[key].reached_from):
-                out[key] = d
+            out[key] = merge_reports(out.get(key), d)
         return tuple(sorted(out.values(), key=Diagnostic.sort_key))
 
     def _suppressions_of(self, module: ModuleSource) -> Suppressions:
@@ -480,7 +479,7 @@ class Checker:
         return Diagnostic(
             rule.code, rule.name(), rule.hazard, f.message, f.module.path,
             Location(line, col + 1), Location(end_line, end_col + 1),
-            tuple(steps), f.chain, source, f.fix, f.help,
+            tuple(steps), f.chain, source, f.fix, f.help, f.entries,
         )
 
 

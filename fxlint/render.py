@@ -123,14 +123,42 @@ def summary(result: CheckResult, style: Style) -> str:
     extra = f"\n{safe} fixable with `fxlint fix --apply`." if safe else ""
     if unsafe:
         extra += f"\n{unsafe} {'more ' if safe else ''}fixable with `fxlint fix --apply --unsafe-fixes` (review them)."
+    if n > ROOT_CAUSES_AFTER:
+        causes = root_causes(result)
+        if causes:
+            extra += "\n" + "\n".join(causes)
     return style.bold(head) + tail + extra
 
 
 def statistics(result: CheckResult) -> str:
     counts = Counter((d.code, d.rule) for d in result.diagnostics)
     width = max((len(str(c)) for c in counts.values()), default=1)
-    return "\n".join(f"{count:>{width}}  {code}  {rule}" for (code, rule), count in
-                     sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    lines = [f"{count:>{width}}  {code}  {rule}" for (code, rule), count in
+             sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    causes = root_causes(result)
+    return "\n".join(lines + ([""] + causes if causes else []))
+
+
+#: how many lines the root-cause view lists
+ROOT_CAUSES_SHOWN = 10
+#: a text report longer than this ends with the root-cause view (a short one is read whole)
+ROOT_CAUSES_AFTER = 50
+
+
+def root_causes(result: CheckResult, limit: int = ROOT_CAUSES_SHOWN) -> List[str]:
+    """The lines reached by the most models (entry points), most first: a hazard in a shared helper
+    blocks every model that reaches it, so these are the few lines to fix first. Empty when no
+    line is reached by two or more models."""
+    ranked = sorted((d for d in result.diagnostics if len(d.entries) > 1),
+                    key=lambda d: (-len(d.entries), d.sort_key()))
+    if not ranked:
+        return []
+    width = len(str(len(ranked[0].entries)))
+    out = [f"Lines reached by the most models (fix these first; {len(ranked)} line(s) reached by two or more):"]
+    for d in ranked[:limit]:
+        out.append(f"  {len(d.entries):>{width}} models  {display_path(d.filename)}:{d.location.row}  "
+                   f"{d.code}  {d.rule}")
+    return out
 
 
 # ------------------------------------------------------------------------- json
@@ -158,6 +186,7 @@ def diagnostic_json(d: Diagnostic) -> Dict[str, object]:
         "provenance": [{"row": s.row, "text": s.text, **({"filename": s.filename} if s.filename else {})}
                        for s in d.provenance],
         "reached_from": list(d.reached_from),
+        "entries": list(d.entries),
         "help": d.help,
     }
 

@@ -357,3 +357,68 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(work):
     # machine formats never have colour, even on a terminal
     sarif_on_tty = _run_on_pty(["check", "--no-cache", "--format", "json", "hazard.py"], work, {})
     assert not ANSI.search(sarif_on_tty)
+
+
+SHARED_HELPER = {
+    "helpers.py": """
+        import torch
+
+
+        def window_pad(x, ws):
+            H = x.shape[-1]
+            if H % ws != 0:
+                x = torch.nn.functional.pad(x, (0, ws - H % ws))
+            return x
+    """,
+    "a.py": """
+        import torch.nn as nn
+        from helpers import window_pad
+
+
+        class NetA(nn.Module):
+            def forward(self, x):
+                return window_pad(x, 4)
+
+
+        class NetB(nn.Module):
+            def forward(self, x):
+                return window_pad(x, 8) * 2
+    """,
+    "b.py": """
+        import torch.nn as nn
+        from helpers import window_pad
+
+
+        class NetC(nn.Module):
+            def forward(self, x):
+                return window_pad(x, 2)
+
+
+        class Lonely(nn.Module):
+            def forward(self, x):
+                if x.sum() > 0:
+                    return x
+                return -x
+    """,
+}
+
+
+def test_root_causes_rank_lines_by_the_models_reaching_them(tmp_path):
+    """Issue 17: a shared helper's line blocks every model that reaches it; it is reported once,
+    with all of them (across files, in one and in two processes), and `--statistics` ranks it."""
+    import textwrap
+
+    from fxlint.api import check_paths
+    from fxlint.config import Config
+    from fxlint.render import root_causes
+
+    for name, text in SHARED_HELPER.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    results = [check_paths([tmp_path], Config(), jobs=jobs, use_cache=False) for jobs in (1, 2)]
+    assert results[0].diagnostics == results[1].diagnostics
+    by_line = {(Path(d.filename).name, d.location.row): d for d in results[0].diagnostics}
+    shared = by_line[("helpers.py", 7)]
+    assert shared.entries == ("a.NetA", "a.NetB", "b.NetC")
+    assert by_line[("b.py", 13)].entries == ("b.Lonely",)
+    causes = root_causes(results[0])
+    assert len(causes) == 2 and causes[1].split()[:2] == ["3", "models"] and "helpers.py:7" in causes[1]

@@ -35,6 +35,8 @@ class Finding:
     statement: Optional[cst.CSTNode] = None
     #: the LibCST module ``node`` belongs to (a dependency file's may be a partial tree)
     tree: Optional[cst.Module] = None
+    #: the models ("module.Class") whose tracing reaches the reporting function
+    entries: Tuple[str, ...] = ()
 
 
 class RuleContext:
@@ -150,7 +152,7 @@ class RuleContext:
                fix: Optional[Fix] = None, help: str = "") -> None:
         self._sink.append(Finding(self.rule, node, self.module, message, value, self.reach.chain, fix,
                                   help or getattr(self.rule, "help", ""), self.statement_of(node),
-                                  self.reach.func.tree))
+                                  self.reach.func.tree, self.analysis.entries_of(self.reach.func.node)))
 
     def statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The innermost statement containing ``node`` (a descendant of the node being visited)."""

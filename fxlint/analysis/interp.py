@@ -86,6 +86,12 @@ class Analysis:
         #: the `forward` definitions run as traced roots (not blocks analyzed alone for want of a
         #: parent): what `symbolic_trace(model)` calls with placeholders
         self.roots: Set[cst.FunctionDef] = set()
+        #: every traced root analyzed ("module.Class", its forward): a model one would trace
+        self.entry_points: List[Tuple[str, cst.FunctionDef]] = []
+        #: function -> the functions it calls (memoised calls included): who reaches what
+        self.calls: Dict[cst.FunctionDef, Set[cst.FunctionDef]] = {}
+        self._calling: List[cst.FunctionDef] = []
+        self._entries: Optional[Dict[cst.FunctionDef, Tuple[str, ...]]] = None
 
     @property
     def optional_uses(self):
@@ -107,9 +113,27 @@ class Analysis:
         self_value = Value(Kind.SELF, ref=cls)
         args = self._entry_arguments(forward.node, "block-input" if as_block else "input")
         entry = f"{cls.name}.forward" if forward.cls is cls else f"{cls.name}.forward ({forward.qualname})"
-        if not as_block:
+        if not as_block:  # a block analyzed alone for want of a parent is no model one traces
             self.roots.add(forward.node)
+            self.entry_points.append((f"{cls.module.name}.{cls.name}" if cls.module.name else cls.name, forward.node))
+            self._entries = None
         self.invoke(forward, args, {}, self_value, (entry,), cls.module.name)
+
+    def entries_of(self, func: cst.FunctionDef) -> Tuple[str, ...]:
+        """The entries (models one would trace, "module.Class") whose tracing reaches ``func``."""
+        if self._entries is None:
+            found: Dict[cst.FunctionDef, Set[str]] = {}
+            for name, root in self.entry_points:
+                stack, seen = [root], {root}
+                while stack:
+                    node = stack.pop()
+                    found.setdefault(node, set()).add(name)
+                    for callee in self.calls.get(node, ()):
+                        if callee not in seen:
+                            seen.add(callee)
+                            stack.append(callee)
+            self._entries = {node: tuple(sorted(names)) for node, names in found.items()}
+        return self._entries.get(func, ())
 
     def value(self, node: cst.CSTNode) -> Optional[Value]:
         return self.facts.get(node)
@@ -130,6 +154,8 @@ class Analysis:
         if reach is None:
             reach = self.reached[func.node] = Reach(func, chain)
         reach.entry_modules.add(entry_module)
+        if self._calling:
+            self.calls.setdefault(self._calling[-1], set()).add(func.node)
         if len(chain) > MAX_DEPTH:
             return proxy_from(list(args) + list(kwargs.values()))
         env = self._bind(func, args, kwargs, self_value, is_entry=len(chain) == 1)
@@ -140,7 +166,11 @@ class Analysis:
             return proxy_from(list(env.values()))
         self._active.add(key)
         frame = Frame(func, env, self_value, chain, entry_module)
-        self.run_block(func.node.body, frame)
+        self._calling.append(func.node)
+        try:
+            self.run_block(func.node.body, frame)
+        finally:
+            self._calling.pop()
         self._active.discard(key)
         result: Optional[Value] = None
         for r in frame.returns:
