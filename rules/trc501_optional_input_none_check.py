@@ -113,6 +113,17 @@ class OptionalInputNoneCheck(Rule):
                 return x
     """, message_contains="forward input `past`", line=3), Invalid("""
         class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(10, 4)
+            def forward(self, input_ids=None, inputs_embeds=None):
+                if input_ids is not None and inputs_embeds is not None:
+                    raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+                if inputs_embeds is None:
+                    inputs_embeds = self.embed(input_ids)
+                return inputs_embeds
+    """, message_contains="takes the branch that raises", line=6), Invalid("""
+        class M(nn.Module):
             def forward(self, x, **kwargs):
                 mask = kwargs.get("mask")
                 if mask is not None:
@@ -136,14 +147,37 @@ class OptionalInputNoneCheck(Rule):
                     return
                 if value is not None and value.param is not None and not from_block_input(value):
                     branching = _branching(node, ctx)
+                    verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
+                    if branching is not None and _raise_taken(branching, ctx):
+                        ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
+                                         f"`{value.param}` is a Proxy, never None, so tracing takes the branch that "
+                                         "raises (`if a is not None and b is not None: raise ValueError(...)` on "
+                                         "two Optional inputs stops every plain `symbolic_trace`)", value)
+                        return
                     if branching is not None and ctx.analysis.optional_uses.only_forwarded(value, branching):
                         return  # the baked branch only hands the input on: None passes through at run time
-                    verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
                     ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
                                      f"`{value.param}` is a Proxy, never None, so this branch is baked into the "
                                      "graph and the traced module misbehaves when called with None", value)
                     return
             left = target.comparator
+
+
+def _raise_taken(branching: cst.CSTNode, ctx: RuleContext) -> bool:
+    """Does tracing (every input a Proxy) take a side of ``branching`` that starts with `raise`?"""
+    if not isinstance(branching, cst.If):
+        return False
+    test = ctx.value(branching.test)
+    if test is None or not test.has_const or test.traced:
+        return False
+    if test.const:
+        block = branching.body
+    elif isinstance(branching.orelse, cst.Else):
+        block = branching.orelse.body
+    else:
+        return False
+    first = block.body[0] if isinstance(block, cst.IndentedBlock) and block.body else None
+    return isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Raise)
 
 
 def _branching(node: cst.CSTNode, ctx: RuleContext):

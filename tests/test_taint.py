@@ -226,3 +226,24 @@ def test_methods_and_call_of_plain_helper_objects_on_self_are_followed():
     names = analyze(PLAIN_HELPERS)
     assert names["processed"].taint == Taint.VALUE and names["processed"].is_proxy
     assert names["decoded"].taint == Taint.VALUE and names["decoded"].is_proxy
+
+
+OMITTED_OPTIONAL = """
+class Net(nn.Module):
+    def forward(self, input_ids, attention_mask=None, flag=None):
+        if attention_mask is None:
+            made = torch.ones(input_ids.shape[0], input_ids.shape[1])
+            attention_mask = made
+        if not (flag is not None):
+            unflagged = input_ids * 2
+        return input_ids * attention_mask
+"""
+
+
+def test_the_none_path_of_an_entrys_optional_input_is_analyzed():
+    """Issue 17: plain `symbolic_trace` makes `attention_mask` a Proxy (never None), but a root that
+    calls the model without it takes the `is None` path; both paths are analyzed (the body used to
+    be skipped as dead), also through `not`."""
+    names = analyze(OMITTED_OPTIONAL)
+    assert names["made"].is_proxy
+    assert names["unflagged"].is_proxy

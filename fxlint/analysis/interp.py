@@ -259,7 +259,8 @@ class Analysis:
 
     def _stmt_If(self, stmt: cst.If, frame: Frame) -> None:
         test = self.eval(stmt.test, frame)
-        if test.has_const and not test.traced:  # decided while tracing (e.g. `proxy is not None`)
+        # decided while tracing (e.g. `proxy is not None`); on an omittable input, both ways
+        if test.has_const and not test.traced and not test.plain_only:
             if test.const:
                 self.run_block(stmt.body, frame)
             elif isinstance(stmt.orelse, cst.If):
@@ -443,6 +444,8 @@ class Analysis:
         operand = self.eval(node.expression, frame)
         if operand.traced:
             return proxy_from([operand]).derived(integral=operand.integral and operand.is_proxy)
+        if operand.has_const and isinstance(node.operator, cst.Not):
+            return const(not operand.const).derived(plain_only=operand.plain_only)
         return operand if operand.has_const else CONCRETE
 
     def _ex_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
@@ -450,7 +453,8 @@ class Analysis:
         if left.has_const and not left.traced:  # Python short-circuits: the right side may never run
             if bool(left.const) == isinstance(node.operator, cst.Or):
                 return left
-            return self.eval(node.right, frame)
+            right = self.eval(node.right, frame)
+            return right.derived(plain_only=True) if left.plain_only and right.has_const else right
         return join(left, self.eval(node.right, frame))
 
     def _ex_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
@@ -598,13 +602,22 @@ def _dtype_read(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value in ("dtype", "device")
 
 
+def _omittable(value: Value) -> bool:
+    """A traced entry's own input that defaults to None: `symbolic_trace(model)` makes it a Proxy
+    (never None), but a root that calls the model without it (`self.model(input_ids=ids)`, the way
+    transformers models are traced) takes the `is None` path."""
+    origin = value.origin
+    return value.param is not None and origin is not None and origin.kind == "input" and origin.default == "None"
+
+
 def _identity_test(node: cst.Comparison, values: List[Value]) -> Value:
     """`proxy is None` is False and `proxy is not None` True while tracing: a Proxy is never None."""
     if len(node.comparisons) == 1 and isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot)):
         left, right = values
         if (left.is_proxy and right.has_const and right.const is None) or \
                 (right.is_proxy and left.has_const and left.const is None):
-            return const(isinstance(node.comparisons[0].operator, cst.IsNot))
+            answer = const(isinstance(node.comparisons[0].operator, cst.IsNot))
+            return answer.derived(plain_only=True) if _omittable(left if left.is_proxy else right) else answer
     return CONCRETE
 
 

@@ -89,6 +89,10 @@ class Value:
     #: `kwargs.get("k")` / `kwargs.pop("k", ...)` of a traced entry's own `**kwargs`, unchanged since
     #: (kept through assignments, unlike ``param``): ``'kwargs["k"]'``. A Proxy, never None (TRC501)
     kwargs_key: Optional[str] = None
+    #: a const that answers plain `symbolic_trace` only (`mask is None` on an entry's Optional
+    #: input: False, since every input is a Proxy); a root that omits the input gets the other
+    #: answer, so both paths of a branch on it are analyzed
+    plain_only: bool = False
 
     @property
     def is_proxy(self) -> bool:
@@ -180,6 +184,8 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
         return a
     if a.is_proxy or b.is_proxy:
         base = a if a.is_proxy else b
+        if b.is_proxy and b.param is not None and a.param is None:
+            base = b  # `if mask is None: mask = torch.ones(...)`: the input itself names the provenance
         other = b if base is a else a
         return base.derived(taint=either(a.taint, b.taint), param=a.param if a.param == b.param else None,
                             opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque,
