@@ -165,3 +165,53 @@ def test_a_module_class_that_builds_the_class_still_makes_it_a_block(tmp_path):
     result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
     [d] = result.diagnostics
     assert d.code == "TRC101" and d.reached_from[0].startswith("Net.")
+
+
+REGISTRY = """
+    import torch
+
+
+    def sdpa_mask(batch_size, seq_len, dtype):
+        return torch.zeros(batch_size, seq_len)
+
+
+    def eager_mask(batch_size, seq_len, dtype):
+        min_dtype = torch.finfo(dtype).min
+        return torch.full((batch_size, seq_len), min_dtype)
+
+
+    class Interface:
+        _global_mapping = {"sdpa": sdpa_mask, "eager": eager_mask}
+
+        def get_interface(self, key, default):
+            return self._global_mapping.get(key, default)
+
+
+    ALL_MASKS = Interface()
+    PLAIN = {"sdpa": sdpa_mask}
+"""
+
+DISPATCHER = """
+    import torch.nn as nn
+    from masks import ALL_MASKS, PLAIN
+
+
+    class Model(nn.Module):
+        def __init__(self, impl="sdpa"):
+            super().__init__()
+            self.impl = impl
+
+        def forward(self, x):
+            mask = ALL_MASKS.get_interface(self.impl, None)(x.shape[0], x.shape[1], x.dtype)
+            other = PLAIN[self.impl](x.shape[0], x.shape[1], x.dtype)
+            return x + mask[..., None] + other[..., None]
+"""
+
+
+def test_functions_reached_through_a_registry_are_analyzed(tmp_path):
+    """Issue 17: `REGISTRY[impl](...)` / `REGISTRY.get_interface(impl, default)(...)` may call any
+    function of a module-level dict (or of a class body's dict, transformers' attention and mask
+    interfaces); each is analyzed with the caller's values (they were opaque before)."""
+    found = _check(tmp_path, {"masks.py": REGISTRY, "model.py": DISPATCHER})
+    assert ("masks.py", 6, "TRC207") in found  # sdpa_mask, through both dispatches
+    assert ("masks.py", 10, "TRC209") in found  # eager_mask: finfo of a traced dtype

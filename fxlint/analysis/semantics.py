@@ -25,6 +25,7 @@ from fxlint.analysis.interp import (
     Frame,
 )
 from fxlint.analysis.init_syntax import init_syntax
+from fxlint.analysis.registries import registry_names
 from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
 from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, join, proxy_from
 
@@ -181,12 +182,35 @@ class Project:
             hit = self.lookup(target) if not _is_external_prefix(target) else None
             if isinstance(hit, FunctionRef):
                 return Value(Kind.FUNCTION, ref=(hit, None, None))
-            return Value(Kind.EXTERNAL, ref=target)
+            registry = self._imported_registry(target) if hit is None and not _is_external_prefix(target) else None
+            return registry if registry is not None else Value(Kind.EXTERNAL, ref=target)
         if name in module.globals_assigned:
-            return CONCRETE
+            registry = self._registry(module, name)
+            return registry if registry is not None else CONCRETE
         if name in BUILTIN_NAMES:
             return Value(Kind.EXTERNAL, ref=f"builtins.{name}")
         return CONCRETE
+
+    def _registry(self, module: ModuleSource, name: str) -> Optional[Value]:
+        """A module-level dict of functions (or an instance of a class holding one): a CONTAINER of
+        the FUNCTION values it may hand out (fxlint/analysis/registries.py)."""
+        options = []
+        for written in registry_names(module, name):
+            value = self.global_value(module, written) if "." not in written else None
+            if value is None:
+                hit = self.lookup(module.resolve_name(written))
+                value = Value(Kind.FUNCTION, ref=(hit, None, None)) if isinstance(hit, FunctionRef) else None
+            if value is not None and value.kind is Kind.FUNCTION and value.items is None:
+                options.append(value)
+        return Value(Kind.CONTAINER, items=tuple(options), mapping=True) if options else None
+
+    def _imported_registry(self, target: str) -> Optional[Value]:
+        """`from ..masking_utils import ALL_MASK_ATTENTION_FUNCTIONS`: a registry of another checked file."""
+        head, _, last = target.rpartition(".")
+        module = self.module_named(head) if head else None
+        if module is None or last not in module.globals_assigned:
+            return None
+        return self._registry(module, last)
 
     # ------------------------------------------------------------------ attributes
     def attribute(self, base: Value, attr: str, frame: Frame) -> Value:
@@ -251,6 +275,8 @@ class Project:
             if base.indices_pair:  # `torch.max(x, 2)[1]`
                 return out.derived(integral=len(index) == 1 and index[0].const == 1)
             return out.derived(integral=base.integral)
+        if _is_registry(base):  # `MASK_FUNCTIONS[config.impl]`: any of them
+            return _choice(base.items or ())
         if base.kind is Kind.CONTAINER:
             if base.items is not None and len(index) == 1 and isinstance(index[0].const, int) \
                     and -len(base.items) <= index[0].const < len(base.items):
@@ -284,6 +310,16 @@ class Project:
                 return out
             if receiver is not None and receiver.kind is Kind.CONTAINER and receiver.traced:
                 return _container_method(receiver, node.func.attr.value, every)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in REGISTRY_GETTERS:
+            receiver = analysis.value(node.func.value)
+            if receiver is not None and _is_registry(receiver):  # `FUNCS.get_interface(impl, default)`
+                defaults = [a for a in args[1:2] if a.kind is Kind.FUNCTION]
+                return _choice(tuple(receiver.items or ()) + tuple(defaults))
+        if callee.kind is Kind.FUNCTION and callee.items:  # one of a registry's functions
+            result: Optional[Value] = None
+            for option in callee.items:
+                result = join(result, self._call_function(option, list(args), dict(kwargs), frame, analysis))
+            return result if result is not None else CONCRETE
         if callee.kind is Kind.FUNCTION:
             return self._call_function(callee, args, kwargs, frame, analysis)
         if callee.kind in (Kind.MODULE, Kind.SELF):
@@ -376,6 +412,23 @@ class Project:
                              or not name.startswith("torch.Size") else None)
             return out.derived(**dtypes.function_result(name, node, args, analysis.value))
         return proxy_from(every)
+
+
+#: methods that hand out a registry's function (`dict.get`, transformers' `get_interface`)
+REGISTRY_GETTERS = frozenset(("get", "get_interface", "__getitem__"))
+
+
+def _is_registry(value: Value) -> bool:
+    return value.kind is Kind.CONTAINER and value.mapping and bool(value.items) and \
+        all(v.kind is Kind.FUNCTION for v in value.items or ())
+
+
+def _choice(options: Tuple[Value, ...]) -> Value:
+    """One of several functions (a registry's): calling it runs each, joined."""
+    if len(options) == 1:
+        return options[0]
+    # ref: the first option, for code that names the callee (`ctx.qualified`); calls run them all
+    return Value(Kind.FUNCTION, ref=options[0].ref, items=options) if options else CONCRETE
 
 
 def _kwargs_key(receiver: Value, node: cst.Call) -> Optional[str]:

@@ -1,0 +1,96 @@
+"""Module-level registries of functions: what a dispatch like ``ATTENTION_FUNCTIONS[impl](...)`` may call.
+
+Real libraries pick an implementation at run time from a dict of functions — a dict display
+(``MASKS = {"sdpa": sdpa_mask, "eager": eager_mask}``) or an instance of a class whose body holds
+one (transformers' ``ALL_MASK_ATTENTION_FUNCTIONS = AttentionMaskInterface()`` with
+``_global_mapping = {...}``). Which key is used depends on configuration the analysis does not
+see, so every function of the registry is a possible callee (path-insensitive, like the rest).
+
+Read lazily with the stdlib ``ast`` from the module's text, once per module (most registries
+are never consulted). Blind spot: entries added at run time (``register(...)``) are not seen.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional, Tuple
+
+
+_CACHE: Dict[Tuple[str, int], Dict[str, Tuple[str, ...]]] = {}
+
+
+def registry_names(module, name: str) -> Tuple[str, ...]:
+    """The dotted names (as written, unresolved) of the functions module-level ``name`` holds: a
+    dict display of names, or a call of a class of the same module whose body assigns one."""
+    table = _table(module)
+    return table.get(name, ())
+
+
+def _table(module) -> Dict[str, Tuple[str, ...]]:
+    key = (module.path, hash(module.text))
+    found = _CACHE.get(key)
+    if found is None:
+        try:
+            tree = ast.parse(module.text)
+        except (SyntaxError, ValueError, RecursionError):
+            tree = ast.Module(body=[], type_ignores=[])
+        found = _CACHE[key] = _read(tree)
+    return found
+
+
+def _read(tree: ast.Module) -> Dict[str, Tuple[str, ...]]:
+    class_dicts: Dict[str, Tuple[str, ...]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ClassDef):
+            names: List[str] = []
+            for inner in stmt.body:
+                value = _assigned_value(inner)
+                if isinstance(value, ast.Dict):
+                    names.extend(_function_names(value))
+            if names:
+                class_dicts[stmt.name] = tuple(names)
+    out: Dict[str, Tuple[str, ...]] = {}
+    for stmt in tree.body:
+        value = _assigned_value(stmt)
+        target = _single_target(stmt)
+        if value is None or target is None:
+            continue
+        if isinstance(value, ast.Dict):
+            names = _function_names(value)
+            if names:
+                out[target] = tuple(names)
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in class_dicts:
+            out[target] = class_dicts[value.func.id]
+    return out
+
+
+def _assigned_value(stmt: ast.stmt) -> Optional[ast.expr]:
+    if isinstance(stmt, ast.Assign):
+        return stmt.value
+    if isinstance(stmt, ast.AnnAssign):
+        return stmt.value
+    return None
+
+
+def _single_target(stmt: ast.stmt) -> Optional[str]:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0].id
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.target.id
+    return None
+
+
+def _function_names(value: ast.Dict) -> List[str]:
+    """Every value of the display that names something (`sdpa_mask`, `flex.attention`); a display
+    with other values (numbers, strings, calls) is configuration, not a registry."""
+    names = [_dotted(v) for v in value.values]
+    return names if names and all(names) else []
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else ""
+    return ""
