@@ -1,6 +1,6 @@
 """TRC405: the traced root's `forward` is wrapped by a decorator whose wrapper takes `*args`/`**kwargs`."""
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import libcst as cst
 
@@ -14,7 +14,8 @@ from fxlint.rule import Invalid, Rule, Valid
 class DecoratedForwardRoot(Rule):
     """
     ## What it does
-    Finds a decorator on the `forward()` of a model you would trace (an entry point, not a
+    Finds, at the wrapper's own `def` (once, with every model it blocks), a decorator on the
+    `forward()` of a model you would trace (an entry point, not a
     block its parent calls) when that `forward` takes keyword-only parameters, `*args` or
     `**kwargs`, and the decorator is defined in the checked files and returns a wrapper that takes
     `*args` or `**kwargs` (`def wrapper(self, *args, **kwargs)`), as transformers'
@@ -124,29 +125,33 @@ class DecoratedForwardRoot(Rule):
             @returns_tuple
             def forward(self, x, mask=None, **kwargs):
                 return x + 1
-    """, message_contains="`@returns_tuple`", line=12)]
+    """, message_contains="of `@returns_tuple` becomes the traced root", line=4)]
 
     def visit_Decorator(self, node: cst.Decorator, ctx: RuleContext) -> None:
         func = ctx.function.node
         if func.name.value != "forward" or func not in ctx.analysis.roots or not _star_or_kwonly(func):
             return
-        wrapper = _star_wrapper(ctx, node.decorator)
-        if wrapper is None:
+        found = _star_wrapper(ctx, node.decorator)
+        if found is None:
             return
         # stacked decorators: FX calls the outermost wrapper; report the first one only
         earlier = func.decorators[:func.decorators.index(node)] if node in func.decorators else ()
         if any(_star_wrapper(ctx, d.decorator) is not None for d in earlier):
             return
-        ctx.report(node, f"`@{ctx.code(node.decorator)}` wraps the traced `forward` in `{wrapper}`: symbolic_trace "
-                         "makes placeholders for `forward`'s own parameters, and since they include keyword-only or "
-                         "star parameters it rewrites the *wrapper's* code to take them positionally: the wrapper's "
-                         "`args`/`kwargs` become Proxies (`TraceError: Proxy object cannot be iterated`) or its code is "
-                         "too small (`ValueError: code: co_varnames is too small`)")
+        decorator, inner = found
+        # reported once, at the wrapper (where torch stops), for every model whose root it wraps
+        ctx.report_in(decorator, inner, f"`{inner.name.value}({_signature(inner)})` of `@{dotted(node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator)}` "
+                      "becomes the traced root when it decorates a model's `forward` with keyword-only or star "
+                      "parameters: symbolic_trace makes placeholders for `forward`'s own parameters and rewrites the "
+                      "*wrapper's* code to take them positionally, so its `args`/`kwargs` become Proxies "
+                      "(`TraceError: Proxy object cannot be iterated`) or its code is too small (`ValueError: code: "
+                      "co_varnames is too small`)", f"@{decorator.qualname}")
 
 
-def _star_wrapper(ctx: RuleContext, decorator: cst.BaseExpression) -> Optional[str]:
-    """`wrapper(self, *args, **kwargs)` when ``decorator`` (a name, or a call of a decorator factory)
-    resolves to a function of the checked files that returns a nested def taking `*args`/`**kwargs`."""
+def _star_wrapper(ctx: RuleContext, decorator: cst.BaseExpression) -> Optional[Tuple[FunctionRef, cst.FunctionDef]]:
+    """(the decorator's definition, its wrapper def) when ``decorator`` (a name, or a call of a
+    decorator factory) resolves to a function of the checked files that returns a nested def taking
+    `*args`/`**kwargs`."""
     factory = isinstance(decorator, cst.Call)
     name = dotted(decorator.func if factory else decorator)
     if not name:
@@ -162,7 +167,7 @@ def _star_wrapper(ctx: RuleContext, decorator: cst.BaseExpression) -> Optional[s
     inner = _returned_def(body)
     if inner is None or not (isinstance(inner.params.star_arg, cst.Param) or inner.params.star_kwarg is not None):
         return None
-    return f"{inner.name.value}({_signature(inner)})"
+    return target, inner
 
 
 def _star_or_kwonly(func: cst.FunctionDef) -> bool:

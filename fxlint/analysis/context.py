@@ -154,6 +154,14 @@ class RuleContext:
                                   help or getattr(self.rule, "help", ""), self.statement_of(node),
                                   self.reach.func.tree, self.analysis.entries_of(self.reach.func.node)))
 
+    def report_in(self, func: FunctionRef, node: cst.CSTNode, message: str, chain_tail: str) -> None:
+        """Report ``node``, a statement of ``func`` (another function, maybe of another file) that
+        this function's tracing runs without the analysis entering it (a decorator's wrapper): once
+        at its own line, like a hazard in a shared helper, with this function's chain and entries."""
+        self._sink.append(Finding(self.rule, node, func.module, message, None, self.reach.chain + (chain_tail,),
+                                  None, getattr(self.rule, "help", ""), node, func.tree,
+                                  self.analysis.entries_of(self.reach.func.node)))
+
     def statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The innermost statement containing ``node`` (a descendant of the node being visited)."""
         for candidate in (node, self.current):
