@@ -36,6 +36,7 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix import bindings
 from fxlint.fix import methods as copied_methods
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
 from fxlint.fix.tree import Tree, walk
@@ -188,7 +189,12 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     if wider is not None:
         return hoist(tree, wider, diagnostics, taken)
     names = _Names(region)
-    outputs = names.outputs()
+    io = _interface(region, names)
+    if isinstance(io, Decline):
+        return io
+    if isinstance(io, _Region):
+        return hoist(tree, io, diagnostics, taken)
+    inputs, outputs = io
     containers = [n for n in outputs if _binds_container(region, n)]
     if containers:
         # a list/dict handed back to the graph reaches QAT as a "maybe tensor" and crashes the
@@ -196,10 +202,6 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         wider = _with_next(region)
         if wider is not None:
             return hoist(tree, wider, diagnostics, taken)
-    unbound = [n for n in outputs if n not in names.bound_before and n not in _definitely_assigned(region.stmts)]
-    if unbound:
-        return Decline(f"`{', '.join(unbound)}` is assigned on some paths only and not bound before")
-    inputs = [n for n in names.first_seen if n in names.bound_before and (n in names.loads or n in outputs)]
     tainted = _tainted(region, names)
     baked = [n for n in inputs if n in names.mutated and n not in tainted]
     if baked:
@@ -245,6 +247,70 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})"
                 + hides + copies, SAFE if faithful else UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition),
                 priority=1, covers=tuple(methods.values()), hides=frozenset(hidden))
+
+
+def _interface(region: _Region, names: "_Names") -> "Tuple[List[str], List[str]] | _Region | Decline":
+    """(parameters, outputs) of the region in first-seen order, from the path-aware definite-assignment
+    analysis (fxlint/fix/bindings.py); a wider region when a name read inside is bound on some paths
+    into it only (its binding joins the region) or a name handed back is bound on some paths through
+    it only (the rest of the function joins: the wrapped function returns the result); else a Decline.
+    Why: a local passed in or handed back that one path leaves unbound raises UnboundLocalError in
+    eager at the wrapped call, where the original only read it on the paths that bound it."""
+    read_after = set() if region.tail else names.read_outside
+    io = bindings.interface(region.func, region.stmts, read_after, names.mutated)
+    if io.problem:
+        return Decline(f"cannot follow the region's names ({io.problem})")
+    maybe = [n for n in io.maybe_unbound if n != "self"]
+    if maybe:
+        wider = _with_binding(region, maybe)
+        return wider if wider is not None else Decline(
+            f"`{', '.join(maybe)}` is read in the region but bound only on some paths before it: passed to a "
+            "wrapped function it would raise UnboundLocalError in eager on the others")
+    if io.partial_outputs:
+        wider = _to_tail(region)
+        return wider if wider is not None else Decline(
+            f"`{', '.join(io.partial_outputs)}` is bound on some paths through the region only and not before it: "
+            "handing it back would raise UnboundLocalError in eager on the others")
+    order = {n: i for i, n in enumerate(names.first_seen)}
+    ranked = lambda found: sorted((n for n in found if n != "self"), key=lambda n: order.get(n, len(order)))
+    return ranked(io.params), ranked(io.outputs)
+
+
+def _with_binding(region: _Region, wanted: Sequence[str]) -> Optional[_Region]:
+    """The region grown upwards to the nearest earlier statement that binds one of ``wanted`` (climbing
+    out of enclosing blocks of the function when its own block has none), so the maybe-bound name is
+    bound, or not, inside the wrapped function exactly as it was. None when no such statement."""
+    tree, func = region.tree, region.func
+    stmts = list(region.stmts)
+    while True:
+        block = tree.block_of(stmts[0])
+        body = list(getattr(block, "body", ()))
+        index = body.index(stmts[0]) if stmts[0] in body else 0
+        binders = [k for k in range(index) if _binds_any(tree, body[k], wanted)]
+        if binders:
+            wider = _Region(tree, func, [*body[binders[-1]:index], *stmts], region.tail)
+            returns = any(isinstance(n, cst.Return) for stmt in wider.stmts for n in _own_nodes(stmt))
+            # a `return` climbed into leaves the whole function: the rest of it goes too
+            return _to_tail(wider) if returns and not wider.tail else wider
+        outer = tree.statement(block) if block is not None and block is not func.body else None
+        if outer is None or outer is func or tree.function_of(outer) is not func:
+            return None
+        stmts = [outer]
+
+
+def _to_tail(region: _Region) -> Optional[_Region]:
+    """The rest of the function from the function-level statement holding the region: the wrapped
+    function then returns what the function returns, so no local has to be handed back."""
+    outer = _outermost(region.tree, region.stmts[0], region.func)
+    if outer is None:
+        return None
+    body = list(region.func.body.body)
+    return _Region(region.tree, region.func, body[body.index(outer):], tail=True)
+
+
+def _binds_any(tree: Tree, stmt: cst.CSTNode, wanted: Sequence[str]) -> bool:
+    return any(isinstance(n, cst.Name) and n.value in wanted and tree.contexts.get(n) == ExpressionContext.STORE
+               for n in _own_nodes(stmt))
 
 
 def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
@@ -699,12 +765,6 @@ class _Names:
                      and tree_name not in self.stores}
         self.loads -= comp_only
 
-    def outputs(self) -> List[str]:
-        if self.region.tail:
-            return []
-        changed = self.stores | self.mutated
-        return [n for n in self.first_seen if n in changed and n in self.read_outside]
-
 
 #: methods that change their receiver in place (a list being filled, a tensor updated)
 MUTATORS = {"append", "extend", "insert", "pop", "update", "setdefault", "clear", "remove", "add", "discard"}
@@ -729,40 +789,6 @@ def _mutated(region: _Region) -> Set[str]:
 def _is_keyword(tree: Tree, node: cst.Name) -> bool:
     parent = tree.parents.get(node)
     return isinstance(parent, cst.Arg) and parent.keyword is node
-
-
-def _definitely_assigned(stmts: Sequence[cst.CSTNode]) -> Set[str]:
-    """Names every path through ``stmts`` binds (loops may run zero times; try is not trusted)."""
-    out: Set[str] = set()
-    for stmt in stmts:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets = []
-                if isinstance(small, cst.Assign):
-                    targets = [t.target for t in small.targets]
-                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and getattr(small, "value", True) is not None:
-                    targets = [small.target]
-                for t in targets:
-                    out |= {n.value for n in walk(t) if isinstance(n, cst.Name)} if isinstance(
-                        t, (cst.Name, cst.Tuple, cst.List)) else set()
-        elif isinstance(stmt, cst.If):
-            then = _definitely_assigned(stmt.body.body)
-            other: Set[str] = set()
-            if isinstance(stmt.orelse, cst.Else):
-                other = _definitely_assigned(stmt.orelse.body.body)
-            elif isinstance(stmt.orelse, cst.If):
-                other = _definitely_assigned([stmt.orelse])
-            out |= then & other
-        elif isinstance(stmt, cst.With):
-            out |= _definitely_assigned(stmt.body.body)
-        elif isinstance(stmt, cst.Try) and stmt.handlers and stmt.finalbody is None:
-            # an exception may stop the body anywhere: only names every handler binds count
-            both = _definitely_assigned(stmt.body.body) | (
-                _definitely_assigned(stmt.orelse.body.body) if stmt.orelse else set())
-            for handler in stmt.handlers:
-                both &= _definitely_assigned(handler.body.body)
-            out |= both
-    return out
 
 
 def _tainted(region: _Region, names: _Names) -> Set[str]:
