@@ -434,8 +434,32 @@ def test_bound_at_a_nested_statement():
     """))
     func = module.body[0]
     inner = func.body.body[1].body.body[1]
-    entry, names, problem = bound_at(func, inner)
-    assert entry == {"x", "flag", "a", "b"} and names == {"x", "flag", "a", "b", "c"} and not problem
+    entry, possible, problem = bound_at(func, inner)
+    assert entry == {"x", "flag", "a", "b"} and possible == {"x", "flag", "a", "b"} and not problem
+
+
+def test_name_bound_only_inside_the_region_is_not_a_parameter():
+    i = iface("""
+        def f(x, flag):
+            if flag:  # R
+                s = x.sum()
+            if x.sum() > 0:  # R
+                x = x / s
+            return x
+    """)
+    assert i.params == ("flag", "x") and not i.maybe_unbound and i.outputs == ("x",)
+
+
+def test_loop_carried_name_bound_after_the_region_is_maybe_at_its_entry():
+    i = iface("""
+        def f(xs):
+            for x in xs:
+                if x > 0:  # R
+                    y = prev
+                prev = x
+            return xs
+    """, read_after=set())
+    assert i.maybe_unbound == ("prev",)
 
 
 def test_match_statement_is_a_problem():

@@ -60,6 +60,7 @@ class _Analysis:
         self.problem = ""
         self.target = target
         self.at_target: State = None
+        self.maybe_at_target: Set[str] = set()  #: bound on some path before some arrival at the target
         self.seen_target = False
         self.loops: List[Tuple[List[State], List[State]]] = []  #: per loop: (break states, continue states)
 
@@ -78,6 +79,9 @@ class _Analysis:
         if stmt is self.target:
             self.seen_target = True
             self.at_target = state if self.at_target is None else _join(self.at_target, state)
+            # names bound so far in source order, and on the second pass of an enclosing loop the
+            # ones its body binds after the target: an over-approximation of "bound on some path"
+            self.maybe_at_target |= self.may | (state or frozenset())
         if state is None:
             return None  # unreachable code binds nothing that matters
         handler = getattr(self, "_" + type(stmt).__name__, None)
@@ -435,14 +439,14 @@ def flow(stmts: Sequence[cst.CSTNode]) -> Flow:
 
 
 def bound_at(func: cst.FunctionDef, stmt: cst.CSTNode) -> Tuple[FrozenSet[str], FrozenSet[str], str]:
-    """(names definitely bound whenever control reaches ``stmt``, every name ``func`` binds anywhere
-    including its parameters, a problem or ""). ``stmt``: a statement of ``func``'s body (any depth,
-    not inside a nested function)."""
+    """(names definitely bound whenever control reaches ``stmt``, names that may be bound then (a
+    superset), a problem or ""). ``stmt``: a statement of ``func``'s body (any depth, not inside a
+    nested function)."""
     analysis = _Analysis(target=stmt)
     params = frozenset(_param_names(func.params))
     analysis.body(func.body, params)
     problem = analysis.problem or ("" if analysis.seen_target else "the region is not reached by the analysis")
-    return (analysis.at_target or frozenset()), params | analysis.may, problem
+    return (analysis.at_target or frozenset()), params | frozenset(analysis.maybe_at_target), problem
 
 
 @dataclass(frozen=True)
@@ -466,17 +470,21 @@ def interface(func: cst.FunctionDef, stmts: Sequence[cst.CSTNode], read_after: S
     a loop). ``changed``: names the region mutates in place (`xs.append(v)`), handed back like bound
     ones. A name read in the region that the function never binds is a global and stays free."""
     region = flow(stmts)
-    entry, local_names, problem = bound_at(func, stmts[0])
+    entry, possible, problem = bound_at(func, stmts[0])
     problem = region.problem or problem
     if problem:
         return Interface((), (), problem=problem)
     params: List[str] = []
     maybe: List[str] = []
     for name in region.reads:
-        if name in local_names:
-            (params if name in entry else maybe).append(name)
+        if name in entry:
+            params.append(name)
+        elif name in possible:
+            maybe.append(name)
+        # else bound on no path into the region: a global (the wrapped function reads the same one)
+        # or a local the region binds itself, unbound where it was unbound before
     outputs = [n for n in [*region.reads, *sorted(region.may | set(changed))]
-               if n in read_after and n in local_names and (n in region.may or n in changed)]
+               if n in read_after and (n in region.may or n in changed)]
     outputs = list(dict.fromkeys(outputs))
     partial: List[str] = []
     for name in outputs:
@@ -486,5 +494,5 @@ def interface(func: cst.FunctionDef, stmts: Sequence[cst.CSTNode], read_after: S
             if name not in params:
                 params.append(name)  # passed in, so each path hands back the value it leaves
         elif name not in maybe:
-            partial.append(name)
+            partial.append(name)  # unbound after the region on the paths that skip its binding
     return Interface(tuple(params), tuple(outputs), tuple(maybe), tuple(partial))

@@ -168,6 +168,11 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         # `if stop: break` / `if empty: continue`: the loop it leaves is hoisted whole (its trip count
         # is data-dependent, so the loop cannot stay in the graph anyway)
         return hoist(tree, _Region(tree, region.func, [loop], False), diagnostics, taken)
+    guard = tracing_guard(tree, region.nodes())
+    if guard:
+        return Decline(f"the region calls {guard}, which answers differently while FX traces: hoisted into a "
+                       "wrapped function it would see real values (or hand a Proxy back) and the code's own "
+                       "tracing path would break")
     rebinds = _buffer_rebinds(region)
     if isinstance(rebinds, Decline):
         return rebinds
@@ -217,7 +222,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     own_chains = dict(chains)
     chains.update(copied_methods.method_chains(region, methods))
     chain_params = _chain_params(chains, set(names.all_names) | set(inputs) | copied_methods.method_names(region, methods))
-    local_methods = copied_methods.local_method_names(methods, set(names.all_names) | set(chain_params.values()))
+    # a copy named like a module-level function would shadow it, for the region and the copies alike
+    # (`def rotate(x)` copied beside a global `rotate` it calls recursed forever, issue 16)
+    local_methods = copied_methods.local_method_names(methods, set(names.all_names) | set(chain_params.values())
+                                                      | copied_methods.module_names(tree))
     traced_chain = [c for c in chain_params if d_source_matches(diagnostics, c)]
     if not positional and not traced_chain:
         return Decline("the region receives no traced value: FX would run a wrapped function once while "
@@ -230,6 +238,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                          [f"{k}={k}" for k in keyword] + [f"{chain_params[c]}={c}" for c in kw_chains])
     params = [shapes[n][0] if n in shapes else n for n in positional] + [chain_params[c] for c in traced_chain] + \
         keyword + [chain_params[c] for c in kw_chains]
+    shadowed = copied_methods.rebound_free_names(methods, {*params, *names.stores, *local_methods.values()})
+    if shadowed:
+        return Decline(f"the copied {', '.join(f'`self.{m}`' for m in methods)} reads {', '.join(shadowed)} from "
+                       "the module, which the wrapped function binds itself: the copy would call something else")
     replaced = {node: shapes[n][0] for n in shapes for node in shapes[n][1]}
     replaced.update({node: local_methods[text.split(".", 1)[1]] for node, text in method_calls.items()})
     definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics, replaced,
@@ -246,7 +258,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     faithful = not hidden and not methods and not rebinds and all(d.code.startswith(TRACE_ERRORS) for d in diagnostics)
     return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})"
                 + hides + copies, SAFE if faithful else UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition),
-                priority=1, covers=tuple(methods.values()), hides=frozenset(hidden))
+                priority=1, covers=tuple(methods.values()), hides=frozenset(hidden), moves=tuple(region.stmts))
 
 
 def _interface(region: _Region, names: "_Names") -> "Tuple[List[str], List[str]] | _Region | Decline":
@@ -311,6 +323,43 @@ def _to_tail(region: _Region) -> Optional[_Region]:
 def _binds_any(tree: Tree, stmt: cst.CSTNode, wanted: Sequence[str]) -> bool:
     return any(isinstance(n, cst.Name) and n.value in wanted and tree.contexts.get(n) == ExpressionContext.STORE
                for n in _own_nodes(stmt))
+
+
+#: calls whose answer depends on being traced (True / a Proxy while FX or a compiler traces): code
+#: written around them has a tracing path of its own, which a wrapped function would hide
+TRACING_CALLS = {"is_torch_fx_proxy", "is_tracing", "is_fx_tracing", "is_compiling", "is_torchdynamo_compiling",
+                 "is_dynamo_compiling", "is_fx_proxy", "is_proxy"}
+
+
+def tracing_guard(tree: Tree, nodes: Iterable[cst.CSTNode]) -> str:
+    """The first tracing-dependent call among ``nodes`` (as "`text`"), or "": a call in TRACING_CALLS,
+    `isinstance(x, ...Proxy)`, or a call of a function of this module whose body makes one (one level
+    of wrapping: transformers' `is_torchdynamo_compiling()` around `torch.compiler.is_compiling()`)."""
+    wrappers = _guard_wrappers(tree)
+    for node in nodes:
+        if isinstance(node, cst.Call) and (_is_guard_call(tree, node) or _call_name(node.func) in wrappers
+                                           and isinstance(node.func, cst.Name)):
+            return f"`{tree.code(node)}`"
+    return ""
+
+
+def _is_guard_call(tree: Tree, call: cst.Call) -> bool:
+    name = _call_name(call.func)
+    if name in TRACING_CALLS:
+        return True
+    if name == "isinstance" and len(call.args) == 2:
+        return "Proxy" in {n.value for n in walk(call.args[1].value) if isinstance(n, cst.Name)}
+    return False
+
+
+def _guard_wrappers(tree: Tree) -> Set[str]:
+    """Module-level functions whose body makes a tracing-dependent call (cached on the tree)."""
+    cached = getattr(tree, "_fxlint_guard_wrappers", None)
+    if cached is None:
+        cached = {f.name.value for f in tree.module.body if isinstance(f, cst.FunctionDef)
+                  and any(isinstance(n, cst.Call) and _is_guard_call(tree, n) for n in walk(f.body))}
+        setattr(tree, "_fxlint_guard_wrappers", cached)
+    return cached
 
 
 def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
@@ -471,6 +520,8 @@ def _join(tree: Tree, a: "_Region", b: "_Region") -> Optional["_Region"]:
         return None
     if between and _hidden_calls(_Region(tree, a.func, between, False), {}):
         return None
+    if tracing_guard(tree, (n for s in body[i:j + len(b.stmts)] for n in walk(s))):
+        return None  # a guard's region is declined: it must not take a neighbour's fix down with it
     return _Region(tree, a.func, body[i:j + len(b.stmts)], b.tail)
 
 
