@@ -22,10 +22,18 @@ the submodule (:func:`call_site_region`). Loops left by a `break`/`continue` of 
 hoisted whole, and the statements just before a region that only make an index tensor or a numpy
 value it reads join it (:func:`_with_producers`): neither may cross into a wrapped call under QAT.
 
-Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
-the taint that decides "receives a Proxy" is a small name-level propagation from the function's
-parameters, not fxlint's full analysis; attribute chains other than `self.<a>.<b>` are not
-recognised as submodule calls.
+Parameters and results come from a path-aware definite-assignment analysis (fxlint/fix/bindings.py,
+see :func:`_interface`): a name read in the region and bound on only some paths into it widens the
+region up to its binding; a result bound on only some paths through it widens the region to the
+function's tail; otherwise the hoist is declined, never a maybe-unbound local passed or handed back.
+A region that calls a tracing guard (:func:`tracing_guard`) is declined: the code's own tracing path
+would see real values.
+
+Blind spots: "read after the region" is textual (anything later, or anywhere when in a loop), so a
+name rebound before its next read is still handed back; the taint that decides "receives a Proxy"
+is a small name-level propagation from the function's parameters, not fxlint's full analysis;
+attribute chains other than `self.<a>.<b>` are not recognised as submodule calls; a tracing guard is
+recognised by name (one level of same-file wrapping), not through imports of another file's wrapper.
 """
 
 from __future__ import annotations
