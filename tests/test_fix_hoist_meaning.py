@@ -154,11 +154,14 @@ def test_rewrite_inside_code_a_hoist_moves_waits_for_the_next_round():
     func = next(s for s in tree.module.body if isinstance(s, cst.FunctionDef))
     region = func.body.body[0]
     inner = next(n for n in tree.ranges if isinstance(n, cst.Call) and tree.code(n) == "len(x)")
-    rewrite = Plan("in-graph", Applicability.SAFE, {inner: cst.parse_expression("x.size(0)")})
-    elsewhere = Plan("in-graph elsewhere", Applicability.SAFE, {func.body.body[1]: func.body.body[1]})
+    rewrite = Plan("in-graph", Applicability.UNSAFE, {inner: cst.parse_expression("x.size(0)")})
+    elsewhere = Plan("in-graph elsewhere", Applicability.UNSAFE, {func.body.body[1]: func.body.body[1]})
     hoisting = Plan("hoist", Applicability.SAFE, {region: region}, priority=1, moves=(region,))
     assert choose(tree, [rewrite, elsewhere, hoisting]) == [elsewhere, hoisting]
     assert choose(tree, [rewrite, elsewhere]) == [rewrite, elsewhere]
+    # a safe rewrite keeps eager results on real values: it goes first, the hoist waits a round
+    safe = Plan("in-graph", Applicability.SAFE, {inner: cst.parse_expression("x.size(0)")})
+    assert choose(tree, [safe, hoisting]) == [safe]
 
 
 def test_rewrite_inside_a_method_a_hoist_copies_waits():

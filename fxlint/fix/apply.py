@@ -8,6 +8,7 @@ from typing import Dict, List, Sequence, Set
 import libcst as cst
 
 from fxlint.analysis import dotted as _dotted
+from fxlint.diagnostics import Applicability
 
 from fxlint.fix.plan import Plan
 from fxlint.fix.tree import Tree
@@ -20,14 +21,16 @@ def choose(tree: Tree, plans: Sequence[Plan]) -> List[Plan]:
     same round would leave the class and the copy disagreeing about what runs."""
     chosen: List[Plan] = []
     spans: List[tuple] = []
-    # code a hoist of this round moves: a rewrite inside it waits (next round its code is inside a
-    # wrapped function, which runs eagerly as written, and fix leaves it alone: fxlint/fix/wrapped.py)
+    # code a hoist of this round moves: an unsafe rewrite inside it waits (next round its code is
+    # inside a wrapped function, which runs eagerly as written, and fix leaves it alone:
+    # fxlint/fix/wrapped.py). A safe rewrite keeps eager results on real values, so it may go first.
     moved = [(id(p), tree.start(n), tree.end(n)) for p in plans for n in p.moves]
     for plan in sorted(plans, key=lambda p: (p.priority, min(tree.start(n) for n in p.replacements))):
         mine = [(tree.start(n), tree.end(n)) for n in (*plan.replacements, *plan.covers)]
         if any(a[0] < b[1] and b[0] < a[1] for a in mine for b in spans):
             continue
-        if not plan.moves and any(m[0] != id(plan) and m[1] <= a[0] and a[1] <= m[2] for a in mine for m in moved):
+        if not plan.moves and (plan.applicability is not Applicability.SAFE or plan.settles) \
+                and any(m[0] != id(plan) and m[1] <= a[0] and a[1] <= m[2] for a in mine for m in moved):
             continue
         chosen.append(plan)
         spans.extend(mine)
