@@ -334,11 +334,16 @@ def test_hasattr_with_a_computed_name_is_declined():
 def test_disabled_autocast_is_dropped_then_identical_branches_collapse():
     """timm's EfficientViT: `if not is_scripting() and v.device.type != 'meta': with autocast(enabled=False):
     out = f(v) else: out = f(v)`. Dropping the disabled autocast (unsafe) leaves identical arms, and the
-    `if` on the traced device goes (safe)."""
+    `if` on the traced device goes (safe). `_attn` calls a submodule, so the `if` cannot be hoisted
+    instead (a hoist would win: see the test below)."""
     body = """
         class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+
             def _attn(self, v):
-                return v * 2
+                return self.proj(v) * 2
 
             def forward(self, v):
                 if not torch.jit.is_scripting() and v.device.type != 'meta':
@@ -354,6 +359,28 @@ def test_disabled_autocast_is_dropped_then_identical_branches_collapse():
                                                       ("TRC201", Applicability.SAFE)]
     assert "    def forward(self, v):\n        out = self._attn(v)\n        return out" in result.text
     assert not check_source(result.text, "snippet.py")
+
+
+def test_disabled_autocast_inside_a_hoisted_if_is_left_as_written():
+    """The same `if` when `_attn` can be copied: the `if` is hoisted whole, and the unsafe drop of the
+    autocast inside it waits (fxlint/fix/apply.py choose): the wrapped function runs the block eagerly
+    as written, autocast included, which no rewrite of it could promise."""
+    result = fixed("""
+        class M(nn.Module):
+            def _attn(self, v):
+                return v * 2
+
+            def forward(self, v):
+                if not torch.jit.is_scripting() and v.device.type != 'meta':
+                    with torch.autocast(device_type=v.device.type, enabled=False):
+                        out = self._attn(v)
+                else:
+                    out = self._attn(v)
+                return out
+    """)
+    assert [a[0] for a in result.applied] == ["TRC201"]
+    assert "        with torch.autocast(device_type=v.device.type, enabled=False):" in result.text
+    assert not result.manual
 
 
 def test_enabled_autocast_is_not_dropped():

@@ -18,7 +18,7 @@ import libcst as cst
 
 from fxlint.diagnostics import Applicability, Diagnostic, FileProblem
 from fxlint.fix import hoist as hoisting
-from fxlint.fix.apply import apply, choose
+from fxlint.fix.apply import apply, choose, import_problem
 from fxlint.fix.inline import INLINE
 from fxlint.fix.plan import Decline, Plan
 from fxlint.fix.tree import Tree
@@ -74,6 +74,7 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
         return FixResult(filename, text, text, error=f"does not parse: {str(exc).splitlines()[0]}")
     applied: List[Applied] = []
     found = list(diagnostics) if diagnostics is not None else _check(text, filename, select, ignore)
+    carried = _cross_file(found, text, filename, select, ignore) if diagnostics is not None else []
     for _ in range(MAX_ROUNDS):
         plans = choose(tree, plan_round(tree, _own(tree, found, filename), unsafe))
         if not plans:
@@ -83,8 +84,13 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
         if new_tree is None or new_text == tree.text:
             break  # never hand back code that does not compile; keep the last good round
         applied.extend((d.code, d.location.row, p.title, p.applicability) for p in plans for d in p.diagnostics)
+        done = {id(d) for p in plans for d in p.diagnostics}
+        carried = moved([d for d in carried if id(d) not in done], tree.text, new_text)
         tree = new_tree
         found = _check(new_text, filename, select, ignore)
+        seen = {_key(d) for d in found}
+        carried = [d for d in carried if _key(d) not in seen]  # the file's own check sees it again
+        found += carried
     skipped, manual = _leftovers(tree, _own(tree, found, filename), unsafe)
     return FixResult(filename, text, tree.text, tuple(applied), tuple(skipped), tuple(manual))
 
@@ -137,8 +143,9 @@ def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> L
     settled = {key for p in plans for key in p.settles}
     rest = [d for d in rest if (d.reached_from[:1] + (d.source,)) not in settled]
     # hoists overlapping an in-graph rewrite lose in `choose` and are re-planned next round
-    return plans + [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)
-                    and (unsafe or p.applicability is Applicability.SAFE)]
+    plans += [p for p in hoist_plans(tree, rest) if isinstance(p, Plan)
+              and (unsafe or p.applicability is Applicability.SAFE)]
+    return [p for p in plans if not import_problem(tree, p)]  # reported by _leftovers
 
 
 def propose_inline(tree: Tree, d: Diagnostic):
@@ -213,6 +220,8 @@ def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> T
         if outcome is None and d.code.startswith(HOIST_PREFIXES):
             hoisted = hoist_plans(tree, [d])
             outcome = hoisted[0] if hoisted else None
+        if isinstance(outcome, Plan) and import_problem(tree, outcome):
+            outcome = Decline(import_problem(tree, outcome))
         if isinstance(outcome, Plan) and outcome.applicability is Applicability.UNSAFE and not unsafe:
             skipped.append((d.code, d.location.row, outcome.title))
         elif isinstance(outcome, Decline):
@@ -220,6 +229,42 @@ def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> T
         else:
             manual.append((d.code, d.location.row, d.help or d.message))
     return skipped, manual
+
+
+def _cross_file(found: Sequence[Diagnostic], text: str, filename: str, select, ignore) -> List[Diagnostic]:
+    """Findings of a whole-project check that a check of this file alone does not report (the code is
+    reached only from another file's model). Later rounds check the file alone, so these are carried
+    from round to round (:func:`moved`): re-planned while left, and reported when no fix takes them,
+    never dropped unseen."""
+    alone = {_key(d) for d in _check(text, filename, select, ignore)}
+    return [d for d in found if _key(d) not in alone]
+
+
+def moved(diagnostics: Sequence[Diagnostic], old: str, new: str) -> List[Diagnostic]:
+    """``diagnostics`` of ``old`` at their rows in ``new``: an unchanged line keeps its finding; a line
+    rewritten in place (a replaced block) maps to the same offset in the new block; a deleted line
+    (moved into a hoisted function) loses it."""
+    import difflib
+    from dataclasses import replace
+
+    rows: Dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("equal", "replace") and j2 > j1:
+            for i in range(i1, i2):
+                rows[i + 1] = j1 + min(i - i1, j2 - j1 - 1) + 1
+    out = []
+    for d in diagnostics:
+        row = rows.get(d.location.row)
+        if row is not None:
+            shift = row - d.location.row
+            out.append(replace(d, location=replace(d.location, row=row),
+                               end_location=replace(d.end_location, row=d.end_location.row + shift)))
+    return out
+
+
+def _key(d: Diagnostic) -> Tuple[str, int, int]:
+    return d.code, d.location.row, d.location.column
 
 
 def _check(text: str, filename: str, select: Sequence[str], ignore: Sequence[str]) -> List[Diagnostic]:

@@ -8,6 +8,7 @@ from typing import Dict, List, Sequence, Set
 import libcst as cst
 
 from fxlint.analysis import dotted as _dotted
+from fxlint.diagnostics import Applicability
 
 from fxlint.fix.plan import Plan
 from fxlint.fix.tree import Tree
@@ -15,12 +16,21 @@ from fxlint.fix.tree import Tree
 
 def choose(tree: Tree, plans: Sequence[Plan]) -> List[Plan]:
     """The plans of one round that touch disjoint code, in-graph rewrites first; the rest wait for
-    the next round (they are re-planned on the new text)."""
+    the next round (they are re-planned on the new text). A hoist's code includes the methods it
+    copies (``covers``): the copy is made from the original text, so a rewrite of the method in the
+    same round would leave the class and the copy disagreeing about what runs."""
     chosen: List[Plan] = []
     spans: List[tuple] = []
+    # code a hoist of this round moves: an unsafe rewrite inside it waits (next round its code is
+    # inside a wrapped function, which runs eagerly as written, and fix leaves it alone:
+    # fxlint/fix/wrapped.py). A safe rewrite keeps eager results on real values, so it may go first.
+    moved = [(id(p), tree.start(n), tree.end(n)) for p in plans for n in p.moves]
     for plan in sorted(plans, key=lambda p: (p.priority, min(tree.start(n) for n in p.replacements))):
-        mine = [(tree.start(n), tree.end(n)) for n in plan.replacements]
+        mine = [(tree.start(n), tree.end(n)) for n in (*plan.replacements, *plan.covers)]
         if any(a[0] < b[1] and b[0] < a[1] for a in mine for b in spans):
+            continue
+        if not plan.moves and (plan.applicability is not Applicability.SAFE or plan.settles) \
+                and any(m[0] != id(plan) and m[1] <= a[0] and a[1] <= m[2] for a in mine for m in moved):
             continue
         chosen.append(plan)
         spans.extend(mine)
@@ -81,6 +91,34 @@ def bound_modules(module: cst.Module) -> Set[str]:
                         elif _dotted(alias.name) == alias.asname.name.value:
                             names.add(alias.asname.name.value)
     return names
+
+
+def import_problem(tree: Tree, plan: Plan) -> str:
+    """Why ``plan`` cannot add the imports it needs at the module's top, or "". A module that imports
+    torch only under a guard (`if is_torch_available(): import torch`, `try: import torch`) must keep
+    importing without it: an unconditional `import torch` (and the `@torch.fx.wrap` that needs it)
+    would break exactly the installs the guard protects."""
+    guarded = sorted((set(plan.imports) - bound_modules(tree.module)) & _guarded_modules(tree))
+    if not guarded:
+        return ""
+    return (f"the module imports {', '.join(f'`{m}`' for m in guarded)} only under a guard (`if`/`try`): the fix "
+            "would need it unconditionally at the top")
+
+
+def _guarded_modules(tree: Tree) -> Set[str]:
+    """Top-level packages imported by module-level statements nested in an `if`/`try` (not in functions)."""
+    out: Set[str] = set()
+    stack = [s for s in tree.module.body if isinstance(s, (cst.If, cst.Try, cst.TryStar))]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Import):
+            out |= {_dotted(a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
+            out.add(_dotted(node.module).split(".")[0])
+        stack.extend(node.children)
+    return out
 
 
 def add_imports(module: cst.Module, needed: Set[str]) -> cst.Module:

@@ -22,10 +22,18 @@ the submodule (:func:`call_site_region`). Loops left by a `break`/`continue` of 
 hoisted whole, and the statements just before a region that only make an index tensor or a numpy
 value it reads join it (:func:`_with_producers`): neither may cross into a wrapped call under QAT.
 
-Blind spots: names are resolved textually (a name bound later in a loop body counts as unbound);
-the taint that decides "receives a Proxy" is a small name-level propagation from the function's
-parameters, not fxlint's full analysis; attribute chains other than `self.<a>.<b>` are not
-recognised as submodule calls.
+Parameters and results come from a path-aware definite-assignment analysis (fxlint/fix/bindings.py,
+see :func:`_interface`): a name read in the region and bound on only some paths into it widens the
+region up to its binding; a result bound on only some paths through it widens the region to the
+function's tail; otherwise the hoist is declined, never a maybe-unbound local passed or handed back.
+A region that calls a tracing guard (:func:`tracing_guard`) is declined: the code's own tracing path
+would see real values.
+
+Blind spots: "read after the region" is textual (anything later, or anywhere when in a loop), so a
+name rebound before its next read is still handed back; the taint that decides "receives a Proxy"
+is a small name-level propagation from the function's parameters, not fxlint's full analysis;
+attribute chains other than `self.<a>.<b>` are not recognised as submodule calls; a tracing guard is
+recognised by name (one level of same-file wrapping), not through imports of another file's wrapper.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix import bindings
 from fxlint.fix import methods as copied_methods
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
 from fxlint.fix.tree import Tree, walk
@@ -167,6 +176,11 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         # `if stop: break` / `if empty: continue`: the loop it leaves is hoisted whole (its trip count
         # is data-dependent, so the loop cannot stay in the graph anyway)
         return hoist(tree, _Region(tree, region.func, [loop], False), diagnostics, taken)
+    guard = tracing_guard(tree, region.nodes())
+    if guard:
+        return Decline(f"the region calls {guard}, which answers differently while FX traces: hoisted into a "
+                       "wrapped function it would see real values (or hand a Proxy back) and the code's own "
+                       "tracing path would break")
     rebinds = _buffer_rebinds(region)
     if isinstance(rebinds, Decline):
         return rebinds
@@ -188,7 +202,12 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     if wider is not None:
         return hoist(tree, wider, diagnostics, taken)
     names = _Names(region)
-    outputs = names.outputs()
+    io = _interface(region, names)
+    if isinstance(io, Decline):
+        return io
+    if isinstance(io, _Region):
+        return hoist(tree, io, diagnostics, taken)
+    inputs, outputs = io
     containers = [n for n in outputs if _binds_container(region, n)]
     if containers:
         # a list/dict handed back to the graph reaches QAT as a "maybe tensor" and crashes the
@@ -196,10 +215,6 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         wider = _with_next(region)
         if wider is not None:
             return hoist(tree, wider, diagnostics, taken)
-    unbound = [n for n in outputs if n not in names.bound_before and n not in _definitely_assigned(region.stmts)]
-    if unbound:
-        return Decline(f"`{', '.join(unbound)}` is assigned on some paths only and not bound before")
-    inputs = [n for n in names.first_seen if n in names.bound_before and (n in names.loads or n in outputs)]
     tainted = _tainted(region, names)
     baked = [n for n in inputs if n in names.mutated and n not in tainted]
     if baked:
@@ -215,7 +230,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     own_chains = dict(chains)
     chains.update(copied_methods.method_chains(region, methods))
     chain_params = _chain_params(chains, set(names.all_names) | set(inputs) | copied_methods.method_names(region, methods))
-    local_methods = copied_methods.local_method_names(methods, set(names.all_names) | set(chain_params.values()))
+    # a copy named like a module-level function would shadow it, for the region and the copies alike
+    # (`def rotate(x)` copied beside a global `rotate` it calls recursed forever, issue 16)
+    local_methods = copied_methods.local_method_names(methods, set(names.all_names) | set(chain_params.values())
+                                                      | copied_methods.module_names(tree))
     traced_chain = [c for c in chain_params if d_source_matches(diagnostics, c)]
     if not positional and not traced_chain:
         return Decline("the region receives no traced value: FX would run a wrapped function once while "
@@ -228,6 +246,10 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                          [f"{k}={k}" for k in keyword] + [f"{chain_params[c]}={c}" for c in kw_chains])
     params = [shapes[n][0] if n in shapes else n for n in positional] + [chain_params[c] for c in traced_chain] + \
         keyword + [chain_params[c] for c in kw_chains]
+    shadowed = copied_methods.rebound_free_names(methods, {*params, *names.stores, *local_methods.values()})
+    if shadowed:
+        return Decline(f"the copied {', '.join(f'`self.{m}`' for m in methods)} reads {', '.join(shadowed)} from "
+                       "the module, which the wrapped function binds itself: the copy would call something else")
     replaced = {node: shapes[n][0] for n in shapes for node in shapes[n][1]}
     replaced.update({node: local_methods[text.split(".", 1)[1]] for node, text in method_calls.items()})
     definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics, replaced,
@@ -244,7 +266,108 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     faithful = not hidden and not methods and not rebinds and all(d.code.startswith(TRACE_ERRORS) for d in diagnostics)
     return Plan(f"Hoist lines {region.start[0]}-{region.end[0]} into `@torch.fx.wrap` `{func_name}` ({codes})"
                 + hides + copies, SAFE if faithful else UNSAFE, replacements, list(diagnostics), frozenset({"torch"}), (top, definition),
-                priority=1, covers=tuple(methods.values()), hides=frozenset(hidden))
+                priority=1, covers=tuple(methods.values()), hides=frozenset(hidden), moves=tuple(region.stmts))
+
+
+def _interface(region: _Region, names: "_Names") -> "Tuple[List[str], List[str]] | _Region | Decline":
+    """(parameters, outputs) of the region in first-seen order, from the path-aware definite-assignment
+    analysis (fxlint/fix/bindings.py); a wider region when a name read inside is bound on some paths
+    into it only (its binding joins the region) or a name handed back is bound on some paths through
+    it only (the rest of the function joins: the wrapped function returns the result); else a Decline.
+    Why: a local passed in or handed back that one path leaves unbound raises UnboundLocalError in
+    eager at the wrapped call, where the original only read it on the paths that bound it."""
+    read_after = set() if region.tail else names.read_outside
+    io = bindings.interface(region.func, region.stmts, read_after, names.mutated)
+    if io.problem:
+        return Decline(f"cannot follow the region's names ({io.problem})")
+    maybe = [n for n in io.maybe_unbound if n != "self"]
+    if maybe:
+        wider = _with_binding(region, maybe)
+        return wider if wider is not None else Decline(
+            f"`{', '.join(maybe)}` is read in the region but bound only on some paths before it: passed to a "
+            "wrapped function it would raise UnboundLocalError in eager on the others")
+    if io.partial_outputs:
+        wider = _to_tail(region)
+        return wider if wider is not None else Decline(
+            f"`{', '.join(io.partial_outputs)}` is bound on some paths through the region only and not before it: "
+            "handing it back would raise UnboundLocalError in eager on the others")
+    order = {n: i for i, n in enumerate(names.first_seen)}
+    ranked = lambda found: sorted((n for n in found if n != "self"), key=lambda n: order.get(n, len(order)))
+    return ranked(io.params), ranked(io.outputs)
+
+
+def _with_binding(region: _Region, wanted: Sequence[str]) -> Optional[_Region]:
+    """The region grown upwards to the nearest earlier statement that binds one of ``wanted`` (climbing
+    out of enclosing blocks of the function when its own block has none), so the maybe-bound name is
+    bound, or not, inside the wrapped function exactly as it was. None when no such statement."""
+    tree, func = region.tree, region.func
+    stmts = list(region.stmts)
+    while True:
+        block = tree.block_of(stmts[0])
+        body = list(getattr(block, "body", ()))
+        index = body.index(stmts[0]) if stmts[0] in body else 0
+        binders = [k for k in range(index) if _binds_any(tree, body[k], wanted)]
+        if binders:
+            wider = _Region(tree, func, [*body[binders[-1]:index], *stmts], region.tail)
+            returns = any(isinstance(n, cst.Return) for stmt in wider.stmts for n in _own_nodes(stmt))
+            # a `return` climbed into leaves the whole function: the rest of it goes too
+            return _to_tail(wider) if returns and not wider.tail else wider
+        outer = tree.statement(block) if block is not None and block is not func.body else None
+        if outer is None or outer is func or tree.function_of(outer) is not func:
+            return None
+        stmts = [outer]
+
+
+def _to_tail(region: _Region) -> Optional[_Region]:
+    """The rest of the function from the function-level statement holding the region: the wrapped
+    function then returns what the function returns, so no local has to be handed back."""
+    outer = _outermost(region.tree, region.stmts[0], region.func)
+    if outer is None:
+        return None
+    body = list(region.func.body.body)
+    return _Region(region.tree, region.func, body[body.index(outer):], tail=True)
+
+
+def _binds_any(tree: Tree, stmt: cst.CSTNode, wanted: Sequence[str]) -> bool:
+    return any(isinstance(n, cst.Name) and n.value in wanted and tree.contexts.get(n) == ExpressionContext.STORE
+               for n in _own_nodes(stmt))
+
+
+#: calls whose answer depends on being traced (True / a Proxy while FX or a compiler traces): code
+#: written around them has a tracing path of its own, which a wrapped function would hide
+TRACING_CALLS = {"is_torch_fx_proxy", "is_tracing", "is_fx_tracing", "is_compiling", "is_torchdynamo_compiling",
+                 "is_dynamo_compiling", "is_fx_proxy", "is_proxy"}
+
+
+def tracing_guard(tree: Tree, nodes: Iterable[cst.CSTNode]) -> str:
+    """The first tracing-dependent call among ``nodes`` (as "`text`"), or "": a call in TRACING_CALLS,
+    `isinstance(x, ...Proxy)`, or a call of a function of this module whose body makes one (one level
+    of wrapping: transformers' `is_torchdynamo_compiling()` around `torch.compiler.is_compiling()`)."""
+    wrappers = _guard_wrappers(tree)
+    for node in nodes:
+        if isinstance(node, cst.Call) and (_is_guard_call(tree, node) or _call_name(node.func) in wrappers
+                                           and isinstance(node.func, cst.Name)):
+            return f"`{tree.code(node)}`"
+    return ""
+
+
+def _is_guard_call(tree: Tree, call: cst.Call) -> bool:
+    name = _call_name(call.func)
+    if name in TRACING_CALLS:
+        return True
+    if name == "isinstance" and len(call.args) == 2:
+        return "Proxy" in {n.value for n in walk(call.args[1].value) if isinstance(n, cst.Name)}
+    return False
+
+
+def _guard_wrappers(tree: Tree) -> Set[str]:
+    """Module-level functions whose body makes a tracing-dependent call (cached on the tree)."""
+    cached = getattr(tree, "_fxlint_guard_wrappers", None)
+    if cached is None:
+        cached = {f.name.value for f in tree.module.body if isinstance(f, cst.FunctionDef)
+                  and any(isinstance(n, cst.Call) and _is_guard_call(tree, n) for n in walk(f.body))}
+        setattr(tree, "_fxlint_guard_wrappers", cached)
+    return cached
 
 
 def _with_previous(region: _Region, names: Sequence[str]) -> Optional[_Region]:
@@ -405,6 +528,8 @@ def _join(tree: Tree, a: "_Region", b: "_Region") -> Optional["_Region"]:
         return None
     if between and _hidden_calls(_Region(tree, a.func, between, False), {}):
         return None
+    if tracing_guard(tree, (n for s in body[i:j + len(b.stmts)] for n in walk(s))):
+        return None  # a guard's region is declined: it must not take a neighbour's fix down with it
     return _Region(tree, a.func, body[i:j + len(b.stmts)], b.tail)
 
 
@@ -699,12 +824,6 @@ class _Names:
                      and tree_name not in self.stores}
         self.loads -= comp_only
 
-    def outputs(self) -> List[str]:
-        if self.region.tail:
-            return []
-        changed = self.stores | self.mutated
-        return [n for n in self.first_seen if n in changed and n in self.read_outside]
-
 
 #: methods that change their receiver in place (a list being filled, a tensor updated)
 MUTATORS = {"append", "extend", "insert", "pop", "update", "setdefault", "clear", "remove", "add", "discard"}
@@ -729,40 +848,6 @@ def _mutated(region: _Region) -> Set[str]:
 def _is_keyword(tree: Tree, node: cst.Name) -> bool:
     parent = tree.parents.get(node)
     return isinstance(parent, cst.Arg) and parent.keyword is node
-
-
-def _definitely_assigned(stmts: Sequence[cst.CSTNode]) -> Set[str]:
-    """Names every path through ``stmts`` binds (loops may run zero times; try is not trusted)."""
-    out: Set[str] = set()
-    for stmt in stmts:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets = []
-                if isinstance(small, cst.Assign):
-                    targets = [t.target for t in small.targets]
-                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and getattr(small, "value", True) is not None:
-                    targets = [small.target]
-                for t in targets:
-                    out |= {n.value for n in walk(t) if isinstance(n, cst.Name)} if isinstance(
-                        t, (cst.Name, cst.Tuple, cst.List)) else set()
-        elif isinstance(stmt, cst.If):
-            then = _definitely_assigned(stmt.body.body)
-            other: Set[str] = set()
-            if isinstance(stmt.orelse, cst.Else):
-                other = _definitely_assigned(stmt.orelse.body.body)
-            elif isinstance(stmt.orelse, cst.If):
-                other = _definitely_assigned([stmt.orelse])
-            out |= then & other
-        elif isinstance(stmt, cst.With):
-            out |= _definitely_assigned(stmt.body.body)
-        elif isinstance(stmt, cst.Try) and stmt.handlers and stmt.finalbody is None:
-            # an exception may stop the body anywhere: only names every handler binds count
-            both = _definitely_assigned(stmt.body.body) | (
-                _definitely_assigned(stmt.orelse.body.body) if stmt.orelse else set())
-            for handler in stmt.handlers:
-                both &= _definitely_assigned(handler.body.body)
-            out |= both
-    return out
 
 
 def _tainted(region: _Region, names: _Names) -> Set[str]:

@@ -108,6 +108,42 @@ def method_names(region, methods: Dict[str, cst.FunctionDef]) -> Set[str]:
             and not (isinstance(parents.get(n), cst.Attribute) and parents[n].attr is n)}
 
 
+def module_names(tree: Tree) -> Set[str]:
+    """Every bare name the module binds or reads (not attribute names, call keywords, or the names of
+    methods, which live in their class): a copied method's new name must avoid them all."""
+    parents = tree.parents
+    out = set()
+    for node in walk(tree.module):
+        if not isinstance(node, cst.Name):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node or isinstance(parent, cst.Arg) \
+                and parent.keyword is node:
+            continue
+        if isinstance(parent, cst.FunctionDef) and parent.name is node \
+                and isinstance(parents.get(parents.get(parent)), cst.ClassDef):
+            continue
+        out.add(node.value)
+    return out
+
+
+def rebound_free_names(methods: Dict[str, cst.FunctionDef], bound: Set[str]) -> List[str]:
+    """Names the copied methods read from the module (free in their bodies) that ``bound`` (the
+    wrapped function's parameters and locals) would capture instead: `` `name` `` texts, sorted."""
+    from fxlint.fix import bindings
+
+    out = set()
+    for method in methods.values():
+        if not isinstance(method.body, cst.IndentedBlock):
+            continue
+        own = bindings.flow(method.body.body)
+        p = method.params
+        params = {a.name.value for a in [*p.posonly_params, *p.params, *p.kwonly_params,
+                                         *(s for s in (p.star_arg, p.star_kwarg) if isinstance(s, cst.Param))]}
+        out |= {n for n in own.reads if n not in params and n != "self"} & bound
+    return [f"`{n}`" for n in sorted(out)]
+
+
 def copied_definitions(methods: Dict[str, cst.FunctionDef], replacer: cst.CSTTransformer,
                        local_names: Dict[str, str]) -> List[cst.FunctionDef]:
     """The methods as nested functions: `self` dropped, decorators dropped, chains replaced."""
@@ -176,4 +212,4 @@ def local_method_names(methods: Dict[str, cst.FunctionDef], taken: Set[str]) -> 
 
 
 __all__: Tuple[str, ...] = ("inlinable_methods", "method_chains", "copied_definitions", "buffer_rebinds",
-                            "set_buffer", "local_method_names", "method_names")
+                            "set_buffer", "local_method_names", "method_names", "module_names", "rebound_free_names")

@@ -31,6 +31,9 @@ class Plan:
     #: inside it wait a round, when their findings are usually gone
     covers: Tuple[cst.CSTNode, ...] = ()
     hides: FrozenSet[str] = frozenset()  #: submodules a hoist hides from quantization (named in the title)
+    #: statements a hoist moves into a wrapped function: other plans inside them wait a round, when
+    #: their code runs eagerly inside the wrapped function and is left as it is
+    moves: Tuple[cst.CSTNode, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,203 @@
+"""Hoists that keep meaning (issue 16): tracing guards, copied-method names, guarded torch imports,
+rewrites inside code a hoist moves, and findings only a whole-project check sees."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+
+from fxlint.diagnostics import Applicability
+from fxlint.fix import fix_source
+from fxlint.fix.apply import choose
+from fxlint.fix.plan import Plan
+from fxlint.fix.tree import Tree
+
+HEAD = "import torch\nimport torch.nn as nn\n\n\n"
+
+
+def fixed(body: str, unsafe: bool = True, head: str = HEAD):
+    return fix_source(head + textwrap.dedent(body), "snippet.py", unsafe=unsafe)
+
+
+GUARDED = """
+    class M(nn.Module):
+        def forward(self, x):
+            if not {guard} and x.sum() > 0:
+                x = x * 2
+                x = x - x.mean()
+            return x
+"""
+
+
+def test_tracing_guards_are_never_hoisted():
+    for guard in ("torch.fx._symbolic_trace.is_fx_tracing()", "torch.compiler.is_compiling()",
+                  "torch.jit.is_tracing()", "isinstance(x, torch.fx.Proxy)", "is_torch_fx_proxy(x)"):
+        result = fixed(GUARDED.format(guard=guard))
+        assert "@torch.fx.wrap" not in result.text, guard
+        assert any("answers differently while FX traces" in m[2] for m in result.manual), (guard, result.manual)
+
+
+def test_a_same_file_function_wrapping_a_guard_is_a_guard():
+    result = fixed("""
+        def is_torchdynamo_compiling_or_tracing():
+            return torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_tracing()
+
+
+        def my_check(x):
+            return isinstance(x, torch.fx.Proxy)
+
+
+        class M(nn.Module):
+            def forward(self, x):
+                if not my_check(x) and x.sum() > 0:
+                    x = x * 2
+                    x = x - x.mean()
+                return x
+    """)
+    assert "@torch.fx.wrap" not in result.text
+    assert any("`my_check(x)`" in m[2] for m in result.manual), result.manual
+
+
+def test_a_guard_statement_does_not_take_its_neighbour_down():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                if not torch.jit.is_tracing() and x.abs().max() > 1e4:
+                    raise ValueError("diverged")
+                if x.sum() > 0:
+                    x = x * 2
+                    x = x - x.mean()
+                return x
+    """, unsafe=False)
+    assert "@torch.fx.wrap" in result.text
+    wrapped = result.text.split("@torch.fx.wrap", 1)[1].split("class M", 1)[0]
+    assert "is_tracing" not in wrapped and "x.sum() > 0" in wrapped
+    assert [m[0] for m in result.manual] == ["TRC101"]
+
+
+def test_copied_method_never_shadows_the_module_function_it_calls():
+    result = fixed("""
+        def rotate(x):
+            return x.flip(-1)
+
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = 2.0
+
+            def rotate(self, x):
+                return rotate(x) * self.scale
+
+            def forward(self, x):
+                if x.sum() > 0:
+                    x = self.rotate(x)
+                return x
+    """)
+    assert "def rotate_2(x):" in result.text and "x = rotate_2(x)" in result.text
+    namespace: dict = {}
+    exec(compile(result.text, "snippet.py", "exec"), namespace)
+    import torch
+
+    x = torch.ones(2, 3)
+    assert torch.equal(namespace["M"]()(x), x.flip(-1) * 2.0)
+
+
+def test_copied_method_reading_a_global_the_region_rebinds_is_declined():
+    result = fixed("""
+        offset = 1.0
+
+
+        class M(nn.Module):
+            def shift(self, x):
+                return x + offset
+
+            def forward(self, x):
+                if x.sum() > 0:
+                    offset = 3.0
+                    x = self.shift(x) * offset
+                return x
+    """)
+    assert "@torch.fx.wrap" not in result.text
+    assert any("`offset`" in m[2] and "binds itself" in m[2] for m in result.manual), result.manual
+
+
+def test_guarded_torch_import_declines_fixes_that_need_torch():
+    head = "try:\n    import torch\n    import torch.nn as nn\nexcept ImportError:\n    torch = None\n\n\n"
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x):
+                if x.sum() > 0:
+                    x = x * 2
+                    x = x - x.mean()
+                return x
+    """, head=head)
+    assert not result.changed and not result.text.startswith("import torch")
+    assert any("only under a guard" in m[2] for m in result.manual), result.manual
+
+
+def test_unguarded_module_without_torch_import_still_gets_one():
+    result = fix_source("import torch.nn as nn\n\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+                        "        if x.sum() > 0:\n            x = x * 2\n            x = x - x.mean()\n"
+                        "        return x\n", "m.py")
+    assert "import torch\n" in result.text and "@torch.fx.wrap" in result.text
+
+
+def test_rewrite_inside_code_a_hoist_moves_waits_for_the_next_round():
+    tree = Tree(HEAD + textwrap.dedent("""
+        def f(x):
+            if x.sum() > 0:
+                x = x * len(x)
+            return x
+    """))
+    func = next(s for s in tree.module.body if isinstance(s, cst.FunctionDef))
+    region = func.body.body[0]
+    inner = next(n for n in tree.ranges if isinstance(n, cst.Call) and tree.code(n) == "len(x)")
+    rewrite = Plan("in-graph", Applicability.UNSAFE, {inner: cst.parse_expression("x.size(0)")})
+    elsewhere = Plan("in-graph elsewhere", Applicability.UNSAFE, {func.body.body[1]: func.body.body[1]})
+    hoisting = Plan("hoist", Applicability.SAFE, {region: region}, priority=1, moves=(region,))
+    assert choose(tree, [rewrite, elsewhere, hoisting]) == [elsewhere, hoisting]
+    assert choose(tree, [rewrite, elsewhere]) == [rewrite, elsewhere]
+    # a safe rewrite keeps eager results on real values: it goes first, the hoist waits a round
+    safe = Plan("in-graph", Applicability.SAFE, {inner: cst.parse_expression("x.size(0)")})
+    assert choose(tree, [safe, hoisting]) == [safe]
+
+
+def test_rewrite_inside_a_method_a_hoist_copies_waits():
+    tree = Tree(HEAD + textwrap.dedent("""
+        class M(nn.Module):
+            def helper(self, x):
+                return x * len(x)
+
+            def forward(self, x):
+                return self.helper(x)
+    """))
+    cls = next(s for s in tree.module.body if isinstance(s, cst.ClassDef))
+    helper, forward = cls.body.body
+    inner = next(n for n in tree.ranges if isinstance(n, cst.Call) and tree.code(n) == "len(x)")
+    rewrite = Plan("in-graph", Applicability.SAFE, {inner: cst.parse_expression("x.size(0)")})
+    stmt = forward.body.body[0]
+    hoisting = Plan("hoist", Applicability.UNSAFE, {stmt: stmt}, priority=1, covers=(helper,), moves=(stmt,))
+    assert len(choose(tree, [rewrite, hoisting])) == 1
+
+
+def test_finding_seen_only_from_another_files_model_is_fixed_or_reported(tmp_path: Path):
+    """`rescale` has no hazard of its own: only Net.forward in model.py reaches it with a Proxy. Its
+    two findings share a line; the in-graph rewrite of one defers the other's hoist to round two,
+    where a check of helper.py alone no longer reports it. It used to vanish (neither applied nor
+    reported), leaving `len(x)` in the graph."""
+    from fxlint.fix.api import fix_paths
+
+    (tmp_path / "helper.py").write_text("import torch\n\n\ndef rescale(x):\n    if x.sum() > len(x):\n"
+                                        "        x = x * 2\n    return x\n")
+    (tmp_path / "model.py").write_text(
+        "import torch\nimport torch.nn as nn\n\nfrom helper import rescale\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n\n"
+        "    def forward(self, x):\n        return rescale(self.fc(x))\n")
+    report = fix_paths([tmp_path], unsafe=True)
+    (result,) = [r for r in report.results if r.filename.endswith("helper.py")]
+    handled = {a[0] for a in result.applied} | {m[0] for m in result.manual} | {s[0] for s in result.skipped_unsafe}
+    assert {"TRC101", "TRC204"} <= handled
+    assert "TRC204" in {a[0] for a in result.applied}
+    assert "len(x)" not in result.text.split("def rescale", 1)[1]
