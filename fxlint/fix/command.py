@@ -29,9 +29,13 @@ if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actual
 @click.option("--ignore", multiple=True, metavar="CODES", help="Do not fix these rule codes or prefixes.")
 @click.option("--verify", "verify_changes", is_flag=True,
               help="With --apply: run `fxlint verify` on each changed file and roll back those that fail.")
+@click.option("--pin", "pins", multiple=True, metavar="Class.forward.input=None",
+              help="Let fix pin this forward() input to its None default (or =Tensor: its type) while tracing; "
+                   "callers passing it then get an error. Repeatable; nothing is pinned unless named here or in "
+                   "[tool.fxlint.fix] pin.")
 @click.option("--quiet", "-q", is_flag=True, help="No diff, only the summary.")
 def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select, ignore, verify_changes: bool,
-        quiet: bool) -> None:
+        pins: Tuple[str, ...], quiet: bool) -> None:
     """Rewrite code in PATHS (default: .) so torch.fx.symbolic_trace can capture it."""
     from fxlint import registry
     from fxlint.cli import _fail, _split_codes
@@ -43,13 +47,21 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     if unknown:
         raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
     paths = paths or (Path("."),)
-    from fxlint.config import ConfigError
+    from fxlint.config import ConfigError, parse_pin
+
+    try:
+        named = dict(parse_pin(p) for p in pins)
+    except ValueError as exc:
+        raise _fail(f"--pin {exc}") from None
     from fxlint.fix.api import fix_paths
 
     try:
-        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore)
+        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore, pins=named)
     except ConfigError as exc:  # a broken pyproject.toml: a usage error, as for `check`
         raise _fail(str(exc)) from None
+    for key in report.unmatched_pins:
+        click.echo(f"fxlint fix: warning: pin `{key}` matches no finding (keys name an entry model's "
+                   "forward() input: Class.forward.input)", err=True)
     usage = [p for p in report.problems if p.kind in ("missing", "not-python")]
     for problem in report.problems:
         kind = "error: " if problem in usage else ""

@@ -31,6 +31,8 @@ class Plan:
     #: inside it wait a round, when their findings are usually gone
     covers: Tuple[cst.CSTNode, ...] = ()
     hides: FrozenSet[str] = frozenset()  #: submodules a hoist hides from quantization (named in the title)
+    #: a pin the user named (`--pin`): applied without `--unsafe-fixes`, which never implies one
+    named: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class Decline:
     """Why no fix is offered for a finding (shown as manual work)."""
 
     reason: str
+    #: no hoist either: a hoist would only move the finding (a stored `is None` check), or take a path
+    #: away that only the user may take (fxlint/fix/pin.py)
+    final: bool = False
 
 
 def torch_attr(*names: str) -> cst.BaseExpression:
