@@ -69,3 +69,19 @@ def test_verify_imports_the_users_code_first(tmp_path):
     errors = {stage: s["error"] for stage, s in model["stages"].items() if s["error"]}
     assert model["verdict"] == "pass", errors
     assert proc.returncode == 0
+
+
+def test_a_rolled_back_failure_names_a_line_the_fix_wrote(tmp_path):
+    """`fix --apply --verify` knows what it wrote: a failure blamed there is the fix's, and says so."""
+    from fxlint.fix.api import FixResult
+    from fxlint.fix.command import _written_by_fix
+    from fxlint.verify.results import SourceLocation, StageResult
+
+    path = str(tmp_path / "net.py")
+    fixed = FixResult(path, "a = 1\nb = 2\nc = 3\n", "a = 1\nb = wrapped(2)\nc = 3\n")
+    on_written = StageResult("fail", "TraceError: x", SourceLocation(path, 2))
+    on_user_line = StageResult("fail", "TraceError: x", SourceLocation(path, 3))
+    elsewhere = StageResult("fail", "TraceError: x", SourceLocation(str(tmp_path / "other.py"), 2))
+    assert _written_by_fix(on_written, fixed) == " (line 2, which fix wrote)"
+    assert _written_by_fix(on_user_line, fixed) == "" and _written_by_fix(elsewhere, fixed) == ""
+    assert _written_by_fix(None, fixed) == ""

@@ -105,6 +105,7 @@ def _verify_and_roll_back(changed: List[FixResult]) -> Dict[str, str]:
     from fxlint.verify.api import VerifyOptions, verify_paths
 
     files = [r.filename for r in changed]
+    by_file = {r.filename: r for r in changed}
     verdicts = verify_paths(files, VerifyOptions())
     failed: Dict[str, str] = {}
     verified = set()
@@ -114,7 +115,8 @@ def _verify_and_roll_back(changed: List[FixResult]) -> Dict[str, str]:
             continue
         if model.verdict == "fail" and path not in failed:
             stage, result = model.first_failure or ("?", None)
-            failed[path] = f"{model.target}: {stage}: {result.error if result else 'failed'}"
+            failed[path] = f"{model.target}: {stage}: {result.error if result else 'failed'}" \
+                + _written_by_fix(result, by_file[path])
         elif model.verdict == "pass":
             verified.add(path)
     for result in changed:
@@ -124,6 +126,17 @@ def _verify_and_roll_back(changed: List[FixResult]) -> Dict[str, str]:
             click.echo(f"fxlint fix: {_show(result.filename)}: not verified (no model could be built; "
                        "add make() or configure [tool.fxlint.verify])", err=True)
     return failed
+
+
+def _written_by_fix(result, fixed: FixResult) -> str:
+    """" (line N, which fix wrote)" when the failure is blamed on a line the fix inserted or changed:
+    the fix, not the user's code, broke the model there."""
+    location = getattr(result, "location", None)
+    if location is None or os.path.abspath(location.filename) != os.path.abspath(fixed.filename):
+        return ""
+    matcher = difflib.SequenceMatcher(a=fixed.original.splitlines(), b=fixed.text.splitlines(), autojunk=False)
+    written = any(j1 < location.row <= j2 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal")
+    return f" (line {location.row}, which fix wrote)" if written else ""
 
 
 def _match(model_file: str, files: Sequence[str]) -> "str | None":
