@@ -7,7 +7,8 @@ For each fixture ``REL`` (a path under ``TREE``, e.g. ``silent/silent_frozen_noi
 original tree's, so an original and a fixed model compute with the same weights; without --state the
 model's own initial state is recorded for the other run), and called in turn on every input variant:
 ``make()``'s and ``make_alt()``'s inputs (different shapes), each again without each keyword input the
-signature lets a caller omit, and with the optional inputs of ``GIVEN`` passed. Every RNG is seeded
+signature lets a caller omit, with the optional inputs of ``GIVEN`` passed, and as the other input
+types of ``RETYPED``. Every RNG is seeded
 identically before each call (dropout, noise). What is recorded per call is the output (tensor leaves
 detached, with dtype and requires_grad), or the exception's type and first line, and the inputs after
 the call (an in-place write is eager behaviour too); after each mode the module's state dict. Saved with
@@ -24,13 +25,15 @@ import os
 import random
 import sys
 import traceback
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixture_support as fs  # noqa: E402
 
 #: optional inputs no factory passes, given by the gate (evaluated with `torch`, `model`, `args`): the
-#: paths a pin would take away (T5's `position_bias`, GPT-2's `layer_past`, RAFT's `flow_init`)
+#: paths a pin would take away (T5's `position_bias`, GPT-2's `layer_past`, RAFT's `flow_init`), and
+#: flags no factory flips
 GIVEN = {
     "zoo_nlp/nlp_t5_position_bias_optional.py":
         "{'position_bias': torch.randn(1, model.n_heads, args[0].shape[1], args[0].shape[1])}",
@@ -41,6 +44,15 @@ GIVEN = {
         "{'flow_init': torch.randn(args[0].shape[0], 2, (args[0].shape[2] + 1) // 2, (args[0].shape[3] + 1) // 2),"
         " 'iters': 2, 'test_mode': True}",
     "zoo_nlp/nlp_hf_return_dict_config.py": "{'output_hidden_states': True, 'return_dict': True}",
+    "zoo_nlp/nlp_kwargs_passthrough.py": "{'return_memory': True}",
+    "zoo_vision/vis_deit_return_dist_flag.py": "{'return_dist_token': True}",
+    "zoo_misc/misc_multitask_task_tuple.py": "{'tasks': ('depth',)}",
+}
+#: other input types a fixture documents as accepted (evaluated with `torch`, `types`, `args`): the
+#: paths a type-branch rewrite could take away (detectron2's ImageList unwrapped by `hasattr`)
+RETYPED = {
+    "zoo_detection/det_imagelist_hasattr.py":
+        ("an ImageList", "(types.SimpleNamespace(tensors=args[0], image_sizes=[args[0].shape[-2:]] * len(args[0])),)"),
 }
 MODES = ("train", "eval")
 
@@ -97,6 +109,10 @@ def variants(rel: str, mod, model) -> list:
             seed_all(4321)
             extra = eval(GIVEN[rel], {"torch": torch, "model": model, "args": args})  # noqa: S307 - our table
             out.append((f"{tag} with {', '.join(sorted(extra))}", args, {**kwargs, **extra}))
+        if rel in RETYPED:
+            what, expression = RETYPED[rel]
+            retyped = eval(expression, {"torch": torch, "types": types, "args": args})  # noqa: S307 - our table
+            out.append((f"{tag} as {what}", retyped, kwargs))
     return out
 
 
