@@ -159,34 +159,37 @@ def test_the_gate_catches_a_removed_path(tmp_path):
     assert found and found[0][1] == "make with position_bias" and "raised" in found[0][3], found
 
 
-def test_files_with_nothing_to_fix_are_byte_identical(gate):
+def findings_by_file(root: Path) -> dict:
+    """{path relative to root: [Diagnostic]} of one `check` of the tree."""
     from fxlint.api import check_paths
     from fxlint.config import Config
 
-    result = check_paths([fs.FIXTURE_ROOT], Config(root=fs.FIXTURE_ROOT), jobs=1, use_cache=False)
-    flagged = {Path(d.filename).resolve() for d in result.diagnostics}
-    untouched = [p for p in sorted(fs.FIXTURE_ROOT.rglob("*.py")) if p.resolve() not in flagged]
+    out: dict = {}
+    for d in check_paths([root], Config(root=root), jobs=1, use_cache=False).diagnostics:
+        out.setdefault(Path(d.filename).resolve().relative_to(root.resolve()).as_posix(), []).append(d)
+    return out
+
+
+@pytest.fixture(scope="module")
+def original_findings():
+    return findings_by_file(fs.FIXTURE_ROOT)
+
+
+def test_files_with_nothing_to_fix_are_byte_identical(gate, original_findings):
+    untouched = [p for p in sorted(fs.FIXTURE_ROOT.rglob("*.py"))
+                 if p.relative_to(fs.FIXTURE_ROOT).as_posix() not in original_findings]
     assert len(untouched) >= 12  # the clean fixtures at least
     changed = [p.relative_to(fs.FIXTURE_ROOT).as_posix() for p in untouched
                if (gate["fixed"] / p.relative_to(fs.FIXTURE_ROOT)).read_bytes() != p.read_bytes()]
     assert not changed, f"fix changed files without findings: {changed}"
 
 
-def test_fixed_tree_adds_no_finding(gate):
+def test_fixed_tree_adds_no_finding(gate, original_findings):
     """Code the fixer wrote passes `check`: the findings on the fixed tree are (per file, by code and
     source line) a subset of the original's, and none sits on a line the fixer wrote."""
     from test_fix_goldens import written_lines
 
-    from fxlint.api import check_paths
-    from fxlint.config import Config
-
-    def by_file(root: Path) -> dict:
-        out: dict = {}
-        for d in check_paths([root], Config(root=root), jobs=1, use_cache=False).diagnostics:
-            out.setdefault(Path(d.filename).resolve().relative_to(root.resolve()).as_posix(), []).append(d)
-        return out
-
-    before, after = by_file(fs.FIXTURE_ROOT), by_file(gate["fixed"])
+    before, after = original_findings, findings_by_file(gate["fixed"])
     new = []
     for rel, found in sorted(after.items()):
         old_text = (fs.FIXTURE_ROOT / rel).read_text()
