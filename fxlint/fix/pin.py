@@ -82,14 +82,16 @@ def pin_optional_input(tree: Tree, d: Diagnostic) -> Outcome:
     from fxlint.fix import hoist as hoisting  # hoist imports the rewrites' helpers; avoid a cycle
 
     stored = not _decides_branch(tree, d)
+    why = "the check is stored before it is branched on (a hoist would only move it)"
     if not stored:
         region = hoisting.region_for(tree, d)
-        if not isinstance(region, Decline) and region is not None \
-                and isinstance(hoisting.hoist(tree, region, [d], tree.names()), Plan):
+        hoisted = hoisting.hoist(tree, region, [d], tree.names()) \
+            if region is not None and not isinstance(region, Decline) else region
+        if isinstance(hoisted, Plan):
             return None  # a hoist decides at run time and keeps both paths: prefer it
+        why = f"no hoist keeps both paths ({hoisted.reason})" if isinstance(hoisted, Decline) \
+            else "no hoist keeps both paths"
     key = pin_key(d)
-    why = ("the check is stored before it is branched on (a hoist would only move it)" if stored
-           else "the branch cannot be hoisted (it calls a method of `self`)")
     if key is None or _pinnable_param(tree, d) is None:
         # a stored check gets no hoist: the later `if` would branch on the wrapped call's Proxy
         return Decline(f"{why}; `{d.source}` is not an Optional input of the entry model's forward()",
