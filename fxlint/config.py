@@ -21,7 +21,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KNOWN_KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "exclude", "extend-exclude", "verify",
-              "cache-dir"}
+              "cache-dir", "fix"}
+FIX_KEYS = {"pin"}
+#: what an input can be pinned to (fxlint/fix/pin.py): its None default, or the tensor type
+PIN_VALUES = ("None", "Tensor")
+_PIN_KEY = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*\.[A-Za-z_]\w*")
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", "__pycache__", "build", "dist",
                    "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".fxlint_cache", "site-packages",
                    ".eggs", "*.egg-info")
@@ -43,6 +47,8 @@ class Config:
     source: Optional[Path] = None  #: the pyproject.toml read, if any
     verify: Dict[str, Any] = field(default_factory=dict)  #: raw [tool.fxlint.verify]
     cache_dir: Optional[Path] = None
+    #: [tool.fxlint.fix] pin: (("Net.forward.mask", "None"), ...), the inputs the user lets fix pin
+    fix_pins: Tuple[Tuple[str, str], ...] = ()
 
     def ignored_for(self, filename: str) -> Tuple[str, ...]:
         if not self.per_file_ignores:
@@ -139,7 +145,40 @@ def from_table(section: Dict[str, Any], path: Path) -> Config:
         source=path,
         verify=dict(section.get("verify", {})),
         cache_dir=(root / cache_dir) if isinstance(cache_dir, str) else None,
+        fix_pins=_fix_pins(section.get("fix", {}), path),
     )
+
+
+def _fix_pins(table: Any, path: Path) -> Tuple[Tuple[str, str], ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.fxlint.fix] must be a table")
+    unknown = sorted(set(table) - FIX_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [tool.fxlint.fix]: {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(FIX_KEYS))})")
+    pins = table.get("pin", {})
+    if not isinstance(pins, dict):
+        raise ConfigError(f'{path}: [tool.fxlint.fix] pin must be a table of "Class.forward.input" = "None"')
+    try:
+        return tuple(check_pin(str(k), v) for k, v in pins.items())
+    except ValueError as exc:
+        raise ConfigError(f"{path}: [tool.fxlint.fix] pin: {exc}") from None
+
+
+def parse_pin(text: str) -> Tuple[str, str]:
+    """`Net.forward.mask=None` (the `--pin` option) -> ("Net.forward.mask", "None"); ValueError if malformed."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"`{text}` is not Class.forward.input=VALUE")
+    return check_pin(key.strip(), value.strip())
+
+
+def check_pin(key: str, value: Any) -> Tuple[str, str]:
+    if not _PIN_KEY.fullmatch(key):
+        raise ValueError(f"`{key}` is not a qualified input name Class.forward.input")
+    if value not in PIN_VALUES:
+        raise ValueError(f"`{key}` = {value!r}: an input is pinned to one of {', '.join(PIN_VALUES)}")
+    return key, value
 
 
 def _strings(value: Any, key: str, path: Path) -> Tuple[str, ...]:

@@ -45,11 +45,15 @@ class OptionalInputNoneCheck(Rule):
 
     ## Fix safety
     Unsafe: the `if` is hoisted into a wrapped function that receives the Optional input, so the None
-    decision is taken at run time (ops inside are not fake-quantized). Where no hoist is possible (the
-    branch calls a method of `self`), or the check is stored in a flag before it is branched on, the
-    entry `forward`'s input is pinned to its `None` default instead: `concrete_args={"mask": None}`
-    written into the source, behind a recorded `_fxlint_expect_none(mask, ...)` guard that raises for a
-    caller passing it (fxlint/fix/pin.py). Otherwise: guidance.
+    decision is taken at run time and both paths are kept (ops inside are not fake-quantized). Where
+    no hoist is possible (the branch calls a method of `self`), or the check is stored in a flag before
+    it is branched on, nothing is rewritten: the manual work names the option that would pin the entry
+    `forward`'s input to its `None` default (`fxlint fix --pin Net.forward.mask=None`, or `pin =
+    {"Net.forward.mask" = "None"}` under `[tool.fxlint.fix]`). A pin removes the path a caller passing
+    the input takes (a training call passing `targets` would raise), so it is applied only when the
+    user names it, never by `--unsafe-fixes`: `concrete_args={"mask": None}` written into the source,
+    behind a recorded `_fxlint_expect_none(mask, ...)` guard that raises for a caller passing it
+    (fxlint/fix/pin.py). Otherwise: guidance.
     """
 
     code = "TRC501"

@@ -45,8 +45,10 @@ class TypeCheckOnProxy(Rule):
     literal name keeps the branch `torch.Tensor`'s attribute list (shipped with fxlint, checked
     against the installed torch by the tests) gives. Only forward() inputs that are the whole
     condition of an `if` are rewritten. `isinstance(x, dict)` (list, tuple, Mapping, ...) on a
-    forward() input annotated with `torch.Tensor` among its types becomes `False`, a tensor's answer,
-    wherever it stands (timm NaFlexViT's `input_is_dict = isinstance(x, dict)`).
+    forward() input becomes `False`, a tensor's answer, wherever it stands (timm NaFlexViT's
+    `input_is_dict = isinstance(x, dict)`), only when the user names the type pin
+    (`fxlint fix --pin Net.forward.x=Tensor`): an annotation such as `Union[torch.Tensor, Dict]` admits
+    the container path, and no flag (`--unsafe-fixes` included) takes it away unasked.
     """
 
     code = "TRC502"

@@ -13,6 +13,7 @@ forward/backward of the prepared model.
 from __future__ import annotations
 
 import ast
+import difflib
 import os
 from pathlib import Path
 
@@ -54,8 +55,13 @@ def manual_of(case: Path) -> tuple:
     return tuple(_declared(case, "FXLINT_FIX_MANUAL", ()))
 
 
+def pins_of(case: Path) -> dict:
+    """FXLINT_FIX_PINS: the pins a case names (as `--pin`); fix pins nothing else."""
+    return dict(_declared(case, "FXLINT_FIX_PINS", {}))
+
+
 def fixed(case: Path):
-    return fix_source(case.read_text(), str(case), unsafe=unsafe_of(case))
+    return fix_source(case.read_text(), str(case), unsafe=unsafe_of(case), pins=pins_of(case))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
@@ -77,13 +83,13 @@ def test_applicability_claim(case: Path) -> None:
         assert Applicability.UNSAFE in kinds
     else:
         assert kinds == {Applicability.SAFE}
-        assert fix_source(case.read_text(), str(case), unsafe=False).text == result.text
+        assert fix_source(case.read_text(), str(case), unsafe=False, pins=pins_of(case)).text == result.text
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_idempotent_and_clean(case: Path) -> None:
     result = fixed(case)
-    again = fix_source(result.text, str(case), unsafe=True)
+    again = fix_source(result.text, str(case), unsafe=True, pins=pins_of(case))
     assert again.text == result.text and not again.applied
     fixed_codes = {a[0] for a in result.applied}
     spans = wrapped_spans(Tree(result.text))
@@ -159,3 +165,26 @@ def test_hoisted_buffer_cache_refills_when_the_traced_model_meets_another_size(t
         x = torch.randn(2, tokens, 8)
         torch.testing.assert_close(graph(x), original(x))
         assert graph.rel.shape[1] == tokens
+
+
+def written_lines(before: str, after: str) -> set:
+    """1-based rows of ``after`` that the fixer inserted or changed."""
+    matcher = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False)
+    return {j + 1 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal" for j in range(j1, j2)}
+
+
+def new_findings(before: str, after: str, filename: str) -> list:
+    """Findings of `check` on the fixed text that the original did not have (same code on the same
+    source line), or that sit on a line the fixer wrote: code the fixer writes must pass `check`."""
+    old_lines, new_lines = before.splitlines(), after.splitlines()
+    had = {(d.code, old_lines[d.location.row - 1].strip()) for d in check_source(before, filename)}
+    written = written_lines(before, after)
+    return [(d.code, d.location.row, new_lines[d.location.row - 1].strip()) for d in check_source(after, filename)
+            if d.location.row in written or (d.code, new_lines[d.location.row - 1].strip()) not in had]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_fixed_code_adds_no_finding(case: Path) -> None:
+    """The findings on the fixed output are a subset of those on the original, and none is on a line
+    the fixer wrote (seen: a pin made `for i in range(images.size(0))` the new trace failure)."""
+    assert new_findings(case.read_text(), golden_of(case).read_text(), str(case)) == []

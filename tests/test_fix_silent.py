@@ -15,8 +15,8 @@ from fxlint.fix import fix_source
 HEAD = "import random\n\nimport torch\nimport torch.nn as nn\n\n\n"
 
 
-def fixed(body: str, unsafe: bool = True):
-    return fix_source(HEAD + textwrap.dedent(body), "snippet.py", unsafe=unsafe)
+def fixed(body: str, unsafe: bool = True, pins=None):
+    return fix_source(HEAD + textwrap.dedent(body), "snippet.py", unsafe=unsafe, pins=pins or {})
 
 
 def manual_reasons(result, code):
@@ -395,7 +395,7 @@ def test_enabled_autocast_is_not_dropped():
     assert "with torch.autocast(\"cpu\", enabled=True):" in result.text
 
 
-def test_optional_input_branch_that_calls_a_method_is_pinned_to_none():
+def test_optional_input_branch_that_calls_a_method_is_pinned_to_none_only_when_named():
     body = """
         class M(nn.Module):
             def __init__(self):
@@ -408,34 +408,45 @@ def test_optional_input_branch_that_calls_a_method_is_pinned_to_none():
                     bias = self.head(x)
                 return x + bias
     """
-    result = fixed(body)
+    unnamed = fixed(body)  # --unsafe-fixes never implies a pin
+    assert not unnamed.changed
+    assert any("`--pin M.forward.bias=None`" in reason for reason in manual_reasons(unnamed, "TRC501"))
+    pins = {"M.forward.bias": "None"}
+    result = fixed(body, unsafe=False, pins=pins)  # a named pin needs no --unsafe-fixes
     assert [a[0] for a in result.applied] == ["TRC501"]
     assert "Pin `bias` to None" in result.applied[0][2]
     assert '_fxlint_expect_none(bias, name="bias")\n        bias = None\n' in result.text
-    assert not fixed(body, unsafe=False).changed
-    assert fix_source(result.text, "snippet.py", unsafe=True).text == result.text
+    assert fixed(body, pins=pins).text == result.text
+    assert fix_source(result.text, "snippet.py", unsafe=True, pins=pins).text == result.text
 
 
-def test_optional_input_branch_with_a_hoist_is_not_pinned():
-    result = fixed("""
+def test_optional_input_branch_with_a_hoist_is_hoisted_unless_a_pin_is_named():
+    body = """
         class M(nn.Module):
             def forward(self, x, bias=None):
                 if bias is not None:
                     x = x + bias
                 return x
-    """)
+    """
+    result = fixed(body)
     assert "_fxlint_expect_none" not in result.text and "@torch.fx.wrap" in result.text
+    pinned = fixed(body, pins={"M.forward.bias": "None"})  # the user chose the path: the pin wins
+    assert '_fxlint_expect_none(bias, name="bias")' in pinned.text and "_fx_forward" not in pinned.text
 
 
 def test_pinned_guard_raises_when_the_input_is_passed():
-    result = fixed("""
+    body = """
         class M(nn.Module):
             def forward(self, x, mask=None):
                 flag = mask is not None
                 if flag:
                     x = x * mask
                 return x
-    """)
+    """
+    unnamed = fixed(body)  # a stored check: no hoist (it would only move it), no pin unless named
+    assert not unnamed.changed
+    assert any("stored" in r and "`--pin M.forward.mask=None`" in r for r in manual_reasons(unnamed, "TRC501"))
+    result = fixed(body, pins={"M.forward.mask": "None"})
     namespace: dict = {}
     exec(compile(result.text, "snippet.py", "exec"), namespace)
     model = namespace["M"]()
@@ -450,7 +461,7 @@ def test_pinned_guard_raises_when_the_input_is_passed():
         raise AssertionError("the pinned input was silently ignored")
 
 
-def test_isinstance_container_needs_a_tensor_annotation():
+def test_isinstance_container_is_decided_only_by_a_named_type_pin():
     body = """
         from typing import Dict, Union
         class M(nn.Module):
@@ -462,13 +473,18 @@ def test_isinstance_container_needs_a_tensor_annotation():
     """
     plain = fixed(body.format(annotation=""))
     assert "is_dict = isinstance(x, dict)" in plain.text
-    assert any("annotated as a tensor" in reason for reason in manual_reasons(plain, "TRC502"))
+    assert any("not annotated" in reason for reason in manual_reasons(plain, "TRC502"))
+    # a Union admits the dict: its path exists in eager mode, so only a named type pin removes it
     annotated = fixed(body.format(annotation=": Union[torch.Tensor, Dict]"))
-    assert "is_dict = False" in annotated.text
+    assert "is_dict = isinstance(x, dict)" in annotated.text
+    assert any("`--pin M.forward.x=Tensor`" in reason for reason in manual_reasons(annotated, "TRC502"))
+    pinned = fixed(body.format(annotation=": Union[torch.Tensor, Dict]"), unsafe=False,
+                   pins={"M.forward.x": "Tensor"})
+    assert "is_dict = False" in pinned.text
 
 
 def test_optional_input_is_pinned_at_the_root_not_in_the_submodule():
-    result = fixed("""
+    result = fixed(pins={"Net.forward.mask": "None"}, body="""
         class Block(nn.Module):
             def forward(self, x, mask=None):
                 masked = mask is not None

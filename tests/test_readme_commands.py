@@ -410,3 +410,4 @@ def test_readme_configuration_is_accepted(tmp_path):
     assert config.select == ("TRC",) and config.ignore == ("TRC507",) and "legacy/" in config.exclude
     assert config.per_file_ignores == (("tests/*", ("TRC5",)),)
     assert config.verify == {"models/net.py::Net": "models.testing:make_net"}
+    assert config.fix_pins == (("Net.forward.mask", "None"),)

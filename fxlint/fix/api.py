@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from types import MappingProxyType
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -20,11 +21,13 @@ from fxlint.diagnostics import Applicability, Diagnostic, FileProblem
 from fxlint.fix import hoist as hoisting
 from fxlint.fix.apply import apply, choose, import_problem
 from fxlint.fix.inline import INLINE
+from fxlint.fix.pin import named_pin, pin_key
 from fxlint.fix.plan import Decline, Plan
 from fxlint.fix.tree import Tree
 from fxlint.fix.wrapped import outside_wrapped
 
 MAX_ROUNDS = 8
+NO_PINS: Mapping[str, str] = MappingProxyType({})  #: fix pins only what the user names
 #: findings whose statement may be hoisted into a wrapped function. Of the silent TRC5xx only an
 #: Optional-input branch (TRC501) and a flag-parameter branch (TRC506): hoisted, the `is None` /
 #: `mode == ...` decision is taken when the wrapped function runs; the rest would stay wrong.
@@ -62,12 +65,15 @@ class FixReport:
     results: Tuple[FixResult, ...]
     problems: Tuple[FileProblem, ...] = field(default=())
     files_checked: int = 0
+    unmatched_pins: Tuple[str, ...] = ()  #: named pins whose `Class.forward.input` no finding comes from
 
 
 def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, select: Sequence[str] = (),
-               ignore: Sequence[str] = (), diagnostics: Optional[Sequence[Diagnostic]] = None) -> FixResult:
+               ignore: Sequence[str] = (), diagnostics: Optional[Sequence[Diagnostic]] = None,
+               pins: Mapping[str, str] = NO_PINS) -> FixResult:
     """Fix one module given as text. ``diagnostics``: the first round's findings when the caller
-    already has them (from a whole-project check, which sees cross-module hazards)."""
+    already has them (from a whole-project check, which sees cross-module hazards). ``pins``: the
+    inputs the user named (`{"Net.forward.mask": "None"}`, fxlint/fix/pin.py); nothing else is pinned."""
     try:
         tree = Tree(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
@@ -76,7 +82,7 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
     found = list(diagnostics) if diagnostics is not None else _check(text, filename, select, ignore)
     carried = _cross_file(found, text, filename, select, ignore) if diagnostics is not None else []
     for _ in range(MAX_ROUNDS):
-        plans = choose(tree, plan_round(tree, _own(tree, found, filename), unsafe))
+        plans = choose(tree, plan_round(tree, _own(tree, found, filename), unsafe, pins))
         if not plans:
             break
         new_text = apply(tree, plans)
@@ -91,13 +97,14 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
         seen = {_key(d) for d in found}
         carried = [d for d in carried if _key(d) not in seen]  # the file's own check sees it again
         found += carried
-    skipped, manual = _leftovers(tree, _own(tree, found, filename), unsafe)
+    skipped, manual = _leftovers(tree, _own(tree, found, filename), unsafe, pins)
     return FixResult(filename, text, tree.text, tuple(applied), tuple(skipped), tuple(manual))
 
 
 def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: Sequence[str] = (),
-              ignore: Sequence[str] = ()) -> FixReport:
-    """Fix every Python file under ``paths`` in memory; files without findings get no result."""
+              ignore: Sequence[str] = (), pins: Mapping[str, str] = NO_PINS) -> FixReport:
+    """Fix every Python file under ``paths`` in memory; files without findings get no result.
+    ``pins`` (from `--pin`) add to, and override, the configuration's `[tool.fxlint.fix] pin`."""
     from fxlint.api import _selected, check_paths
     from fxlint.config import load_config
 
@@ -112,11 +119,15 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     for d in checked.diagnostics:
         if _selected(d.code, select, ignore) or d.code == "TRC901":
             by_file.setdefault(os.path.abspath(d.filename), []).append(d)
-    results = [_fix_file(path, diags, unsafe, select, ignore) for path, diags in sorted(by_file.items())]
-    return FixReport(tuple(results), checked.problems, checked.files_checked)
+    pins = {**dict(config.fix_pins), **pins}
+    results = [_fix_file(path, diags, unsafe, select, ignore, pins) for path, diags in sorted(by_file.items())]
+    keys = {pin_key(d) for d in checked.diagnostics}
+    return FixReport(tuple(results), checked.problems, checked.files_checked,
+                     tuple(sorted(k for k in pins if k not in keys)))
 
 
-def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ignore) -> FixResult:
+def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ignore,
+              pins: Mapping[str, str]) -> FixResult:
     try:
         with open(path, encoding="utf-8", newline="") as fh:
             text = fh.read()
@@ -124,19 +135,23 @@ def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ig
         return FixResult(path, "", "", error=f"unreadable: {exc}")
     if any(d.code == "TRC901" for d in diagnostics):
         return FixResult(path, text, text, error="does not parse (TRC901); left untouched")
-    return fix_source(text, path, unsafe, select, ignore, diagnostics)
+    return fix_source(text, path, unsafe, select, ignore, diagnostics, pins)
 
 
 # ------------------------------------------------------------------------------------------ rounds
-def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> List[Plan]:
-    """Plans for one round: in-graph rewrites, then hoists (safe ones only without ``unsafe``)."""
+def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool,
+               pins: Mapping[str, str] = NO_PINS) -> List[Plan]:
+    """Plans for one round: in-graph rewrites, then hoists (safe ones only without ``unsafe``; a pin
+    the user named is applied either way, and `unsafe` never implies one)."""
     plans: List[Plan] = []
     rest: List[Diagnostic] = []
     for d in diagnostics:
-        outcome = propose_inline(tree, d)
+        outcome = propose_inline(tree, d, pins)
         if isinstance(outcome, Plan):
-            if outcome.applicability is Applicability.SAFE or unsafe:
+            if outcome.applicability is Applicability.SAFE or unsafe or outcome.named:
                 plans.append(outcome)
+            continue
+        if isinstance(outcome, Decline) and outcome.final:
             continue
         rest.append(d)
     # an input pinned this round is a constant in the next: its other findings may be gone by then
@@ -148,7 +163,10 @@ def plan_round(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> L
     return [p for p in plans if not import_problem(tree, p)]  # reported by _leftovers
 
 
-def propose_inline(tree: Tree, d: Diagnostic):
+def propose_inline(tree: Tree, d: Diagnostic, pins: Mapping[str, str] = NO_PINS):
+    pinned = named_pin(tree, d, pins)
+    if pinned is not None:
+        return pinned
     for rewrite in INLINE.get(d.code, ()):
         outcome = rewrite(tree, d)
         if outcome is not None:
@@ -211,12 +229,13 @@ def _hoistable(tree: Tree, region: object, d: Diagnostic) -> bool:
     return not isinstance(region, Decline) and isinstance(hoisting.hoist(tree, region, [d], tree.names()), Plan)
 
 
-def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool) -> Tuple[List[Pending], List[Pending]]:
+def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool,
+               pins: Mapping[str, str] = NO_PINS) -> Tuple[List[Pending], List[Pending]]:
     """Split what is left: findings with an unsafe fix not taken, and findings needing a human."""
     skipped: List[Pending] = []
     manual: List[Pending] = []
     for d in diagnostics:
-        outcome = propose_inline(tree, d)
+        outcome = propose_inline(tree, d, pins)
         if outcome is None and d.code.startswith(HOIST_PREFIXES):
             hoisted = hoist_plans(tree, [d])
             outcome = hoisted[0] if hoisted else None

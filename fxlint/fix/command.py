@@ -29,9 +29,13 @@ if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actual
 @click.option("--ignore", multiple=True, metavar="CODES", help="Do not fix these rule codes or prefixes.")
 @click.option("--verify", "verify_changes", is_flag=True,
               help="With --apply: run `fxlint verify` on each changed file and roll back those that fail.")
+@click.option("--pin", "pins", multiple=True, metavar="Class.forward.input=None",
+              help="Let fix pin this forward() input to its None default (or =Tensor: its type) while tracing; "
+                   "callers passing it then get an error. Repeatable; nothing is pinned unless named here or in "
+                   "[tool.fxlint.fix] pin.")
 @click.option("--quiet", "-q", is_flag=True, help="No diff, only the summary.")
 def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select, ignore, verify_changes: bool,
-        quiet: bool) -> None:
+        pins: Tuple[str, ...], quiet: bool) -> None:
     """Rewrite code in PATHS (default: .) so torch.fx.symbolic_trace can capture it."""
     from fxlint import registry
     from fxlint.cli import _fail, _split_codes
@@ -43,13 +47,21 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     if unknown:
         raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
     paths = paths or (Path("."),)
-    from fxlint.config import ConfigError
+    from fxlint.config import ConfigError, parse_pin
+
+    try:
+        named = dict(parse_pin(p) for p in pins)
+    except ValueError as exc:
+        raise _fail(f"--pin {exc}") from None
     from fxlint.fix.api import fix_paths
 
     try:
-        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore)
+        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore, pins=named)
     except ConfigError as exc:  # a broken pyproject.toml: a usage error, as for `check`
         raise _fail(str(exc)) from None
+    for key in report.unmatched_pins:
+        click.echo(f"fxlint fix: warning: pin `{key}` matches no finding (keys name an entry model's "
+                   "forward() input: Class.forward.input)", err=True)
     usage = [p for p in report.problems if p.kind in ("missing", "not-python")]
     for problem in report.problems:
         kind = "error: " if problem in usage else ""
@@ -93,6 +105,7 @@ def _verify_and_roll_back(changed: List[FixResult]) -> Dict[str, str]:
     from fxlint.verify.api import VerifyOptions, verify_paths
 
     files = [r.filename for r in changed]
+    by_file = {r.filename: r for r in changed}
     verdicts = verify_paths(files, VerifyOptions())
     failed: Dict[str, str] = {}
     verified = set()
@@ -102,7 +115,8 @@ def _verify_and_roll_back(changed: List[FixResult]) -> Dict[str, str]:
             continue
         if model.verdict == "fail" and path not in failed:
             stage, result = model.first_failure or ("?", None)
-            failed[path] = f"{model.target}: {stage}: {result.error if result else 'failed'}"
+            failed[path] = f"{model.target}: {stage}: {result.error if result else 'failed'}" \
+                + _written_by_fix(result, by_file[path])
         elif model.verdict == "pass":
             verified.add(path)
     for result in changed:
@@ -112,6 +126,17 @@ def _verify_and_roll_back(changed: List[FixResult]) -> Dict[str, str]:
             click.echo(f"fxlint fix: {_show(result.filename)}: not verified (no model could be built; "
                        "add make() or configure [tool.fxlint.verify])", err=True)
     return failed
+
+
+def _written_by_fix(result, fixed: FixResult) -> str:
+    """" (line N, which fix wrote)" when the failure is blamed on a line the fix inserted or changed:
+    the fix, not the user's code, broke the model there."""
+    location = getattr(result, "location", None)
+    if location is None or os.path.abspath(location.filename) != os.path.abspath(fixed.filename):
+        return ""
+    matcher = difflib.SequenceMatcher(a=fixed.original.splitlines(), b=fixed.text.splitlines(), autojunk=False)
+    written = any(j1 < location.row <= j2 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal")
+    return f" (line {location.row}, which fix wrote)" if written else ""
 
 
 def _match(model_file: str, files: Sequence[str]) -> "str | None":

@@ -15,21 +15,26 @@ rebinding changes nothing for a caller that passes None. `_fxlint_expect_none` i
 like the eager one, raises a clear error when a caller does pass `mask`, instead of silently ignoring
 it (FX's own `concrete_args` inserts the same kind of check, `_assert_is_none`).
 
-UNSAFE: callers that pass the input now get an error. Offered for TRC501 where no hoist exists (a
-hoist keeps both paths, decided at run time): when the branch calls a method of `self` (HF T5's
-`compute_bias`, timm Hiera's `forward_head`), which cannot be passed into a wrapped function, or when
-the check is stored first (`naflex_mode = x is not None`), where a hoist would only move it. Other
-findings from a pinned input wait a round (`Plan.settles`): most are gone once it is a constant.
+Explicit opt-in only: a pin takes away the path a caller passing the input takes (a training call
+passing `targets` would raise), so no flag implies one, `--unsafe-fixes` included. The user names it
+(`fxlint fix --pin Net.forward.mask=None`, or `pin = {"Net.forward.mask" = "None"}` under
+`[tool.fxlint.fix]`), keyed by the entry class, its `forward` and the input; a named pin is applied
+even where a hoist exists (the user chose the traced path). Unnamed, TRC501 is hoisted where the
+hoist machinery can (both paths kept, decided at run time), else reported as manual work naming the
+`--pin` option that would fix it. `--pin Net.forward.x=Tensor` names an input's type instead: the
+type checks on it (`isinstance(x, dict)` -> False) take a tensor's answer (fxlint/fix/silent.py).
+Other findings from a pinned input wait a round (`Plan.settles`): most are gone once it is a constant.
 
 Blind spots: only an input of the entry class's own `forward` with a literal `None` default is
-pinned (the chain's first function, in this file), and not when the class is constructed elsewhere in
-the file (a submodule whose parent may pass the input). A class used as a submodule from another file
-is pinned all the same, and then raises loudly when its parent passes a value.
+pinned (the chain's first function, in this file): a key naming a submodule's `forward` matches
+nothing. A pinned class constructed by a parent that passes the input raises loudly there. A type pin
+writes no guard: a dict passed to a `Tensor`-pinned input takes the tensor path.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from dataclasses import replace
+from typing import Mapping, Optional, Union
 
 import libcst as cst
 
@@ -42,15 +47,61 @@ Outcome = Union[Plan, Decline, None]
 GUARD = "_fxlint_expect_none"
 
 
+def pin_key(d: Diagnostic) -> Optional[str]:
+    """`Net.forward.mask`: the key a pin of the finding's input is named by (entry forward, input)."""
+    entry = d.reached_from[0] if d.reached_from else ""
+    if not entry.endswith(".forward") or not d.source or not d.source.isidentifier():
+        return None
+    return f"{entry}.{d.source}"
+
+
+def pin_option(key: str, value: str) -> str:
+    return f"`--pin {key}={value}`"
+
+
+def named_pin(tree: Tree, d: Diagnostic, pins: Mapping[str, str]) -> Outcome:
+    """The rewrite of a pin the user named for the finding's input, or None (no pin names it)."""
+    key = pin_key(d) if pins else None
+    value = pins.get(key) if key is not None else None
+    if value == "None" and d.code == "TRC501":
+        plan = _pin_to_none(tree, d)
+        return plan if plan is not None else Decline(
+            f"{pin_option(key, value)} names an input that is not an Optional input of the entry class's own "
+            "`forward` with a `None` default in this file; it cannot be pinned here")
+    if value == "Tensor" and d.code == "TRC502":
+        from fxlint.fix.silent import tensor_branch  # silent imports this module's helpers lazily too
+
+        outcome = tensor_branch(tree, d, pinned_tensor=True)
+        return replace(outcome, named=True) if isinstance(outcome, Plan) else outcome
+    return None
+
+
 def pin_optional_input(tree: Tree, d: Diagnostic) -> Outcome:
-    """TRC501 with no hoist: rebind the entry forward's Optional input to None behind a guard."""
+    """TRC501 with no pin named: None where a hoist decides the branch at run time (both paths kept),
+    else manual work naming the `--pin` option that would pin the input (never a pin by itself)."""
     from fxlint.fix import hoist as hoisting  # hoist imports the rewrites' helpers; avoid a cycle
 
-    if _decides_branch(tree, d):
+    stored = not _decides_branch(tree, d)
+    why = "the check is stored before it is branched on (a hoist would only move it)"
+    if not stored:
         region = hoisting.region_for(tree, d)
-        if not isinstance(region, Decline) and region is not None \
-                and isinstance(hoisting.hoist(tree, region, [d], tree.names()), Plan):
+        hoisted = hoisting.hoist(tree, region, [d], tree.names()) \
+            if region is not None and not isinstance(region, Decline) else region
+        if isinstance(hoisted, Plan):
             return None  # a hoist decides at run time and keeps both paths: prefer it
+        why = f"no hoist keeps both paths ({hoisted.reason})" if isinstance(hoisted, Decline) \
+            else "no hoist keeps both paths"
+    key = pin_key(d)
+    if key is None or _pinnable_param(tree, d) is None:
+        # a stored check gets no hoist: the later `if` would branch on the wrapped call's Proxy
+        return Decline(f"{why}; `{d.source}` is not an Optional input of the entry model's forward()",
+                       final=True) if stored else None
+    return Decline(f"{why}; if the deployed model is never passed `{d.source}`, pin it to its default with "
+                   f"{pin_option(key, 'None')} (callers passing it then get an error)", final=True)
+
+
+def _pinnable_param(tree: Tree, d: Diagnostic) -> Optional[cst.Param]:
+    """The entry forward's parameter named by the finding, when its default is a literal None."""
     forward = _entry_forward(tree, d)
     if forward is None:
         return None
@@ -58,7 +109,14 @@ def pin_optional_input(tree: Tree, d: Diagnostic) -> Outcome:
                   if p.name.value == d.source), None)
     if param is None or param.default is None or tree.code(param.default) != "None":
         return None
-    anchor = _first_statement(forward)
+    return param
+
+
+def _pin_to_none(tree: Tree, d: Diagnostic) -> Optional[Plan]:
+    """Rebind the entry forward's Optional input to None behind a recorded guard."""
+    param = _pinnable_param(tree, d)
+    forward = _entry_forward(tree, d)
+    anchor = _first_statement(forward) if param is not None and forward is not None else None
     if anchor is None:
         return None
     name = param.name.value
@@ -66,11 +124,11 @@ def pin_optional_input(tree: Tree, d: Diagnostic) -> Outcome:
     pinned = list(cst.parse_module(f'{guard}({name}, name="{name}")\n{name} = None\n').body)
     pinned[0] = pinned[0].with_changes(leading_lines=anchor.leading_lines)
     anchor_kept = anchor.with_changes(leading_lines=())
-    title = (f"Pin `{name}` to None, its default, while tracing (as `concrete_args={{\"{name}\": None}}` would); "
-             f"a caller passing `{name}` now gets an error")
+    title = (f"Pin `{name}` to None, its default, while tracing (as `concrete_args={{\"{name}\": None}}` would; "
+             f"named by {pin_option(pin_key(d), 'None')}); a caller passing `{name}` now gets an error")
     return Plan(title, Applicability.UNSAFE, {anchor: cst.FlattenSentinel([*pinned, anchor_kept])}, [d],
                 frozenset({"torch"}), (tree.top_level(forward), definition) if definition is not None else None,
-                settles=frozenset({(d.reached_from[0], name)}))
+                settles=frozenset({(d.reached_from[0], name)}), named=True)
 
 
 def _decides_branch(tree: Tree, d: Diagnostic) -> bool:

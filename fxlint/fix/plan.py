@@ -34,6 +34,8 @@ class Plan:
     #: statements a hoist moves into a wrapped function: other plans inside them wait a round, when
     #: their code runs eagerly inside the wrapped function and is left as it is
     moves: Tuple[cst.CSTNode, ...] = ()
+    #: a pin the user named (`--pin`): applied without `--unsafe-fixes`, which never implies one
+    named: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Decline:
     """Why no fix is offered for a finding (shown as manual work)."""
 
     reason: str
+    #: no hoist either: a hoist would only move the finding (a stored `is None` check), or take a path
+    #: away that only the user may take (fxlint/fix/pin.py)
+    final: bool = False
 
 
 def torch_attr(*names: str) -> cst.BaseExpression:

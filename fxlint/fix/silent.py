@@ -528,8 +528,9 @@ def _registered_buffers(tree: Tree, node: cst.CSTNode) -> Set[str]:
 
 
 # ---------------------------------------------------------------------------------------- TRC502
-def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
-    """`if isinstance(x, torch.Tensor): A [else: B]` on a forward() input -> A (`not isinstance` -> B)."""
+def tensor_branch(tree: Tree, d: Diagnostic, pinned_tensor: bool = False) -> Outcome:
+    """`if isinstance(x, torch.Tensor): A [else: B]` on a forward() input -> A (`not isinstance` -> B).
+    ``pinned_tensor``: the user named the input's type (`--pin Net.forward.x=Tensor`, fxlint/fix/pin.py)."""
     node = tree.at(d.location.row, d.location.column, cst.Call)
     if node is not None and tree.code(node.func) == "hasattr":
         return _hasattr_branch(tree, node, d)
@@ -544,7 +545,7 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
                             func, subject, check_reassigned=False)
     if tree.code(node.func) == "isinstance" and len(node.args) == 2 \
             and tree.code(node.args[1].value) in CONTAINER_TYPES:
-        return _not_a_container(tree, node, d, func, subject)
+        return _not_a_container(tree, node, d, func, subject, pinned_tensor)
     if tree.code(node.func) == "isinstance" and (len(node.args) != 2 or tree.code(node.args[1].value)
                                                   not in TENSOR_TYPES):
         return Decline("only `isinstance(x, torch.Tensor)` has a known answer for tensor inputs")
@@ -554,20 +555,29 @@ def tensor_branch(tree: Tree, d: Diagnostic) -> Outcome:
     return _keep_branch(tree, node, d, f"Keep the branch a tensor `{subject.value}` takes", func, subject)
 
 
-def _not_a_container(tree: Tree, node: cst.Call, d: Diagnostic, func, subject) -> Outcome:
+def _not_a_container(tree: Tree, node: cst.Call, d: Diagnostic, func, subject, pinned: bool = False) -> Outcome:
     """`isinstance(x, dict)` on a forward() input annotated as possibly a tensor
     (`x: Union[torch.Tensor, Dict[str, torch.Tensor]]`) -> False, the answer for a tensor input and
     the one tracing gives (a Proxy is no dict either), made explicit so that it is decided in the
     source: the `if` keeps its other branch, an expression gets `False` (timm NaFlexViT's
-    `input_is_dict`). Without a Tensor in the annotation the input may really be a container: declined."""
+    `input_is_dict`). An annotation is no proof and `Union[torch.Tensor, Dict]` admits a container: the
+    container path exists in eager mode, so only a type pin the user names (`--pin Net.forward.x=Tensor`)
+    takes it away; otherwise manual work naming that option."""
+    from fxlint.fix.pin import pin_key, pin_option
+
     param = _forward_param(func, subject)
-    if param is None or param.annotation is None or not any(
-            isinstance(n, (cst.Name, cst.Attribute)) and tree.code(n) in TENSOR_TYPES for n in walk(param.annotation)):
-        return Decline("only a forward() input annotated as a tensor has a known answer: pin the input type by hand")
+    if param is None:
+        return Decline("the checked value is not a forward() input: its type is not known")
     if _reassigned(tree, func, subject.value, node):
         return Decline(f"`{subject.value}` is reassigned before the check")
+    if not pinned:
+        key = pin_key(d)
+        how = f"pin its type with {pin_option(key, 'Tensor')}" if key else "pin the input type by hand"
+        annotated = f"annotated `{tree.code(param.annotation.annotation)}`" if param.annotation else "not annotated"
+        return Decline(f"`{subject.value}` ({annotated}) may be a container in eager mode; if the deployed model "
+                       f"only gets tensors, {how}")
     kind = tree.code(node.args[1].value)
-    title = f"Keep the answer for a tensor `{subject.value}` (annotated `{tree.code(param.annotation.annotation)}`): not a {kind}"
+    title = f"Keep the answer for a tensor `{subject.value}` (pinned by `--pin {pin_key(d)}=Tensor`): not a {kind}"
     parent = tree.parents.get(node)
     if isinstance(parent, cst.If) and parent.test is node or isinstance(parent, cst.UnaryOperation):
         outcome = _keep_branch(tree, node, d, title, func, subject, answer=False)

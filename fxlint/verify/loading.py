@@ -29,9 +29,13 @@ def package_root(path: str) -> Tuple[str, str]:
 
 
 def prepend_sys_path(directories: Sequence[str]) -> None:
-    for directory in reversed(list(directories)):
-        if directory and directory not in sys.path:
-            sys.path.insert(0, directory)
+    """Put ``directories`` first on sys.path, in order, moving them there if they are on it already:
+    the worker imports the user's code from the file's package root, then the current directory, then
+    the user's PYTHONPATH, and only then site-packages (a vendored library beats an installed one)."""
+    for directory in reversed([d for d in directories if d]):
+        while directory in sys.path:
+            sys.path.remove(directory)
+        sys.path.insert(0, directory)
 
 
 def import_file(path: str) -> ModuleType:

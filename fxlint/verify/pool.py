@@ -31,21 +31,30 @@ WATCHDOG_GRACE_S = 30.0
 OnAnswer = Callable[[Dict[str, Any], Dict[str, Any]], List[Dict[str, Any]]]
 
 
-def worker_env() -> Dict[str, str]:
-    """The worker must import this very fxlint, installed or not."""
-    import fxlint
+#: the worker's entry: import this very fxlint from its own root, then take that root off sys.path
+#: again. Putting it on PYTHONPATH instead (as before) put fxlint's folder -- site-packages for an
+#: installed fxlint, the checkout for an editable one -- before the user's PYTHONPATH entries, so an
+#: installed library shadowed the vendored copy the user set up, and verify ran the wrong code.
+BOOTSTRAP = ("import sys; root = sys.argv.pop(1); sys.path.insert(0, root); import fxlint.verify.worker as w; "
+             "sys.path.remove(root); sys.exit(w.main(sys.argv[1:]))")
 
+
+def worker_env() -> Dict[str, str]:
+    """The user's environment as it is: PYTHONPATH untouched, so the worker's import path is the
+    user's (the job then puts the file's package root and the current directory first: stages.py)."""
     env = dict(os.environ)
-    source_root = os.path.dirname(os.path.dirname(os.path.abspath(fxlint.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONWARNINGS", "ignore")
     return env
 
 
 def worker_command(mode: str, python: Optional[str] = None) -> List[str]:
     """The worker needs only torch and this package's own code, so ``python`` may be another
-    environment's interpreter (the project's venv with torch, when fxlint itself lives elsewhere)."""
-    return [python or sys.executable, "-m", "fxlint.verify.worker", mode]
+    environment's interpreter (the project's venv with torch, when fxlint itself lives elsewhere).
+    ``-c`` starts it with the current directory first on sys.path (as `python -m` does)."""
+    import fxlint
+
+    source_root = os.path.dirname(os.path.dirname(os.path.abspath(fxlint.__file__)))
+    return [python or sys.executable, "-c", BOOTSTRAP, source_root, mode]
 
 
 def run_jobs(jobs: List[Dict[str, Any]], parallel: int, on_answer: OnAnswer, use_fork: Optional[bool] = None,
