@@ -23,10 +23,20 @@ def test_import_torch_added_when_missing():
 def test_len_of_expression_gets_parentheses():
     result = fixed("""
         class M(nn.Module):
-            def forward(self, x, y):
+            def forward(self, x: torch.Tensor, y: torch.Tensor):
                 return x.view(len(x + y), -1)
     """, unsafe=False)
     assert "(x + y).size(0)" in result.text
+
+
+def test_len_of_an_input_not_proven_a_tensor_is_not_rewritten():
+    """An unannotated input may be a list of tensors in eager mode: `len(x)` stays (hoisted instead)."""
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y):
+                return y.view(len(x), -1)
+    """, unsafe=False)
+    assert "len(x)" in result.text and ".size(0)" not in result.text
 
 
 def test_len_of_a_size_sequence_is_not_rewritten_to_size():
@@ -211,7 +221,7 @@ def test_nothing_to_fix_is_identical():
 def test_starred_sizes_become_one_sequence_only_for_shapes():
     body = """
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x: torch.Tensor):
                 return x.view(*x.shape[:-1], 2, -1)
     """
     result = fixed(body, unsafe=False)
@@ -311,27 +321,30 @@ def test_block_run_only_inside_a_wrapped_call_is_not_checked():
 
 
 def test_int_dropped_only_around_integer_size_arithmetic():
-    """`int(math.ceil(h / p) * p)` loses its `int()`, `int(h / 2)` becomes `h // 2` (unsafe); `int()` of a
-    subscript that is not a shape (`x.tolist()[0]`, a numpy float in eager) is left to a hoist."""
+    """`int(math.ceil(h / p) * p)` loses its `int()`, `int(h / 2)` becomes `h // 2`, both SAFE once `h`
+    is proven a size of a tensor (an input annotated `torch.Tensor`); `int()` of a subscript that is
+    not a shape (`x.tolist()[0]`, a numpy float in eager) is left to a hoist."""
     body = """
         import math
 
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x{annotation}):
                 h = x.shape[-1]
                 a = int(math.ceil(h / 4) * 4)
                 b = int(h / 2)
                 c = int(x.tolist()[0])
                 return F.pad(x, (0, a - h + b)) * c
     """
-    safe = fixed(body, unsafe=False)  # only the numpy-valued `int()` is hoisted; the size arithmetic waits
-    assert "a = int(math.ceil(h / 4) * 4)" in safe.text and "b = int(h / 2)" in safe.text
-    assert [a[0] for a in safe.applied] == ["TRC302"] and safe.applied[0][2].startswith("Hoist")
-    result = fixed(body)
-    assert "a = math.ceil(h / 4) * 4" in result.text and "b = h // 2" in result.text
-    assert "int(x.tolist()[0])" in result.text  # hoisted as is, not rewritten
+    safe = fixed(body.format(annotation=": torch.Tensor"), unsafe=False)
+    assert "a = math.ceil(h / 4) * 4" in safe.text and "b = h // 2" in safe.text
+    assert "int(x.tolist()[0])" in safe.text  # hoisted as is, not rewritten
     assert ("TRC202", 12, "Drop `int()` around the integer arithmetic `math.ceil(h / 4) * 4`",
-            Applicability.UNSAFE) in result.applied
+            Applicability.SAFE) in safe.applied
+    assert ("TRC202", 13, "Drop `int()` around the integer arithmetic `h / 2`", Applicability.SAFE) in safe.applied
+    # unannotated, `x` may be anything with a `.shape`: `h` is not proven a non-negative int, so
+    # `int(h / 2)` is not turned into `h // 2` (it is hoisted); `math.ceil` makes an int whatever `h` is
+    plain = fixed(body.format(annotation=""))
+    assert "a = math.ceil(h / 4) * 4" in plain.text and "b = int(h / 2)" in plain.text and "h // 2" not in plain.text
 
 
 def test_hoist_passes_the_shape_of_a_tensor_read_only_for_its_shape():
@@ -348,7 +361,7 @@ def test_hoist_passes_the_shape_of_a_tensor_read_only_for_its_shape():
 def test_size_tuple_concat_joined_safely_only_where_sizes_go_to_calls():
     body = """
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x: torch.Tensor):
                 new_shape = x.size()[:-1] + (2, -1)
                 kept = x.shape[:1] + (4,)
                 return x.view(new_shape), kept
