@@ -389,3 +389,110 @@ def test_identical_branches_collapse_only_for_a_side_effect_free_condition():
     result = fixed(body, unsafe=False)
     assert "if x.size(0) > 1" not in result.text and "        y = x * 2\n" in result.text
     assert "if self.pick(x) > 0:" in result.text  # a call that may have side effects is kept
+
+
+# ------------------------------------------------------------------ proof obligations (issue 16)
+def test_where_needs_tensor_branches_of_one_shape():
+    body = """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+            def forward(self, x: torch.Tensor):
+                h = self.proj(x)
+                a = h * 2 if h.mean() > 0 else h
+                b = x + h if h.mean() > 0 else h
+                c = 2.0 if h.mean() > 0 else 0.5
+                d = h if h.mean() > 0 else None
+                e = h if h > 0 else -h
+                return a, b, c, d, e
+    """
+    result = fixed(body)
+    assert "a = torch.where(h.mean() > 0, h * 2, h)" in result.text  # one tensor, elementwise: proven
+    for kept in ("x + h if", "2.0 if", "else None", "h if h > 0"):  # declined: hoisted instead
+        assert kept in result.text, kept
+    assert [a[2] for a in result.applied].count("Select with `torch.where` (both branches are computed)") == 1
+
+
+def test_where_declines_a_condition_that_is_not_a_bool_tensor():
+    from fxlint.fix.inline import conditional_to_where
+    from fxlint.fix.tree import Tree
+    from fxlint.api import check_source
+
+    source = HEAD + textwrap.dedent("""
+        class M(nn.Module):
+            def forward(self, x):
+                return x * 2 if x.sum() > 0 else x
+    """)
+    tree = Tree(source)
+    d = next(d for d in check_source(source, "m.py") if d.code == "TRC101")
+    outcome = conditional_to_where(tree, d)
+    assert "not proven a 0-dim bool tensor" in outcome.reason
+
+
+def test_scalar_tensor_only_for_proven_python_numbers():
+    body = """
+        import numpy as np
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+            def forward(self, x):
+                h = self.proj(x)
+                return h * (1.0 / math.sqrt(h.size(-1))) + h * (np.float32(h.size(-1)) * 0.5)
+    """
+    from fxlint.fix.inline import INLINE
+    from fxlint.fix.tree import Tree
+    from fxlint.api import check_source
+
+    source = HEAD + "import math\n" + textwrap.dedent(body)
+    tree = Tree(source)
+    outcomes = [INLINE["TRC601"][0](tree, d) for d in check_source(source, "m.py") if d.code == "TRC601"]
+    titles = [getattr(o, "title", "") for o in outcomes]
+    assert any("torch.scalar_tensor" in t and "math.sqrt" in t for t in titles)
+    assert not any("np.float32" in t for t in titles)
+
+
+def test_integer_method_on_an_unproven_receiver_is_declined():
+    from fxlint.fix.qat import integral_op_rewrite
+    from fxlint.fix.tree import Tree
+    from fxlint.api import check_source
+
+    source = HEAD + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+            def forward(self, x, mask{annotation}):
+                keep = mask.unsqueeze(-1).to(x.dtype)
+                return self.proj(x * keep)
+    """)
+    for annotation, proven in (("", False), (": torch.Tensor", True)):
+        text = source.replace("{annotation}", annotation)
+        tree = Tree(text)
+        found = [d for d in check_source(text, "m.py") if d.code == "TRC603"]
+        outcomes = [integral_op_rewrite(tree, d) for d in found]
+        assert outcomes and all(hasattr(o, "title") == proven for o in outcomes), (annotation, outcomes)
+
+
+def test_in_graph_rewrites_decline_in_code_a_wrapped_function_runs():
+    result = fixed("""
+        def _count(xs: torch.Tensor):
+            return len(xs)
+
+        def _pool(xs):
+            return xs.sum(0) / _count(xs)
+
+        _pool = torch.fx.wrap(_pool)
+
+        class M(nn.Module):
+            def forward(self, x: torch.Tensor):
+                return _pool(x) * _count(x)
+    """, unsafe=False)
+    assert "xs.size(0)" not in result.text  # `_count` also runs eagerly, under `_pool`
+    from fxlint.fix.tree import Tree
+    from fxlint.fix.wrapped import eager_callers, wrapped_names
+
+    tree = Tree(result.original)
+    assert "_pool" in wrapped_names(tree) and eager_callers(tree) == {"_count": "_pool"}

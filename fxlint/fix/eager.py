@@ -128,7 +128,9 @@ _ORDERING = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEq
 _MEMBERSHIP = (cst.In, cst.NotIn, cst.Is, cst.IsNot)
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-_DEPTH = 12
+#: nested expressions and binding links followed (`x = x.view(...)` chains of HF code are long);
+#: a few Python frames each, well inside the interpreter's recursion limit
+_DEPTH = 120
 
 
 # ----------------------------------------------------------------------------------------- API
@@ -138,7 +140,10 @@ def eager_kind(tree: Tree, func: Optional[cst.FunctionDef], expr: cst.BaseExpres
     ``at``: where a Name that is not a node of ``tree`` (built by a rewrite) would be read."""
     if func is None:
         return UNKNOWN
-    return _Prover(tree, func, at).kind(expr, _DEPTH)
+    try:
+        return _Prover(tree, func, at).kind(expr, _DEPTH)
+    except RecursionError:  # a deeper expression than the interpreter allows: no proof
+        return UNKNOWN
 
 
 def is_tensor(tree: Tree, func: Optional[cst.FunctionDef], expr: cst.BaseExpression,
@@ -153,7 +158,12 @@ def is_number(tree: Tree, func: Optional[cst.FunctionDef], expr: cst.BaseExpress
 def integer(tree: Tree, func: Optional[cst.FunctionDef], expr: cst.BaseExpression) -> Optional[bool]:
     """Is ``expr`` a Python int in eager mode? None: not proven; False: an int of unknown sign;
     True: a non-negative int (sizes, `len`, literals, and `+`, `*`, `//`, `%` of such)."""
-    return None if func is None else _Prover(tree, func).integer(expr, _DEPTH)
+    if func is None:
+        return None
+    try:
+        return _Prover(tree, func).integer(expr, _DEPTH)
+    except RecursionError:
+        return None
 
 
 def definitely_bound(tree: Tree, func: Optional[cst.FunctionDef], name: str, use: cst.CSTNode) -> bool:
@@ -321,37 +331,55 @@ class Binding:
     path: Tuple[int, ...] = ()
 
 
+_BINDINGS: "weakref.WeakKeyDictionary[Tree, Dict[int, Dict[str, List[Binding]]]]" = weakref.WeakKeyDictionary()
+
+
 def bindings(tree: Tree, func: cst.FunctionDef, name: str) -> List[Binding]:
     """Every binding of ``name`` in ``func``'s own scope (nested defs and comprehensions are other
-    scopes; a walrus inside a comprehension binds here, as "other")."""
-    found: List[Binding] = [Binding("param", p) for p in _params(func) if p.name.value == name]
+    scopes; a walrus inside a comprehension binds here, as "other"). Indexed once per function."""
+    per_tree = _BINDINGS.setdefault(tree, {})
+    if id(func) not in per_tree:
+        per_tree[id(func)] = _index_bindings(tree, func)
+    index = per_tree[id(func)]
+    return index.get(name, []) + index.get("*", [])
+
+
+def _index_bindings(tree: Tree, func: cst.FunctionDef) -> Dict[str, List[Binding]]:
+    found: Dict[str, List[Binding]] = {}
+
+    def add(name: str, binding: Binding) -> None:
+        found.setdefault(name, []).append(binding)
+
+    for p in _params(func):
+        add(p.name.value, Binding("param", p))
     stack: List[cst.CSTNode] = [func.body]
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            if node.name.value == name:
-                found.append(Binding("other", node))
+            add(node.name.value, Binding("other", node))
             stack.extend(d for d in node.decorators)
             continue
         if isinstance(node, cst.Lambda):
             continue
         if isinstance(node, _COMPREHENSIONS):
-            found.extend(Binding("other", n) for n in walk(node)
-                         if isinstance(n, cst.NamedExpr) and _is_name(n.target, name))
+            for n in walk(node):
+                if isinstance(n, cst.NamedExpr) and isinstance(n.target, cst.Name):
+                    add(n.target.value, Binding("other", n))
             continue
-        if isinstance(node, (cst.Global, cst.Nonlocal)) and any(_is_name(a.name, name) for a in node.names):
-            found.append(Binding("other", node))
-        elif isinstance(node, cst.Name) and node.value == name and _stored(tree, node):
-            found.append(_binding_of(tree, node))
-        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
-            for alias in node.names:
-                bound = alias.asname.name if alias.asname else alias.name
-                if dotted(bound).partition(".")[0] == name:
-                    found.append(Binding("other", node))
-        elif isinstance(node, cst.ImportFrom):
-            found.append(Binding("other", node))
-        elif isinstance(node, cst.MatchAs) or isinstance(node, cst.MatchStar):
-            found.append(Binding("other", node))
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            for a in node.names:
+                add(a.name.value, Binding("other", node))
+        elif isinstance(node, cst.Name) and _stored(tree, node):
+            add(node.value, _binding_of(tree, node))
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            if isinstance(node.names, cst.ImportStar):
+                add("*", Binding("other", node))
+            else:
+                for alias in node.names:
+                    bound = alias.asname.name if alias.asname else alias.name
+                    add(dotted(bound).partition(".")[0], Binding("other", node))
+        elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and getattr(node, "name", None) is not None:
+            add(node.name.value, Binding("other", node))
         stack.extend(reversed(node.children))
     return found
 
@@ -395,6 +423,8 @@ class _Prover:
         #: bindings being proven (met again: a loop) -> the kind they are assumed to give
         self.progress: Dict[Tuple[int, Tuple[int, ...]], EagerKind] = {}
         self.cycles = 0  #: how often a binding being proven was met again
+        #: verdicts of names whose proof read no assumed binding (they depend on nothing assumed)
+        self.memo: Dict[Tuple[int, str], EagerKind] = {}
 
     def kind(self, expr: cst.BaseExpression, depth: int) -> EagerKind:
         if depth <= 0:
@@ -609,6 +639,16 @@ class _Prover:
         if expr.value == "None":
             return NOT_TENSOR
         use = expr if expr in self.tree.ranges or self.at is None else self.at
+        key = (id(use), expr.value)
+        if key in self.memo:
+            return self.memo[key]
+        cycles = self.cycles
+        result = self._name(expr, use, depth)
+        if self.cycles == cycles:  # no assumed binding was read: the verdict holds anywhere
+            self.memo[key] = result
+        return result
+
+    def _name(self, expr: cst.Name, use: cst.CSTNode, depth: int) -> EagerKind:
         if self._opaque(use, expr.value):
             return UNKNOWN
         reaching = reaching_bindings(self.tree, self.func, use, expr.value)
