@@ -60,7 +60,7 @@ def test_len_of_a_size_sequence_is_not_rewritten_to_size():
 def test_pad_guard_without_modulo_is_unsafe():
     body = """
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x: torch.Tensor):
                 pad = 8 - x.size(-1)
                 if pad > 0:
                     x = F.pad(x, (0, pad))

@@ -213,9 +213,11 @@ PAD_CALLEES = {"F.pad", "nn.functional.pad", "torch.nn.functional.pad", "functio
 def unconditional_pad(tree: Tree, d: Diagnostic) -> Outcome:
     """`if ph > 0 or pw > 0: x = F.pad(x, (0, pw, 0, ph))` -> the pad alone: a zero pad is a no-op.
 
-    SAFE when the guard is `!= 0`, or `> 0` on amounts computed as `(...) % m` (never negative for a
-    positive modulus such as a window or stride size: the Swin/SAM pattern). Otherwise UNSAFE: a
-    negative amount, skipped by the guard, would crop."""
+    Proof obligation: the padded value is a tensor in eager mode (fxlint.fix.eager), so the zero pad
+    runs where the guard skipped it without raising, and gives the same values (a new tensor rather
+    than the same object: the one difference). SAFE when the guard is `!= 0`, or `> 0` on amounts
+    computed as `(...) % m` (never negative for a positive modulus such as a window or stride size:
+    the Swin/SAM pattern). Otherwise UNSAFE: a negative amount, skipped by the guard, would crop."""
     node = tree.owner_of_test(d.location.row, d.location.column)
     if not isinstance(node, cst.If) or node.orelse is not None or tree.parents.get(node) is None:
         return None
@@ -232,6 +234,10 @@ def unconditional_pad(tree: Tree, d: Diagnostic) -> Outcome:
     if guarded is None or set(guarded) != set(amounts):
         return None
     func = tree.function_of(node)
+    padded = body[0].body[0].value.args[0].value
+    if not is_tensor(tree, func, padded):
+        return Decline(not_proven(tree, func, padded, EagerKind.TENSOR) +
+                       "; padding it on every call could raise where the guard skipped it")
     nonneg = func is not None and all(op == "!=" or _modulo_only(tree, func, name) for name, op in guarded.items())
     title = "Pad unconditionally (a zero pad is a no-op)"
     replacement = body[0].with_changes(leading_lines=[*node.leading_lines, *body[0].leading_lines])
