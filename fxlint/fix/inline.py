@@ -1,7 +1,11 @@
 """In-graph rewrites: the fixed code is still recorded as ordinary FX nodes, so QAT sees it.
 
 Each function takes the parsed tree and one diagnostic and returns a :class:`Plan`, a
-:class:`Decline` (this finding's shape is not handled, and why), or None (not this rewrite's job).
+:class:`Decline` (this finding's shape is not handled, or its proof obligation fails, and why), or
+None (not this rewrite's job). A Plan is offered only where the rewrite's obligation, written in its
+docstring and in the rule's "Fix safety", holds for the *eager* types (fxlint.fix.eager): a traced
+Proxy says nothing about what a value is when the model runs normally. No rewrite applies in a
+module function a `@torch.fx.wrap` function calls (fxlint.fix.wrapped.eager_callers).
 Measured facts behind each one: shared/notes/fx-hazards.md §3 (fix column) and §5.
 """
 
