@@ -82,7 +82,7 @@ relu relu6 rms_norm scaled_dot_product_attention selu sigmoid silu softmax softp
 """.split())
 #: `t.<m>(...)` on a proven tensor `t` that returns one tensor
 TENSOR_METHODS = frozenset("""
-abs add addmm all amax amin any argmax argmin bmm bool byte ceil chunk_ clamp clamp_max clamp_min clip
+abs add addmm all amax amin any argmax argmin bmm bool byte ceil clamp clamp_max clamp_min clip
 clone contiguous cos cumsum detach div double eq exp expand expand_as flatten flip float floor
 gather ge gt half index_select int le log log_softmax logical_and logical_not logical_or long lt
 masked_fill matmul mean mm mul narrow ne neg new_empty new_full new_ones new_tensor new_zeros norm
@@ -90,7 +90,7 @@ permute pow prod reciprocal relu repeat repeat_interleave reshape reshape_as rol
 sigmoid sign sin softmax sqrt square squeeze std sub sum swapaxes t tanh tile to transpose tril
 triu type_as unflatten unsqueeze var view view_as where bfloat16 masked_fill_ add_ mul_ div_ sub_
 clamp_ zero_ fill_ copy_ floor_divide remainder fmod exp_ sigmoid_ relu_ normal_ uniform_
-""".split()) - {"chunk_"}
+""".split())
 #: `t.<m>(...)` on a proven tensor that returns a Python int (`size` only with an argument)
 NUMBER_METHODS = frozenset({"dim", "ndimension", "numel", "nelement", "element_size", "item", "get_device"})
 #: `t.<a>` on a proven tensor that is a tensor (not `grad`: None before backward)
