@@ -211,8 +211,9 @@ def _attach_fix_titles(result, edits: bool = False):
                         trees[d.filename] = Tree(fh.read())
                 tree = trees[d.filename]
                 outcome = propose_inline(tree, d)
-                if outcome is None and d.code.startswith(HOIST_PREFIXES):
-                    outcome = next(iter(hoist_plans(tree, [d])), None)
+                if not isinstance(outcome, Plan) and d.code.startswith(HOIST_PREFIXES):
+                    # a declined in-graph rewrite (its eager proof failed) falls back to a hoist, as in `fix`
+                    outcome = next(iter(hoist_plans(tree, [d])), None) or outcome
                 if isinstance(outcome, Plan):
                     change = _single_edit(tree.text, apply(tree, [outcome]), Edit,
                                           (d.location, d.end_location)) if edits else None

@@ -32,10 +32,19 @@ class TensorDependentBranch(ConditionVisitor, Rule):
     or hoist the branch into a top-level `@torch.fx.wrap` function that receives `x`.
 
     ## Fix safety
-    `torch.where` evaluates both branches (unsafe when a branch has side effects or is
-    expensive); hoisting hides the ops inside from quantization.
-    An `if`/`else` whose two arms are the same code loses its condition (safe when the condition
-    has no side effects: attributes, comparisons, `size()`/`dim()`, `torch.jit.is_scripting()`).
+    `torch.where(c, a, b)` is offered (unsafe) only under these proven obligations
+    (`fxlint.fix.eager`), else declined and the branch is hoisted: `c` is a 0-dim bool tensor in
+    eager mode (a comparison of whole-tensor reductions and numbers, `&`/`|`/`~` of such,
+    `.any()`/`.all()`); `a` and `b` are proven tensors of one shape (elementwise expressions of the
+    same tensor and scalars: `torch.where` cannot fail to broadcast them); the branch not taken has
+    no side effects (no submodule, helper, random or in-place call), cannot raise, and reads only
+    locals bound on every path. Python numbers, `None` and tuples as branches are declined. The
+    stated differences: both branches are computed; the result is a new tensor of the branches'
+    promoted dtype, requiring grad when either does. Hoisting hides the ops inside from quantization.
+    An `if`/`else` whose two arms are the same code loses its condition (safe; the obligation: the
+    condition has no side effects, i.e. only attributes, comparisons, `size()`/`dim()`,
+    `torch.jit.is_scripting()`; then both paths run the same code, and only a condition that raised
+    no longer does).
     """
 
     code = "TRC101"

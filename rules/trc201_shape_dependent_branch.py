@@ -33,11 +33,14 @@ class ShapeDependentBranch(ConditionVisitor, Rule):
     changes nothing), or hoist the shape logic into a top-level `@torch.fx.wrap` function.
 
     ## Fix safety
-    Removing a no-op guard is safe when the guarded call is an identity at the boundary;
+    Removing a no-op guard is safe when the guarded call is an identity at the boundary and the
+    padded value is proven a tensor in eager mode (`fxlint.fix.eager`; else declined);
     hoisting is safe when the region calls no submodule (the same code runs eagerly on every call;
     only its own ops are left out of quantization) and unsafe when it hides submodules.
-    An `if`/`else` whose two arms are the same code loses its condition (safe when the condition
-    has no side effects: attributes, comparisons, `size()`/`dim()`, `torch.jit.is_scripting()`).
+    An `if`/`else` whose two arms are the same code loses its condition (safe; the obligation: the
+    condition has no side effects, i.e. only attributes, comparisons, `size()`/`dim()`,
+    `torch.jit.is_scripting()`; then both paths run the same code, and only a condition that raised
+    no longer does).
     """
 
     code = "TRC201"

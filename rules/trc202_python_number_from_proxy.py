@@ -31,12 +31,14 @@ class PythonNumberFromProxy(Rule):
     module is recorded), or hoist it into a top-level `@torch.fx.wrap` function.
 
     ## Fix safety
-    Unsafe. `int()` around integer arithmetic of sizes (`int(math.ceil(h / p) * p)`) is dropped, and
-    `int(a / b)` becomes `a // b`: the arithmetic then stays in the graph as size nodes. That
-    assumes the names in it are ints (a float `self.ratio` would make the result a float that
-    `int()` truncated) and, for `//`, non-negative sizes (`int()` truncates toward zero, `//`
-    floors). Other `int()`/`float()` uses are hoisted into a wrapped function, which is opaque to
-    quantization.
+    Safe, under proven obligations (`fxlint.fix.eager`), else declined and hoisted. `int()` around
+    integer arithmetic (`int(math.ceil(h / p) * p)`) is dropped when every leaf is a proven int
+    (a size of a proven tensor, an int literal, `len()`, `math.ceil`/`math.floor`, a name bound
+    only to those): the value already is that int. `int(a / b)` becomes `a // b` when `a` and `b`
+    are proven non-negative ints (`int()` truncates toward zero, `//` floors; sizes below 2**52
+    divide exactly enough). A float `self.ratio` or an unannotated input's sizes are not proven.
+    The arithmetic then stays in the graph as size nodes. Other `int()`/`float()` uses are hoisted
+    into a wrapped function, which is opaque to quantization.
     """
 
     code = "TRC202"

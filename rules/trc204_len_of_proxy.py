@@ -27,7 +27,14 @@ class LenOfProxy(Rule):
     `x.size(0)` for a tensor, `x.dim()` for `len(x.shape)`; both are recorded.
 
     ## Fix safety
-    Safe when the argument is a tensor: `len(t) == t.size(0)` for every tensor of rank >= 1.
+    Safe, and offered only when the argument is *proven a tensor in eager mode* on every path
+    (`fxlint.fix.eager`: a torch op's or tensor method's result, a built-in `nn` layer's output, a
+    parameter/buffer, an input annotated `torch.Tensor`). A traced Proxy proves nothing: a
+    `list[Tensor]` input, a `*args` tuple and `x.split(...)` are Proxies too, and `.size(0)` would
+    raise on them; those are declined and the statement is hoisted instead. Then
+    `len(t) == t.size(0)` for every tensor of rank >= 1 (a 0-dim tensor makes both raise, `TypeError`
+    vs `IndexError`), and `len(t.shape) == t.ndim` always. Not rewritten inside a `@torch.fx.wrap`
+    function or a module function one calls (that code runs eagerly).
     """
 
     code = "TRC204"

@@ -32,7 +32,12 @@ class ProxyIndexIntoPythonObject(Rule):
     as an `nn.Parameter(requires_grad=False)`.
 
     ## Fix safety
-    `narrow` returns the same view as the slice; safe.
+    Unsafe, offered only under proven obligations (`fxlint.fix.eager`): the sliced object is a
+    registered buffer or `nn.Parameter` bound once in the class (a tensor in eager mode), and every
+    bound is a proven non-negative int (`T = x.size(1)` of a proven tensor `x`); declined otherwise
+    (the statement is then hoisted). `narrow` returns the same view as the slice, with one stated
+    difference: Python slicing clamps a stop past the end of the dimension, `narrow` raises there
+    (in the GPT mask pattern a longer sequence fails later anyway).
     """
 
     code = "TRC205"

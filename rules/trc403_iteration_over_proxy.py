@@ -35,7 +35,9 @@ class IterationOverProxy(Rule):
 
     ## Fix safety
     Safe for `view(*x.shape[:-1], h, d)`-style star sizes (joined by a tiny wrapped helper into one size
-    sequence). Otherwise, the smallest statement region holding it is hoisted into a top-level
+    sequence) when the receiver is proven a tensor in eager mode (`fxlint.fix.eager`; a tensor method
+    takes its sizes spread out or as one sequence alike, numpy's `view`/`repeat` do not); declined
+    otherwise. Otherwise, the smallest statement region holding it is hoisted into a top-level
     `@torch.fx.wrap` function in the same file. Safe when the region calls no submodule: the same code
     runs, eagerly, on every call, and only its own ops are left out of quantization. Unsafe when it
     does: the submodules it must receive are named in the fix title and are hidden from quantization and

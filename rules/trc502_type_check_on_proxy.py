@@ -40,15 +40,18 @@ class TypeCheckOnProxy(Rule):
     construction time.
 
     ## Fix safety
-    Pinning the branch a tensor input takes is unsafe: it changes eager behaviour for the other
-    input types. `isinstance(x, torch.Tensor)` keeps the tensor branch; `hasattr(x, "name")` with a
-    literal name keeps the branch `torch.Tensor`'s attribute list (shipped with fxlint, checked
-    against the installed torch by the tests) gives. Only forward() inputs that are the whole
-    condition of an `if` are rewritten. `isinstance(x, dict)` (list, tuple, Mapping, ...) on a
-    forward() input becomes `False`, a tensor's answer, wherever it stands (timm NaFlexViT's
-    `input_is_dict = isinstance(x, dict)`), only when the user names the type pin
-    (`fxlint fix --pin Net.forward.x=Tensor`): an annotation such as `Union[torch.Tensor, Dict]` admits
-    the container path, and no flag (`--unsafe-fixes` included) takes it away unasked.
+    Unsafe, and offered only where the answer is proven for every value that reaches the check
+    (`fxlint.fix.eager`), or where the user names the input's type: `isinstance(x, torch.Tensor)` keeps
+    the tensor branch when `x` is a proven tensor (an input annotated `torch.Tensor`, a torch op's
+    result) and the other branch when it is proven not one (`*args`, a display, `None`);
+    `hasattr(x, "name")` with a literal name keeps the branch `torch.Tensor`'s attribute list (shipped
+    with fxlint, checked against the installed torch by the tests) gives, for a proven tensor `x`;
+    `isinstance(x, dict)` (list, tuple, Mapping, ...) becomes `False` for a proven tensor. An
+    unannotated input, or one annotated `Union[torch.Tensor, Dict[...]]` (timm NaFlexViT), is declined
+    unless the user names the type pin (`fxlint fix --pin Net.forward.x=Tensor`): a caller passing a
+    list, an ImageList or a dict would lose its branch, and no flag (`--unsafe-fixes` included) takes
+    it away unasked. Only checks that are the whole condition of an `if` are rewritten (the container
+    check also where it stands). Blind spot: attributes set on a tensor instance at run time.
     """
 
     code = "TRC502"

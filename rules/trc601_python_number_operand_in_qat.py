@@ -54,7 +54,11 @@ class PythonNumberOperandInQat(Rule):
     `div` is not quantized and `math.sqrt` of a size is a non-tensor).
 
     ## Fix safety
-    Unsafe. The fix wraps the number in `torch.scalar_tensor(...)`, a 0-dim tensor of the default
+    Unsafe, offered only when the operand is proven a Python number in eager mode (`fxlint.fix.eager`:
+    literals, `len`/`int`/`float`, `math.*`, sizes and `.item()` of a proven tensor; not a numpy value,
+    which `torch.scalar_tensor` rejects when it is an array) and the arithmetic it sits in meets a
+    proven tensor through operations on numbers only (so the result was a tensor already); declined
+    otherwise. The fix wraps the number in `torch.scalar_tensor(...)`, a 0-dim tensor of the default
     dtype (float32). For float32 tensors the result is unchanged: the Python number was cast to
     float32 inside the op anyway. But an int-valued number now promotes an integer tensor to float,
     a float64 model sees the number rounded to float32, a float16 model sees it rounded to float16,

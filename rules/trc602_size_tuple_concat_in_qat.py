@@ -41,6 +41,9 @@ class SizeTupleConcatInQat(Rule):
     only joins Python sizes, so nothing quantizable leaves the graph.
 
     ## Fix safety
+    Offered only when the left operand is proven the sizes of a tensor (`t.shape` / `t.size()`,
+    sliced, of a proven tensor `t`: `fxlint.fix.eager`) and the right one a tuple display or such
+    sizes, so the `+` was a `torch.Size` concatenation and not tensor arithmetic; declined otherwise.
     Safe where the joined sizes are passed straight to a call (`view`, `reshape`, `expand`,
     `torch.zeros`, ...): the wrapped function returns the same sizes as a tuple, which every such
     callee takes like the `torch.Size` it replaces. Unsafe elsewhere: code that keeps the result
@@ -52,7 +55,7 @@ class SizeTupleConcatInQat(Rule):
     code = "TRC602"
     hazard = Hazard.QAT
     summary = "traced size sequence joined with a tuple by `+` (QAT fake-quant crash)"
-    fix_availability = FixAvailability.ALWAYS
+    fix_availability = FixAvailability.SOMETIMES
     help = "use `x.unflatten(-1, (h, d))` / `x.flatten(-2)`, or join the sizes in a `@torch.fx.wrap` function"
 
     VALID = [Valid("""

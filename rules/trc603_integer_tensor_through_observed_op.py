@@ -57,7 +57,10 @@ class IntegerTensorThroughObservedOp(Rule):
     ```
 
     ## Fix safety
-    Safe. Each rewrite spells the same op with a name QAT's backend configuration does not list, and
+    Safe, offered only when the integer tensor (the receiver of the rewritten op) is proven a tensor
+    in eager mode and, for an operator, the other operand a tensor or a Python number
+    (`fxlint.fix.eager`: `t.add(other)` refuses what `t + other` hands to `other.__radd__`, a numpy
+    array for one); declined otherwise. Each rewrite spells the same op with a name QAT's backend configuration does not list, and
     returns the same values, dtype and (for views) aliasing: `t.unsqueeze(d)` -> `t[..., None]`-style
     indexing, `a + b` -> `a.add(b)` (`b.add(a)` when only `b` is integral: tensor addition commutes
     exactly), `a * b` -> `a.mul(b)`, `a // b` -> `a.div(b, rounding_mode="floor")`,

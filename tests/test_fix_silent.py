@@ -269,15 +269,20 @@ def test_isinstance_on_non_input_is_declined_and_elif_kept():
 
 
 def test_isinstance_without_else_negated_drops_the_branch():
-    result = fixed("""
+    body = """
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x{annotation}):
                 if not isinstance(x, torch.Tensor):
                     x = torch.tensor(x)
                 return x + 1
-    """)
+    """
+    result = fixed(body.format(annotation=": torch.Tensor"))
     assert "isinstance" not in result.text and "torch.tensor(x)" not in result.text
     assert result.applied[0][0] == "TRC502"
+    # unannotated, a caller may pass a list: the branch it takes must stay
+    plain = fixed(body.format(annotation=""))
+    assert "if not isinstance(x, torch.Tensor)" in plain.text
+    assert any("not proven a tensor" in reason for reason in manual_reasons(plain, "TRC502"))
 
 
 def test_tensor_attributes_match_the_installed_torch():
@@ -305,10 +310,22 @@ def test_tensor_attributes_match_the_installed_torch():
     assert sorted(tensor_attributes.TENSOR_ATTRIBUTES) == names
 
 
-def test_hasattr_on_an_input_keeps_the_branch_a_tensor_takes():
+def test_hasattr_on_an_input_not_proven_a_tensor_is_declined():
     result = fixed("""
         class M(nn.Module):
             def forward(self, images):
+                if hasattr(images, "tensors"):
+                    images = images.tensors
+                return images * 2
+    """)
+    assert "if hasattr(images, \"tensors\")" in result.text  # an ImageList keeps its branch
+    assert any("not proven a tensor" in reason for reason in manual_reasons(result, "TRC502"))
+
+
+def test_hasattr_on_an_input_keeps_the_branch_a_tensor_takes():
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, images: torch.Tensor):
                 if hasattr(images, "tensors"):
                     images = images.tensors
                 if hasattr(images, "shape"):
@@ -473,14 +490,17 @@ def test_isinstance_container_is_decided_only_by_a_named_type_pin():
     """
     plain = fixed(body.format(annotation=""))
     assert "is_dict = isinstance(x, dict)" in plain.text
-    assert any("not annotated" in reason for reason in manual_reasons(plain, "TRC502"))
+    assert any("not proven a tensor" in reason for reason in manual_reasons(plain, "TRC502"))
     # a Union admits the dict: its path exists in eager mode, so only a named type pin removes it
-    annotated = fixed(body.format(annotation=": Union[torch.Tensor, Dict]"))
-    assert "is_dict = isinstance(x, dict)" in annotated.text
-    assert any("`--pin M.forward.x=Tensor`" in reason for reason in manual_reasons(annotated, "TRC502"))
+    union = fixed(body.format(annotation=": Union[torch.Tensor, Dict]"))
+    assert "is_dict = isinstance(x, dict)" in union.text
+    assert any("`--pin M.forward.x=Tensor`" in reason for reason in manual_reasons(union, "TRC502"))
     pinned = fixed(body.format(annotation=": Union[torch.Tensor, Dict]"), unsafe=False,
                    pins={"M.forward.x": "Tensor"})
     assert "is_dict = False" in pinned.text
+    # proven a tensor (annotated `torch.Tensor`): the answer is known without a pin
+    annotated = fixed(body.format(annotation=": torch.Tensor"))
+    assert "is_dict = False" in annotated.text
 
 
 def test_optional_input_is_pinned_at_the_root_not_in_the_submodule():

@@ -23,10 +23,20 @@ def test_import_torch_added_when_missing():
 def test_len_of_expression_gets_parentheses():
     result = fixed("""
         class M(nn.Module):
-            def forward(self, x, y):
+            def forward(self, x: torch.Tensor, y: torch.Tensor):
                 return x.view(len(x + y), -1)
     """, unsafe=False)
     assert "(x + y).size(0)" in result.text
+
+
+def test_len_of_an_input_not_proven_a_tensor_is_not_rewritten():
+    """An unannotated input may be a list of tensors in eager mode: `len(x)` stays (hoisted instead)."""
+    result = fixed("""
+        class M(nn.Module):
+            def forward(self, x, y):
+                return y.view(len(x), -1)
+    """, unsafe=False)
+    assert "len(x)" in result.text and ".size(0)" not in result.text
 
 
 def test_len_of_a_size_sequence_is_not_rewritten_to_size():
@@ -50,7 +60,7 @@ def test_len_of_a_size_sequence_is_not_rewritten_to_size():
 def test_pad_guard_without_modulo_is_unsafe():
     body = """
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x: torch.Tensor):
                 pad = 8 - x.size(-1)
                 if pad > 0:
                     x = F.pad(x, (0, pad))
@@ -211,7 +221,7 @@ def test_nothing_to_fix_is_identical():
 def test_starred_sizes_become_one_sequence_only_for_shapes():
     body = """
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x: torch.Tensor):
                 return x.view(*x.shape[:-1], 2, -1)
     """
     result = fixed(body, unsafe=False)
@@ -311,27 +321,30 @@ def test_block_run_only_inside_a_wrapped_call_is_not_checked():
 
 
 def test_int_dropped_only_around_integer_size_arithmetic():
-    """`int(math.ceil(h / p) * p)` loses its `int()`, `int(h / 2)` becomes `h // 2` (unsafe); `int()` of a
-    subscript that is not a shape (`x.tolist()[0]`, a numpy float in eager) is left to a hoist."""
+    """`int(math.ceil(h / p) * p)` loses its `int()`, `int(h / 2)` becomes `h // 2`, both SAFE once `h`
+    is proven a size of a tensor (an input annotated `torch.Tensor`); `int()` of a subscript that is
+    not a shape (`x.tolist()[0]`, a numpy float in eager) is left to a hoist."""
     body = """
         import math
 
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x{annotation}):
                 h = x.shape[-1]
                 a = int(math.ceil(h / 4) * 4)
                 b = int(h / 2)
                 c = int(x.tolist()[0])
                 return F.pad(x, (0, a - h + b)) * c
     """
-    safe = fixed(body, unsafe=False)  # only the numpy-valued `int()` is hoisted; the size arithmetic waits
-    assert "a = int(math.ceil(h / 4) * 4)" in safe.text and "b = int(h / 2)" in safe.text
-    assert [a[0] for a in safe.applied] == ["TRC302"] and safe.applied[0][2].startswith("Hoist")
-    result = fixed(body)
-    assert "a = math.ceil(h / 4) * 4" in result.text and "b = h // 2" in result.text
-    assert "int(x.tolist()[0])" in result.text  # hoisted as is, not rewritten
+    safe = fixed(body.format(annotation=": torch.Tensor"), unsafe=False)
+    assert "a = math.ceil(h / 4) * 4" in safe.text and "b = h // 2" in safe.text
+    assert "int(x.tolist()[0])" in safe.text  # hoisted as is, not rewritten
     assert ("TRC202", 12, "Drop `int()` around the integer arithmetic `math.ceil(h / 4) * 4`",
-            Applicability.UNSAFE) in result.applied
+            Applicability.SAFE) in safe.applied
+    assert ("TRC202", 13, "Drop `int()` around the integer arithmetic `h / 2`", Applicability.SAFE) in safe.applied
+    # unannotated, `x` may be anything with a `.shape`: `h` is not proven a non-negative int, so
+    # `int(h / 2)` is not turned into `h // 2` (it is hoisted); `math.ceil` makes an int whatever `h` is
+    plain = fixed(body.format(annotation=""))
+    assert "a = math.ceil(h / 4) * 4" in plain.text and "b = int(h / 2)" in plain.text and "h // 2" not in plain.text
 
 
 def test_hoist_passes_the_shape_of_a_tensor_read_only_for_its_shape():
@@ -348,7 +361,7 @@ def test_hoist_passes_the_shape_of_a_tensor_read_only_for_its_shape():
 def test_size_tuple_concat_joined_safely_only_where_sizes_go_to_calls():
     body = """
         class M(nn.Module):
-            def forward(self, x):
+            def forward(self, x: torch.Tensor):
                 new_shape = x.size()[:-1] + (2, -1)
                 kept = x.shape[:1] + (4,)
                 return x.view(new_shape), kept
@@ -376,3 +389,110 @@ def test_identical_branches_collapse_only_for_a_side_effect_free_condition():
     result = fixed(body, unsafe=False)
     assert "if x.size(0) > 1" not in result.text and "        y = x * 2\n" in result.text
     assert "if self.pick(x) > 0:" in result.text  # a call that may have side effects is kept
+
+
+# ------------------------------------------------------------------ proof obligations (issue 16)
+def test_where_needs_tensor_branches_of_one_shape():
+    body = """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+            def forward(self, x: torch.Tensor):
+                h = self.proj(x)
+                a = h * 2 if h.mean() > 0 else h
+                b = x + h if h.mean() > 0 else h
+                c = 2.0 if h.mean() > 0 else 0.5
+                d = h if h.mean() > 0 else None
+                e = h if h > 0 else -h
+                return a, b, c, d, e
+    """
+    result = fixed(body)
+    assert "a = torch.where(h.mean() > 0, h * 2, h)" in result.text  # one tensor, elementwise: proven
+    for kept in ("x + h if", "2.0 if", "else None", "h if h > 0"):  # declined: hoisted instead
+        assert kept in result.text, kept
+    assert [a[2] for a in result.applied].count("Select with `torch.where` (both branches are computed)") == 1
+
+
+def test_where_declines_a_condition_that_is_not_a_bool_tensor():
+    from fxlint.fix.inline import conditional_to_where
+    from fxlint.fix.tree import Tree
+    from fxlint.api import check_source
+
+    source = HEAD + textwrap.dedent("""
+        class M(nn.Module):
+            def forward(self, x):
+                return x * 2 if x.sum() > 0 else x
+    """)
+    tree = Tree(source)
+    d = next(d for d in check_source(source, "m.py") if d.code == "TRC101")
+    outcome = conditional_to_where(tree, d)
+    assert "not proven a 0-dim bool tensor" in outcome.reason
+
+
+def test_scalar_tensor_only_for_proven_python_numbers():
+    body = """
+        import numpy as np
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+            def forward(self, x):
+                h = self.proj(x)
+                return h * (1.0 / math.sqrt(h.size(-1))) + h * (np.float32(h.size(-1)) * 0.5)
+    """
+    from fxlint.fix.inline import INLINE
+    from fxlint.fix.tree import Tree
+    from fxlint.api import check_source
+
+    source = HEAD + "import math\n" + textwrap.dedent(body)
+    tree = Tree(source)
+    outcomes = [INLINE["TRC601"][0](tree, d) for d in check_source(source, "m.py") if d.code == "TRC601"]
+    titles = [getattr(o, "title", "") for o in outcomes]
+    assert any("torch.scalar_tensor" in t and "math.sqrt" in t for t in titles)
+    assert not any("np.float32" in t for t in titles)
+
+
+def test_integer_method_on_an_unproven_receiver_is_declined():
+    from fxlint.fix.qat import integral_op_rewrite
+    from fxlint.fix.tree import Tree
+    from fxlint.api import check_source
+
+    source = HEAD + textwrap.dedent("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+            def forward(self, x, mask{annotation}):
+                keep = mask.unsqueeze(-1).to(x.dtype)
+                return self.proj(x * keep)
+    """)
+    for annotation, proven in (("", False), (": torch.Tensor", True)):
+        text = source.replace("{annotation}", annotation)
+        tree = Tree(text)
+        found = [d for d in check_source(text, "m.py") if d.code == "TRC603"]
+        outcomes = [integral_op_rewrite(tree, d) for d in found]
+        assert outcomes and all(hasattr(o, "title") == proven for o in outcomes), (annotation, outcomes)
+
+
+def test_in_graph_rewrites_decline_in_code_a_wrapped_function_runs():
+    result = fixed("""
+        def _count(xs: torch.Tensor):
+            return len(xs)
+
+        def _pool(xs):
+            return xs.sum(0) / _count(xs)
+
+        _pool = torch.fx.wrap(_pool)
+
+        class M(nn.Module):
+            def forward(self, x: torch.Tensor):
+                return _pool(x) * _count(x)
+    """, unsafe=False)
+    assert "xs.size(0)" not in result.text  # `_count` also runs eagerly, under `_pool`
+    from fxlint.fix.tree import Tree
+    from fxlint.fix.wrapped import eager_callers, wrapped_names
+
+    tree = Tree(result.original)
+    assert "_pool" in wrapped_names(tree) and eager_callers(tree) == {"_count": "_pool"}

@@ -130,7 +130,7 @@ def test_show_fixes_adds_guidance_without_the_excerpt(work):
 def test_show_fixes_marks_unsafe_fixes(work):
     if "fix" not in main.list_commands(None):
         pytest.skip("`fxlint fix` is not available")
-    (work / "branch.py").write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
+    (work / "branch.py").write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x: torch.Tensor):\n"
                                     "        if x.sum() > 0:\n            x = x * 2\n        return x\n")
     lines = check("--show-fixes", "branch.py").stdout.splitlines()
     assert lines[1].startswith("    fix (unsafe): "), lines
@@ -240,7 +240,7 @@ def _apply_edit(text: str, start: dict, end: dict, content: str) -> str:
 def test_sarif_and_json_carry_the_fix_edits_of_a_real_run(work, sarif_validator):
     if "fix" not in main.list_commands(None):
         pytest.skip("`fxlint fix` is not available")
-    (work / "branch.py").write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
+    (work / "branch.py").write_text("import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x: torch.Tensor):\n"
                                     "        if x.sum() > 0:\n            x = x * 2\n        return x\n")
     doc = json.loads(check("--format", "sarif", "hazard.py", "branch.py").stdout)
     assert_valid_sarif(sarif_validator, doc)

@@ -193,7 +193,7 @@ def _reading_a_diagnostic_is_real(sh: Shell, proc) -> None:
 
 
 PAD_GUARD = "\n        if pad_h > 0 or pad_w > 0:\n"  # the statement in forward(), not the docstring's mention
-GATE_GUARD = "\n        if x.sum() > 0:\n"
+GATE_GUARD = "\n        act = torch.tanh(y) if y.mean() > 0 else torch.sigmoid(y)\n"
 
 
 def _nothing_written(sh: Shell, _proc) -> None:
@@ -209,7 +209,7 @@ def _safe_fix_written(sh: Shell, _proc) -> None:
 
 def _unsafe_fix_written(sh: Shell, _proc) -> None:
     gate = (sh.cwd / "models" / "gate.py").read_text()
-    assert GATE_GUARD not in gate and "return torch.where(x.sum() > 0, x + h, h)" in gate
+    assert GATE_GUARD not in gate and "act = torch.where(y.mean() > 0, torch.tanh(y), torch.sigmoid(y))" in gate
 
 
 def _rev_pinned(sh: Shell, _proc) -> None:
@@ -232,7 +232,7 @@ def _hooks_ran(sh: Shell, _proc) -> None:
         gate.write("\n# edited\n")
     _git(sh.cwd, "add", "-A")
     refused = sh.run("git commit -q -m 'edit gate'")
-    assert refused.returncode == 1 and "models/gate.py:21:12: TRC101" in refused.output, refused.output
+    assert refused.returncode == 1 and "models/gate.py:20:32: TRC101" in refused.output, refused.output
 
 
 def _runner_used_the_wheel(sh: Shell, _proc) -> None:
@@ -246,7 +246,7 @@ def _wheel_built(sh: Shell, _proc) -> None:
 
 QUICKSTART, VERIFY, FIX, CI = "Quickstart", "Verify", "Fix", "pre-commit and CI"
 COPY_NET = f"cp {CHECKOUT}/fixtures/models/shape/shape_pad_to_multiple_if.py models/net.py"
-COPY_GATE = f"cp {CHECKOUT}/fixtures/models/control_flow/cf_gated_residual.py models/gate.py"
+COPY_GATE = f"cp {CHECKOUT}/fixtures/models/control_flow/cf_ternary_activation.py models/gate.py"
 SETUP_MODELS = ("mkdir -p models", COPY_NET, COPY_GATE)
 TRACE_ERROR = "TraceError: symbolically traced variables cannot be used as inputs to control flow"
 
@@ -259,7 +259,7 @@ FIRST_PROJECT = (
     Step(QUICKSTART, COPY_NET, 0),
     Step(QUICKSTART, COPY_GATE, 0, then=_models_copied),
     Step(QUICKSTART, "fxlint check models/", 1,
-         ("models/net.py:24:12: TRC201", "models/gate.py:21:12: TRC101", "Found 2 hazards in 2 files"),
+         ("models/net.py:24:12: TRC201", "models/gate.py:20:32: TRC101", "Found 2 hazards in 2 files"),
          then=_reading_a_diagnostic_is_real),
     Step(QUICKSTART, "fxlint check models/ --format full", 1,
          ("   24 |         if pad_h > 0 or pad_w > 0:", "fix (safe): Pad unconditionally")),
@@ -285,10 +285,10 @@ SECOND_PROJECT = (
     Step(CI, "pre-commit autoupdate", 0, then=_rev_pinned),
     Step(CI, "pre-commit install", 0, ("pre-commit installed at .git/hooks/pre-commit",), then=_git_hook_installed),
     Step(CI, "pre-commit run --all-files", 1,
-         ("fxlint check", "Failed", "models/gate.py:21:12: TRC101", "files were modified by this hook"),
+         ("fxlint check", "Failed", "models/gate.py:20:32: TRC101", "files were modified by this hook"),
          then=_hooks_ran),
     Step(CI, "pre-commit run --hook-stage manual fxlint-verify --all-files", 1,
-         ("fxlint verify", "models/gate.py::GatedResidual", TRACE_ERROR, "1 pass, 1 fail")),
+         ("fxlint verify", "models/gate.py::AdaptiveActivationMLP", TRACE_ERROR, "1 pass, 1 fail")),
     Step(CI, f"pip wheel --no-deps {CHECKOUT} -w ci/", 0, then=_wheel_built),
 )
 
@@ -296,7 +296,7 @@ SECOND_PROJECT = (
 CI_RUNNER = (
     Step(CI, "pip install ci/fxlint-0.1.0-py3-none-any.whl", 0, ("Successfully installed",)),
     Step(CI, "fxlint check models/ --format github", 1,
-         ("::error title=fxlint (TRC101),file=models/gate.py,line=21,col=12,",), then=_runner_used_the_wheel),
+         ("::error title=fxlint (TRC101),file=models/gate.py,line=20,col=32,",), then=_runner_used_the_wheel),
 )
 
 #: set-up commands that install into the developer's own environment; see the module docstring

@@ -236,9 +236,10 @@ def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool,
     manual: List[Pending] = []
     for d in diagnostics:
         outcome = propose_inline(tree, d, pins)
-        if outcome is None and d.code.startswith(HOIST_PREFIXES):
+        if not isinstance(outcome, Plan) and d.code.startswith(HOIST_PREFIXES):
+            # a declined in-graph rewrite falls back to a hoist, as in plan_round
             hoisted = hoist_plans(tree, [d])
-            outcome = hoisted[0] if hoisted else None
+            outcome = hoisted[0] if hoisted and (isinstance(hoisted[0], Plan) or outcome is None) else outcome
         if isinstance(outcome, Plan) and import_problem(tree, outcome):
             outcome = Decline(import_problem(tree, outcome))
         if isinstance(outcome, Plan) and outcome.applicability is Applicability.UNSAFE and not unsafe:

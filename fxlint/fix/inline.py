@@ -1,12 +1,17 @@
 """In-graph rewrites: the fixed code is still recorded as ordinary FX nodes, so QAT sees it.
 
 Each function takes the parsed tree and one diagnostic and returns a :class:`Plan`, a
-:class:`Decline` (this finding's shape is not handled, and why), or None (not this rewrite's job).
+:class:`Decline` (this finding's shape is not handled, or its proof obligation fails, and why), or
+None (not this rewrite's job). A Plan is offered only where the rewrite's obligation, written in its
+docstring and in the rule's "Fix safety", holds for the *eager* types (fxlint.fix.eager): a traced
+Proxy says nothing about what a value is when the model runs normally. No rewrite applies in a
+module function a `@torch.fx.wrap` function calls (fxlint.fix.wrapped.eager_callers).
 Measured facts behind each one: shared/notes/fx-hazards.md §3 (fix column) and §5.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import List, Optional, Sequence, Set, Union
 
 import libcst as cst
@@ -15,6 +20,8 @@ from fxlint.analysis import dotted as _dotted
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.eager import (EagerKind, bindings, definitely_bound, eager_kind, integer, is_tensor, not_proven,
+                              reaching_bindings)
 from fxlint.fix.kwargs import explicit_kwargs
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
 from fxlint.fix.pin import pin_optional_input
@@ -22,6 +29,7 @@ from fxlint.fix.qat import (integral_op_rewrite, join_sizes_definition, number_o
                             size_concat_to_wrapped_join)
 from fxlint.fix.silent import buffer_update_in_place, drop_no_grad, fresh_random, no_grad_decorator, tensor_branch
 from fxlint.fix.tree import Tree, paren, walk
+from fxlint.fix.wrapped import eager_caller_of
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
 Outcome = Union[Plan, Decline, None]
@@ -67,10 +75,15 @@ def _truthiness_left(expr: cst.BaseExpression) -> bool:
 
 # ---------------------------------------------------------------------------------------- TRC204
 def len_to_size(tree: Tree, d: Diagnostic) -> Outcome:
-    """`len(t)` -> `t.size(0)`; `len(t.shape)` / `len(t.size())` -> `t.ndim` (the rule only fires on
-    a Proxy that is surely a tensor, where these are equal for rank >= 1). `ndim` rather than the
-    rule's suggested `dim()`: QAT treats a `getattr(x, "ndim")` node as a non-tensor, but puts a
-    fake-quant on arithmetic with a `dim()` node and then crashes (notes §5)."""
+    """`len(t)` -> `t.size(0)`; `len(t.shape)` / `len(t.size())` -> `t.ndim`.
+
+    Proof obligation: `t` is a tensor in eager mode on every path reaching the call
+    (fxlint.fix.eager; a traced Proxy proves nothing: a `list[Tensor]` input, a `*args` tuple and a
+    list built in the code are Proxies too). Then `len(t) == t.size(0)` for rank >= 1, and a 0-dim
+    tensor makes both raise (`TypeError` from `len`, `IndexError` from `size(0)`: the one difference).
+    `len(t.shape) == t.ndim` always. `ndim` rather than the rule's suggested `dim()`: QAT treats a
+    `getattr(x, "ndim")` node as a non-tensor, but puts a fake-quant on arithmetic with a `dim()`
+    node and then crashes (notes §5)."""
     node = tree.at(d.location.row, d.location.column, cst.Call)
     if node is None or not _is_name(node.func, "len") or len(node.args) != 1:
         return None
@@ -80,6 +93,10 @@ def len_to_size(tree: Tree, d: Diagnostic) -> Outcome:
         # a size sequence (`x.shape[2:]`, `sizes = x.size()[1:]`) or a slice is not a tensor: `.size(0)`
         # would fail on it at run time; the finding is left to a hoist
         return None
+    func = tree.function_of(node)
+    subject = base if base is not None else arg
+    if not is_tensor(tree, func, subject):
+        return Decline(not_proven(tree, func, subject, EagerKind.TENSOR))
     if base is not None:
         new = cst.Attribute(value=paren(base), attr=cst.Name("ndim"))
         title = f"Replace `len({tree.code(arg)})` with `{tree.code(base)}.ndim`"
@@ -154,13 +171,20 @@ def _math_imports(module: cst.Module) -> dict:
 def buffer_slice_to_narrow(tree: Tree, d: Diagnostic) -> Outcome:
     """`self.buf[:, :, :T, :T]` -> `self.buf.narrow(2, 0, T).narrow(3, 0, T)`.
 
-    Equal to the slice while the stop is within the buffer's size (Python slicing clamps, `narrow`
-    raises): the GPT mask pattern, where a longer sequence fails later anyway."""
+    Proof obligations: the sliced object is a registered buffer or `nn.Parameter` bound once in the
+    class (a tensor in eager mode: fxlint.fix.eager), and every bound is a proven non-negative int
+    (`T = x.size(1)`), so `narrow` gets the same start and length the slice meant. UNSAFE for the
+    one stated difference: Python slicing clamps a stop past the end of the dimension, `narrow`
+    raises there (the GPT mask pattern, where a longer sequence fails later anyway)."""
     node = tree.at(d.location.row, d.location.column, cst.Subscript)
     if node is None:
         return None
     if not d.message.startswith("buffer "):
         return Decline("the indexed object is a Python container, not a buffer; index it with static values")
+    func = tree.function_of(node)
+    if not (isinstance(node.value, cst.Attribute) and is_tensor(tree, func, node.value)):
+        return Decline(f"`{tree.code(node.value)}` is not proven a registered buffer or parameter bound once "
+                       "in the class; index it with static values")
     expr: cst.BaseExpression = node.value
     for dim, element in enumerate(node.slice):
         piece = element.slice
@@ -170,11 +194,15 @@ def buffer_slice_to_narrow(tree: Tree, d: Diagnostic) -> Outcome:
             continue
         if any(_negative(b) for b in (piece.lower, piece.upper)) or piece.upper is None:
             return Decline("a negative or open-ended bound has no `narrow` equivalent")
+        for bound in (piece.lower, piece.upper):
+            if bound is not None and integer(tree, func, bound) is not True:
+                return Decline(f"the bound `{tree.code(bound)}` is not proven a non-negative int "
+                               "(a negative one slices from the end; `narrow` would differ)")
         start = piece.lower if piece.lower is not None else cst.Integer("0")
         length = piece.upper if piece.lower is None else cst.BinaryOperation(
             paren(piece.upper), cst.Subtract(), paren(piece.lower))
         expr = call(cst.Attribute(value=expr, attr=cst.Name("narrow")), cst.Integer(str(dim)), start, length)
-    return Plan(f"Slice buffer `{tree.code(node.value)}` with `narrow`", SAFE,
+    return Plan(f"Slice buffer `{tree.code(node.value)}` with `narrow`", UNSAFE,
                 {node: expr.with_changes(lpar=node.lpar, rpar=node.rpar)}, [d])
 
 
@@ -189,9 +217,11 @@ PAD_CALLEES = {"F.pad", "nn.functional.pad", "torch.nn.functional.pad", "functio
 def unconditional_pad(tree: Tree, d: Diagnostic) -> Outcome:
     """`if ph > 0 or pw > 0: x = F.pad(x, (0, pw, 0, ph))` -> the pad alone: a zero pad is a no-op.
 
-    SAFE when the guard is `!= 0`, or `> 0` on amounts computed as `(...) % m` (never negative for a
-    positive modulus such as a window or stride size: the Swin/SAM pattern). Otherwise UNSAFE: a
-    negative amount, skipped by the guard, would crop."""
+    Proof obligation: the padded value is a tensor in eager mode (fxlint.fix.eager), so the zero pad
+    runs where the guard skipped it without raising, and gives the same values (a new tensor rather
+    than the same object: the one difference). SAFE when the guard is `!= 0`, or `> 0` on amounts
+    computed as `(...) % m` (never negative for a positive modulus such as a window or stride size:
+    the Swin/SAM pattern). Otherwise UNSAFE: a negative amount, skipped by the guard, would crop."""
     node = tree.owner_of_test(d.location.row, d.location.column)
     if not isinstance(node, cst.If) or node.orelse is not None or tree.parents.get(node) is None:
         return None
@@ -208,6 +238,10 @@ def unconditional_pad(tree: Tree, d: Diagnostic) -> Outcome:
     if guarded is None or set(guarded) != set(amounts):
         return None
     func = tree.function_of(node)
+    padded = body[0].body[0].value.args[0].value
+    if not is_tensor(tree, func, padded):
+        return Decline(not_proven(tree, func, padded, EagerKind.TENSOR) +
+                       "; padding it on every call could raise where the guard skipped it")
     nonneg = func is not None and all(op == "!=" or _modulo_only(tree, func, name) for name, op in guarded.items())
     title = "Pad unconditionally (a zero pad is a no-op)"
     replacement = body[0].with_changes(leading_lines=[*node.leading_lines, *body[0].leading_lines])
@@ -296,40 +330,69 @@ RANDOM_HINTS = ("rand", "dropout", "bernoulli", "normal", "multinomial", "poisso
 def conditional_to_where(tree: Tree, d: Diagnostic) -> Outcome:
     """`a if c else b`, `if c: y = a [else: y = b]`, `if c: return a` + `return b` -> `torch.where`.
 
-    UNSAFE: both branches run (cost, and any difference in shape/dtype is broadcast instead of
-    chosen). Declined when a branch calls submodules, random ops or in-place methods, or when the
-    condition may be a Python bool in eager mode (`torch.equal`, `.item()`, `and`/`or`/`not`)."""
+    Proof obligations (fxlint.fix.eager), each failing one a Decline: the condition is a 0-dim bool
+    tensor in eager mode (a comparison, `&`/`|`/`~` of comparisons, `.any()`/`.all()`, of tensors
+    reduced to 0-dim and numbers), so `torch.where` accepts it and broadcasting it adds no dimension;
+    both branches are proven tensors of the same shape (elementwise expressions of one tensor and
+    numbers / 0-dim tensors, so `torch.where` cannot fail to broadcast them); evaluating the branch
+    that was not taken has no side effects (no submodule, helper, random or in-place call) and cannot
+    raise (only elementwise ops, every local it reads bound on every path). UNSAFE for the stated
+    differences: both branches are computed (cost); the result is a new tensor (not the branch's own
+    object), of the two branches' promoted dtype and requiring grad when either does."""
     if d.code != "TRC101":
         return None
     node = tree.owner_of_test(d.location.row, d.location.column)
     func = tree.function_of(node) if node is not None else None
-    if node is None or func is None or not _where_condition(node.test) or not _tensorish(tree, func, node.test, 4):
+    if node is None or func is None or not (isinstance(node, cst.IfExp) or (
+            isinstance(node, cst.If) and not isinstance(tree.parents.get(node), cst.If))):
         return None
+    if not _where_condition(node.test) or not _bool_scalar(tree, func, node.test, 6):
+        return Decline(f"the condition `{tree.code(node.test)}` is not proven a 0-dim bool tensor in eager mode "
+                       "(torch.where needs one)")
     if isinstance(node, cst.IfExp):
-        return _where_ifexp(tree, node, d)
+        return _where_ifexp(tree, func, node, d)
     if isinstance(node, cst.If) and not isinstance(tree.parents.get(node), cst.If):
-        return _where_if_assign(tree, node, d) or _where_if_return(tree, node, d)
+        return _where_if_assign(tree, func, node, d) or _where_if_return(tree, func, node, d)
     return None
 
 
-def _where_ifexp(tree: Tree, node: cst.IfExp, d: Diagnostic) -> Outcome:
-    if not (_pure(node.body) and _pure(node.orelse)):
-        return None
-    new = call(torch_attr("where"), node.test, node.body, node.orelse).with_changes(lpar=node.lpar, rpar=node.rpar)
-    return Plan("Select with `torch.where` (both branches are computed)", UNSAFE, {node: new}, [d],
+def _where_plan(tree: Tree, func: cst.FunctionDef, d: Diagnostic, a: cst.BaseExpression, b: cst.BaseExpression,
+                at: cst.CSTNode, replacements) -> Outcome:
+    """The Plan when both branches meet the obligations, else the Decline naming the first that fails."""
+    for branch in (a, b):
+        if not is_tensor(tree, func, branch, at):
+            return Decline(f"`{tree.code(branch) if branch in tree.ranges else branch.value}` is not proven a "
+                           "tensor in eager mode; torch.where would change its type")
+        if not _pure(branch):
+            return Decline(f"`{tree.code(branch)}` has side effects or calls code fxlint cannot see into; "
+                           "torch.where would run it on every call")
+        unbound = [n.value for n in walk(branch) if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.LOAD
+                   and not _attribute_name(tree, n) and _local(tree, func, n.value)
+                   and not definitely_bound(tree, func, n.value, at)]
+        if unbound:
+            return Decline(f"`{unbound[0]}` may be unbound where the other branch runs; torch.where would read it")
+    root_a, root_b = _shape_root(tree, func, a, 6, at), _shape_root(tree, func, b, 6, at)
+    if root_a is None or root_b is None or root_a != root_b:
+        return Decline(f"`{tree.code(a)}` and `{tree.code(b)}` are not proven to have the same shape "
+                       "(torch.where would broadcast or raise)")
+    return Plan("Select with `torch.where` (both branches are computed)", UNSAFE, replacements, [d],
                 frozenset({"torch"}))
 
 
-def _where_if_assign(tree: Tree, node: cst.If, d: Diagnostic) -> Optional[Plan]:
+def _where_ifexp(tree: Tree, func: cst.FunctionDef, node: cst.IfExp, d: Diagnostic) -> Outcome:
+    new = call(torch_attr("where"), node.test, node.body, node.orelse).with_changes(lpar=node.lpar, rpar=node.rpar)
+    return _where_plan(tree, func, d, node.body, node.orelse, node, {node: new})
+
+
+def _where_if_assign(tree: Tree, func: cst.FunctionDef, node: cst.If, d: Diagnostic) -> Outcome:
     then = _single_assign(node.body)
     if then is None:
         return None
     name, a = then
     if node.orelse is None:
-        func = tree.function_of(node)
-        if func is None or not _bound_before(tree, func, name, node):
-            return None
-        b: cst.BaseExpression = cst.Name(name)
+        if not definitely_bound(tree, func, name, node):
+            return Decline(f"`{name}` is not bound on every path before the `if`; torch.where would read it")
+        b: cst.BaseExpression = _name_before(tree, func, name, node)
     else:
         if not isinstance(node.orelse, cst.Else):
             return None
@@ -337,16 +400,22 @@ def _where_if_assign(tree: Tree, node: cst.If, d: Diagnostic) -> Optional[Plan]:
         if other is None or other[0] != name:
             return None
         b = other[1]
-    if not (_pure(a) and _pure(b)):
-        return None
     stmt = cst.SimpleStatementLine(
         body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=call(torch_attr("where"), node.test, a, b))],
         leading_lines=node.leading_lines)
-    return Plan("Select with `torch.where` (both branches are computed)", UNSAFE, {node: stmt}, [d],
-                frozenset({"torch"}))
+    return _where_plan(tree, func, d, a, b, node, {node: stmt})
 
 
-def _where_if_return(tree: Tree, node: cst.If, d: Diagnostic) -> Optional[Plan]:
+def _name_before(tree: Tree, func: cst.FunctionDef, name: str, node: cst.If) -> cst.BaseExpression:
+    """A Name node of ``tree`` reading ``name`` at ``node``: the `if`'s own test when it reads it (so the
+    eager view sees the value before the `if`), else a fresh Name (proven through the If's position)."""
+    for n in walk(node.test):
+        if isinstance(n, cst.Name) and n.value == name:
+            return n
+    return cst.Name(name)  # read at the `if` (the eager view is told so: `at`)
+
+
+def _where_if_return(tree: Tree, func: cst.FunctionDef, node: cst.If, d: Diagnostic) -> Outcome:
     """`if c: return a` directly followed by a final `return b`."""
     if node.orelse is not None:
         return None
@@ -359,12 +428,12 @@ def _where_if_return(tree: Tree, node: cst.If, d: Diagnostic) -> Optional[Plan]:
     if index != len(stmts) - 2:
         return None
     b = _single_return(cst.IndentedBlock(body=[stmts[-1]]))
-    if b is None or not (_pure(a) and _pure(b)):
+    if b is None:
         return None
+    b = stmts[-1].body[0].value  # the tree's own node (the eager view needs its position)
     ret = cst.SimpleStatementLine(body=[cst.Return(value=call(torch_attr("where"), node.test, a, b))],
                                   leading_lines=node.leading_lines)
-    return Plan("Select with `torch.where` (both branches are computed)", UNSAFE,
-                {node: ret, stmts[-1]: cst.RemovalSentinel.REMOVE}, [d], frozenset({"torch"}))
+    return _where_plan(tree, func, d, a, b, node, {node: ret, stmts[-1]: cst.RemovalSentinel.REMOVE})
 
 
 def _single_assign(block: cst.BaseSuite):
@@ -392,53 +461,104 @@ def _where_condition(test: cst.BaseExpression) -> bool:
     if _truthiness_left(test):
         return False
     for n in walk(test):
-        if isinstance(n, cst.Call) and _callee_name(n.func) in BOOL_CALLS:
+        if isinstance(n, cst.Call) and _callee_name(n.func) in BOOL_CALLS - {"any", "all"}:
             return False
     return True
 
 
-def _tensorish(tree: Tree, func: cst.FunctionDef, expr: cst.BaseExpression, depth: int) -> bool:
-    """Is ``expr`` surely a tensor in eager mode (so `torch.where` accepts it)? A method or `torch.`
-    call, a comparison or `&`/`|`/`~` involving one, or a name whose only earlier assignment is one
-    of those. A bare function call (a helper, a wrapped function) may return a Python bool: no."""
-    if depth <= 0:
+#: methods / `torch.` functions of one tensor that keep its shape and cannot raise
+ELEMENTWISE = frozenset({"abs", "neg", "exp", "log", "sigmoid", "tanh", "relu", "sqrt", "rsqrt", "sin", "cos",
+                         "sign", "reciprocal", "square", "floor", "ceil", "clone", "detach", "contiguous"})
+#: methods reducing a whole tensor to 0-dim when called without arguments
+REDUCE_ALL = frozenset({"sum", "mean", "max", "min", "amax", "amin", "any", "all", "prod", "norm", "std", "var"})
+_ORDERING = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
+
+
+def _bool_scalar(tree: Tree, func: cst.FunctionDef, test: cst.BaseExpression, depth: int) -> bool:
+    """Is ``test`` a 0-dim bool tensor: an ordering of 0-dim tensors / numbers with a tensor among
+    them, `&`/`|`/`~` of such, or `.any()`/`.all()` of a tensor?"""
+    if depth <= 0 or not is_tensor(tree, func, test):
         return False
-    if isinstance(expr, cst.Comparison):
-        return _tensorish(tree, func, expr.left, depth) or any(
-            _tensorish(tree, func, c.comparator, depth) for c in expr.comparisons)
-    if isinstance(expr, cst.BinaryOperation):
-        return _tensorish(tree, func, expr.left, depth) or _tensorish(tree, func, expr.right, depth)
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.BitInvert):
-        return _tensorish(tree, func, expr.expression, depth)
-    if isinstance(expr, cst.Subscript):
-        return _tensorish(tree, func, expr.value, depth)
-    if isinstance(expr, cst.Call):
-        return isinstance(expr.func, cst.Attribute) and _callee_name(expr.func) not in BOOL_CALLS | DICT_METHODS
-    if isinstance(expr, cst.Name):
-        values = _assigned_values(tree, func, expr.value, expr)
-        if values is None:
-            return any(p.name.value == expr.value for p in _all_params(func))
-        return bool(values) and all(_tensorish(tree, func, v, depth - 1) for v in values)
+    if isinstance(test, cst.Comparison):
+        return len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, _ORDERING) and all(
+            _zero_dim(tree, func, e, depth - 1) for e in (test.left, test.comparisons[0].comparator))
+    if isinstance(test, cst.BinaryOperation) and isinstance(test.operator, (cst.BitAnd, cst.BitOr)):
+        return _bool_scalar(tree, func, test.left, depth - 1) and _bool_scalar(tree, func, test.right, depth - 1)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.BitInvert):
+        return _bool_scalar(tree, func, test.expression, depth - 1)
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and not test.args:
+        return test.func.attr.value in ("any", "all")
     return False
 
 
-def _assigned_values(tree: Tree, func: cst.FunctionDef, name: str, before: cst.CSTNode):
-    """Values of the plain `name = value` assignments before ``before``; None when there are none;
-    [] when the name is bound some other way (unpacking, loops, augmented assignment)."""
-    values, other = [], False
-    limit = tree.start(before)
-    for n in walk(func.body):
-        if isinstance(n, cst.Name) and n.value == name and tree.contexts.get(n) == ExpressionContext.STORE \
-                and tree.start(n) < limit:
-            parent = tree.parents.get(n)
-            owner = tree.parents.get(parent) if isinstance(parent, cst.AssignTarget) else None
-            if isinstance(owner, cst.Assign):
-                values.append(owner.value)
-            else:
-                other = True
-    if other:
+def _zero_dim(tree: Tree, func: cst.FunctionDef, expr: cst.BaseExpression, depth: int,
+              at: Optional[cst.CSTNode] = None) -> bool:
+    """Is ``expr`` a Python number or a 0-dim tensor (a whole-tensor reduction, elementwise ops and
+    arithmetic of such, a name every reaching binding of which is one)?"""
+    kind = eager_kind(tree, func, expr, at)
+    if kind is EagerKind.NUMBER:
+        return True
+    if kind is not EagerKind.TENSOR or depth <= 0:
+        return False
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        method = expr.func.attr.value
+        return (method in REDUCE_ALL and not expr.args) or (
+            method in ELEMENTWISE and not expr.args and _zero_dim(tree, func, expr.func.value, depth - 1))
+    if isinstance(expr, cst.BinaryOperation):
+        return _zero_dim(tree, func, expr.left, depth - 1) and _zero_dim(tree, func, expr.right, depth - 1)
+    if isinstance(expr, cst.UnaryOperation):
+        return _zero_dim(tree, func, expr.expression, depth - 1)
+    if isinstance(expr, cst.Name):
+        values = _plain_values(tree, func, expr if expr in tree.ranges or at is None else at, expr.value)
+        return bool(values) and all(_zero_dim(tree, func, v, depth - 1) for v in values)
+    return False
+
+
+def _shape_root(tree: Tree, func: cst.FunctionDef, expr: cst.BaseExpression, depth: int,
+                at: Optional[cst.CSTNode] = None) -> Optional[str]:
+    """The one tensor whose shape ``expr`` has ("" for a number or 0-dim tensor): an elementwise
+    expression of it and scalars; None when not proven."""
+    if _zero_dim(tree, func, expr, depth, at):
+        return ""
+    if depth <= 0:
+        return None
+    if isinstance(expr, (cst.Name, cst.Attribute)) and is_tensor(tree, func, expr, at):
+        return cst.Module([]).code_for_node(expr).strip()
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ELEMENTWISE:
+        if not expr.args and _dotted(expr.func.value) != "torch":
+            return _shape_root(tree, func, expr.func.value, depth - 1)
+        if len(expr.args) == 1 and not expr.args[0].keyword and not expr.args[0].star \
+                and _dotted(expr.func.value) == "torch":
+            return _shape_root(tree, func, expr.args[0].value, depth - 1)
+        return None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _shape_root(tree, func, expr.expression, depth - 1)
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Multiply,
+                                                                            cst.Divide)):
+        left, right = _shape_root(tree, func, expr.left, depth - 1), _shape_root(tree, func, expr.right, depth - 1)
+        if left is None or right is None:
+            return None
+        if left and right and left != right:
+            return None
+        return left or right
+    return None
+
+
+def _plain_values(tree: Tree, func: cst.FunctionDef, use: cst.CSTNode, name: str) -> List[cst.BaseExpression]:
+    """Values of the reaching plain `name = value` bindings at ``use``; [] if any is something else."""
+    reaching = reaching_bindings(tree, func, use, name)
+    if any(b.how != "value" for b in reaching):
         return []
-    return values or None
+    return [b.value for b in reaching]
+
+
+def _attribute_name(tree: Tree, n: cst.Name) -> bool:
+    parent = tree.parents.get(n)
+    return isinstance(parent, cst.Attribute) and parent.attr is n
+
+
+def _local(tree: Tree, func: cst.FunctionDef, name: str) -> bool:
+    return bool(bindings(tree, func, name))
 
 
 def _pure(expr: cst.BaseExpression) -> bool:
@@ -473,14 +593,6 @@ def _rooted_at_self(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "self"
 
 
-def _bound_before(tree: Tree, func: cst.FunctionDef, name: str, node: cst.CSTNode) -> bool:
-    if any(p.name.value == name for p in _all_params(func)):
-        return True
-    start = tree.start(node)
-    return any(isinstance(n, cst.Name) and n.value == name and tree.contexts.get(n) == ExpressionContext.STORE
-               and tree.start(n) < start for n in walk(func.body))
-
-
 def _all_params(func: cst.FunctionDef) -> Sequence[cst.Param]:
     p = func.params
     extra = [s for s in (p.star_arg, p.star_kwarg) if isinstance(s, cst.Param)]
@@ -506,7 +618,9 @@ def star_sizes_to_tuple(tree: Tree, d: Diagnostic) -> Outcome:
     the prepared model crashes (measured on fixtures/models/shape/shape_multihead_star_view.py).
     The wrapped function only joins Python sizes: nothing quantizable is hidden, eager is unchanged
     (a tuple instead of a `torch.Size` is the same argument to every callee below), hence SAFE.
-    Only `.shape`/`.size()` (sliced) are joined this way: other sequences are left to the user."""
+    Proof obligation: a method's receiver is a proven tensor (fxlint.fix.eager): every SIZE_METHODS
+    method of a tensor takes its sizes spread out or as one sequence alike (numpy's do not); the
+    joiner iterates the unpacked sequence exactly as `*` does, whatever it is."""
     value = tree.at(d.location.row, d.location.column, cst.BaseExpression)
     arg = tree.parents.get(value) if value is not None else None
     if not isinstance(arg, cst.Arg):
@@ -525,6 +639,11 @@ def star_sizes_to_tuple(tree: Tree, d: Diagnostic) -> Outcome:
     func = tree.function_of(node)
     if func is None:
         return None
+    # proof obligation: a method's receiver is a tensor (numpy's `repeat` / `view` take sizes
+    # differently); whatever sequence is unpacked, the joiner yields the same sizes in the same order
+    if isinstance(node.func, cst.Attribute) and tree.code(node.func) not in SIZE_FACTORIES \
+            and not is_tensor(tree, func, node.func.value):
+        return Decline(not_proven(tree, func, node.func.value, EagerKind.TENSOR))
     index = positional.index(arg)
     before, after = positional[:index], positional[index + 1:]
     parts = ([_tuple_of(before)] if before else []) + [arg.value] + ([_tuple_of(after)] if after else [])
@@ -562,8 +681,11 @@ _PURE_METHODS = {"size", "dim", "numel"}
 def identical_branches(tree: Tree, d: Diagnostic) -> Outcome:
     """`if c: A else: A` -> `A`: a branch on a traced value whose two arms are the same code (what is
     left of timm's `if not is_scripting() and v.device.type != 'meta': with autocast(enabled=False):
-    out = f(v) else: out = f(v)` once the disabled autocast is dropped). SAFE when the condition has
-    no side effects (attributes, comparisons, `and`/`or`/`not`, `size()`/`dim()`, `is_scripting()`)."""
+    out = f(v) else: out = f(v)` once the disabled autocast is dropped). Proof obligation: evaluating
+    the condition has no side effects (attributes, comparisons, `and`/`or`/`not`, `size()`/`dim()`,
+    `is_scripting()`): then both paths run the same code. SAFE; the one difference is where the
+    condition itself raised (an ambiguous truth value), which the original did not accept anyway.
+    Blind spot: a property or `__bool__` with side effects."""
     node = tree.owner_of_test(d.location.row, d.location.column)
     if not isinstance(node, cst.If) or not isinstance(node.orelse, cst.Else):
         return None
@@ -597,26 +719,37 @@ def int_of_int_arithmetic(tree: Tree, d: Diagnostic) -> Outcome:
     """`int(math.ceil(h / p) * p)` -> `math.ceil(h / p) * p`; `int(h / p)` -> `h // p`.
 
     The `int()` call is what stops tracing; the arithmetic inside stays in the graph as size nodes
-    (which QAT knows are not tensors). UNSAFE: it assumes the names in the arithmetic are ints (a
-    float `self.ratio` makes `math.ceil(h / p) * self.ratio` a float that `int()` truncated) and,
-    for `h // p`, that the sizes are non-negative (`int()` truncates toward zero, `//` floors)."""
+    (which QAT knows are not tensors). Proof obligations (fxlint.fix.eager `integer`): for dropping
+    `int()`, every leaf of the arithmetic is a proven int (sizes of proven tensors, int literals,
+    `len`, `math.ceil`/`math.floor`), so the value is already that int; for `h / p` -> `h // p`,
+    `h` and `p` are proven non-negative ints (`int()` truncates toward zero, `//` floors) below 2**52
+    (where float division rounds exactly enough; sizes are). Then SAFE; otherwise declined (a float
+    `self.ratio` makes `math.ceil(h / p) * self.ratio` a float `int()` truncated)."""
     node = tree.at(d.location.row, d.location.column, cst.Call)
     if node is None or not _is_name(node.func, "int") or len(node.args) != 1 or node.args[0].keyword:
         return None
     inner = node.args[0].value
+    func = tree.function_of(node)
     if isinstance(inner, cst.BinaryOperation) and isinstance(inner.operator, cst.Divide) \
             and _int_arithmetic(inner.left) and _int_arithmetic(inner.right):
+        unproven = [e for e in (inner.left, inner.right) if integer(tree, func, e) is not True]
+        if unproven:
+            return Decline(f"`{tree.code(unproven[0])}` is not proven a non-negative int; `//` would differ from "
+                           "`int(... / ...)`")
         replacement: cst.BaseExpression = inner.with_changes(operator=cst.FloorDivide(
             whitespace_before=inner.operator.whitespace_before, whitespace_after=inner.operator.whitespace_after))
     elif _int_arithmetic(inner) and any(isinstance(n, cst.Call) or (isinstance(n, cst.BinaryOperation)
                                            and isinstance(n.operator, cst.FloorDivide)) for n in walk(inner)):
+        if integer(tree, func, inner) is None:
+            return Decline(f"`{tree.code(inner)}` is not proven an int (a float attribute or input would make "
+                           "`int()` truncate it)")
         replacement = inner  # an int made by `math.ceil`/`math.floor`/`//`, not a bare name
     else:
         return None
     replacement = replacement.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) \
         if _needs_parens(tree, node) and isinstance(replacement, cst.BinaryOperation) else \
         replacement.with_changes(lpar=[], rpar=[])
-    return Plan(f"Drop `int()` around the integer arithmetic `{tree.code(inner)}`", UNSAFE,
+    return Plan(f"Drop `int()` around the integer arithmetic `{tree.code(inner)}`", SAFE,
                 {node: replacement}, [d])
 
 
@@ -640,6 +773,21 @@ def _needs_parens(tree: Tree, node: cst.CSTNode) -> bool:
     """Does the `int(...)` call sit inside a larger expression, where bare arithmetic could rebind?"""
     return isinstance(tree.parents.get(node), (cst.BinaryOperation, cst.UnaryOperation, cst.Attribute,
                                                cst.Subscript, cst.Call))
+
+
+def _in_traced_code(rewrite):
+    """``rewrite``, declined in a module-level function a `@torch.fx.wrap` function calls: that code
+    runs eagerly on real values, where an in-graph rewrite gains nothing and may only break it
+    (the findings there come from other, traced callers: left to a hoist or to the user)."""
+    @functools.wraps(rewrite)
+    def guarded(tree: Tree, d: Diagnostic) -> Outcome:
+        node = tree.deepest_at(d.location.row, d.location.column)
+        caller = eager_caller_of(tree, node) if node is not None else None
+        if caller is not None:
+            return Decline(f"this function also runs eagerly, called from the `@torch.fx.wrap` function `{caller}`; "
+                           "an in-graph rewrite would change that eager code")
+        return rewrite(tree, d)
+    return guarded
 
 
 #: code -> rewrites tried in order; the first that returns a Plan or Decline wins
@@ -667,3 +815,4 @@ INLINE.update({
     "TRC602": (size_concat_to_wrapped_join,),
     "TRC603": (integral_op_rewrite,),
 })
+INLINE = {code: tuple(_in_traced_code(r) for r in rewrites) for code, rewrites in INLINE.items()}

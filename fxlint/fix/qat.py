@@ -17,6 +17,7 @@ from libcst.metadata import ExpressionContext
 from fxlint.analysis import dotted
 from fxlint.analysis.dtypes import names_float_dtype
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.eager import EagerKind, eager_kind, is_tensor, not_proven
 from fxlint.fix.plan import Decline, Plan, call, torch_attr, unique_name
 from fxlint.fix.tree import Tree, walk
 
@@ -26,15 +27,44 @@ Outcome = Union[Plan, Decline, None]
 
 # ---------------------------------------------------------------------------------------- TRC601
 def number_operand_to_tensor(tree: Tree, d: Diagnostic) -> Outcome:
-    """`t * (1.0 / math.sqrt(n))` -> `t * torch.scalar_tensor(1.0 / math.sqrt(n))`. Unsafe: a float32
-    0-dim tensor replaces a Python number (see TRC601's Fix safety for the dtype cases)."""
+    """`t * (1.0 / math.sqrt(n))` -> `t * torch.scalar_tensor(1.0 / math.sqrt(n))`.
+
+    Proof obligations (fxlint.fix.eager): the operand is a Python number in eager mode (not a numpy
+    value: `torch.scalar_tensor` of a numpy array raises, of a numpy float keeps nothing of its
+    dtype), and the arithmetic it is in meets a proven tensor through operations on numbers only,
+    so the result was a tensor already.
+    Unsafe for the stated difference: a float32 0-dim tensor replaces the Python number (see
+    TRC601's Fix safety for the dtype cases)."""
     node = _operand_at(tree, d)
     if node is None:
         return None
+    func = tree.function_of(node)
+    if eager_kind(tree, func, node) is not EagerKind.NUMBER:
+        return Decline(not_proven(tree, func, node, EagerKind.NUMBER))
+    if _meets_tensor(tree, func, node) is None:
+        return Decline(f"`{tree.code(node)}` is not proven to end up in arithmetic with a tensor; "
+                       "a 0-dim tensor would change the type of a Python result")
     inner = node.with_changes(lpar=[], rpar=[])
     wrapped = call(torch_attr("scalar_tensor"), inner)  # a call needs no parentheses of its own
     title = f"Make `{tree.code(inner)}` a 0-dim tensor (`torch.scalar_tensor`)"
     return Plan(title, Applicability.UNSAFE, {node: wrapped}, [d], frozenset({"torch"}))
+
+
+def _meets_tensor(tree: Tree, func, node: cst.BaseExpression) -> Optional[cst.BinaryOperation]:
+    """The arithmetic that combines the number ``node`` with a proven tensor: the nearest enclosing
+    operation that is a tensor in eager mode, reached through operations that are numbers (so only
+    intermediate Python numbers become 0-dim tensors, and the final result was a tensor already)."""
+    current: cst.CSTNode = node
+    while True:
+        parent = tree.parents.get(current)
+        if not isinstance(parent, cst.BinaryOperation):
+            return None
+        kind = eager_kind(tree, func, parent)
+        if kind is EagerKind.TENSOR:
+            return parent
+        if kind is not EagerKind.NUMBER:
+            return None
+        current = parent
 
 
 def _operand_at(tree: Tree, d: Diagnostic) -> Optional[cst.BaseExpression]:
@@ -57,18 +87,39 @@ def size_concat_to_wrapped_join(tree: Tree, d: Diagnostic) -> Outcome:
     call of it, which QAT leaves alone (it is no quantizable pattern), instead of an `add` it would
     fake-quantize. Only sizes are joined: nothing quantizable leaves the graph.
 
-    SAFE when the joined sizes are a call's argument (every callee takes a tuple like the
-    `torch.Size` it replaces); UNSAFE otherwise, since kept sizes may be used as a `torch.Size`."""
+    Proof obligation: the left operand is `t.shape` / `t.size()` (sliced) of a proven tensor `t`
+    (fxlint.fix.eager) and the right one a tuple display or such sizes, so the `+` was a `torch.Size`
+    concatenation, not tensor arithmetic. SAFE when the joined sizes are a call's argument (every
+    callee takes a tuple like the `torch.Size` it replaces); UNSAFE otherwise, since kept sizes may
+    be used as a `torch.Size`."""
     node = tree.at(d.location.row, d.location.column, cst.BinaryOperation)
     func = tree.function_of(node) if node is not None else None
     if node is None or func is None or not isinstance(node.operator, cst.Add):
         return None
+    if not (_tensor_sizes(tree, func, node.left) and _size_sequence(tree, func, node.right)):
+        return Decline(f"`{tree.code(node.left)}` is not proven the sizes of a tensor joined with a tuple or sizes; "
+                       "`+` may be tensor arithmetic there")
     name = unique_name(f"_fx_sizes_{func.name.value}_{d.location.row}", tree.names())
     joined = call(cst.Name(name), _bare(node.left), _bare(node.right)).with_changes(lpar=node.lpar, rpar=node.rpar)
     definition = join_sizes_definition(name, "`fxlint fix`, TRC602")
     safe = _passed_to_calls_only(tree, node, func)
     return Plan(f"Join the sizes `{tree.code(node)}` in a wrapped function", SAFE if safe else UNSAFE,
                 {node: joined}, [d], frozenset({"torch"}), (tree.top_level(func), definition))
+
+
+def _tensor_sizes(tree: Tree, func: cst.FunctionDef, expr: cst.BaseExpression) -> bool:
+    """`t.shape` / `t.size()`, sliced, of a proven tensor `t`: a `torch.Size`, which `+` concatenates."""
+    if isinstance(expr, cst.Subscript) and all(isinstance(e.slice, cst.Slice) for e in expr.slice):
+        expr = expr.value
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "shape":
+        return is_tensor(tree, func, expr.value)
+    return isinstance(expr, cst.Call) and not expr.args and isinstance(expr.func, cst.Attribute) \
+        and expr.func.attr.value == "size" and is_tensor(tree, func, expr.func.value)
+
+
+def _size_sequence(tree: Tree, func: cst.FunctionDef, expr: cst.BaseExpression) -> bool:
+    """A tuple display (`(h, d)`) or a tensor's sizes: what `torch.Size + ...` concatenates."""
+    return isinstance(expr, cst.Tuple) or _tensor_sizes(tree, func, expr)
 
 
 def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -121,21 +172,43 @@ def integral_op_rewrite(tree: Tree, d: Diagnostic) -> Outcome:
     """Spell the QAT-observed op on an integer tensor with an equivalent the x86 backend configuration
     does not list (torch 2.13, measured; see TRC603's docs): `t.unsqueeze(1)` -> `t[:, None]`,
     `t + 1` -> `t.add(1)`, `t.repeat(r)` -> `t.tile(r)`, ..., or move a following float cast before
-    the shape op. SAFE: the same values, dtype and view-ness. The replacement is a call or a subscript,
-    which needs no grouping parentheses: the replaced expression's own are dropped."""
+    the shape op. Proof obligation: the receiver (the integer tensor) is a tensor in eager mode
+    (fxlint.fix.eager), and for an operator the other operand is a tensor or a Python number (what
+    `Tensor.add`/`mul`/`div` accept as the operator did). SAFE: the same values, dtype and view-ness.
+    The replacement is a call or a subscript, which needs no grouping parentheses: the replaced
+    expression's own are dropped."""
     node = _operand_at(tree, d)
     if node is None:
         return None
+    func = tree.function_of(node)
     parent = tree.parents.get(node)
-    if isinstance(parent, cst.BinaryOperation) and node in (parent.left, parent.right):
+    operand = isinstance(parent, cst.BinaryOperation) and node in (parent.left, parent.right)
+    receiver = node if operand else _receiver_node(node)
+    if receiver is None or not is_tensor(tree, func, receiver):
+        return Decline(not_proven(tree, func, receiver or node, EagerKind.TENSOR) +
+                       "; the unobserved spelling is a tensor method")
+    if operand:
         return _operator_to_method(tree, d, parent, node)
     if isinstance(node, cst.Call):
         return _cast_first(tree, d, node) or _observed_call(tree, d, node)
     return None
 
 
+def _receiver_node(node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The integer tensor the finding is about: the operand itself (operators), or the receiver of
+    the shape op (`m` of `m.unsqueeze(-1)`, of `torch.add(m, 1)`)."""
+    if not isinstance(node, cst.Call):
+        return node
+    if dotted(node.func) in _FUNCTION_TO_METHOD:
+        return node.args[0].value if node.args and not node.args[0].keyword and not node.args[0].star else None
+    return node.func.value if isinstance(node.func, cst.Attribute) else None
+
+
 def _operator_to_method(tree: Tree, d: Diagnostic, op: cst.BinaryOperation, tensor: cst.BaseExpression) -> Outcome:
     other = op.right if tensor is op.left else op.left
+    if eager_kind(tree, tree.function_of(op), other) not in (EagerKind.TENSOR, EagerKind.NUMBER):
+        return Decline(not_proven(tree, tree.function_of(op), other, EagerKind.TENSOR) +
+                       " or a number; the method may not accept it")
     if isinstance(op.operator, cst.FloorDivide):
         if tensor is not op.left:
             return Decline("`number // integer tensor` has no unobserved method spelling; use `torch.div(...)`")

@@ -12,8 +12,8 @@
   becomes `b.copy_(expr)`: the same values while `expr` keeps the buffer's shape and dtype (the EMA
   pattern), but the buffer keeps its identity instead of being rebound. Plain Python attributes
   (`self.n += 1` on an int) are left to guidance: they would have to become buffers.
-* TRC502 `if isinstance(x, torch.Tensor):` on a forward() input -> the branch a tensor input takes
-  (UNSAFE: a caller passing a non-tensor now gets the tensor branch).
+* TRC502 `if isinstance(x, torch.Tensor):` -> the branch `x` takes when its eager type is proven
+  (fxlint.fix.eager: an annotated `Tensor` input, a torch op's result, `*args`); declined otherwise.
 
 Every rewrite is UNSAFE: each assumes something about callers that the source cannot prove.
 Blind spots: the anchor is forward()'s first input, so these rewrites only run in a `forward`; a
@@ -28,6 +28,7 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from fxlint.diagnostics import Applicability, Diagnostic
+from fxlint.fix.eager import EagerKind, eager_kind, not_proven
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
 from fxlint.fix.tensor_attributes import TENSOR_ATTRIBUTES
 from fxlint.fix.tree import Tree, paren, walk
@@ -529,7 +530,10 @@ def _registered_buffers(tree: Tree, node: cst.CSTNode) -> Set[str]:
 
 # ---------------------------------------------------------------------------------------- TRC502
 def tensor_branch(tree: Tree, d: Diagnostic, pinned_tensor: bool = False) -> Outcome:
-    """`if isinstance(x, torch.Tensor): A [else: B]` on a forward() input -> A (`not isinstance` -> B).
+    """`if isinstance(x, torch.Tensor): A [else: B]` -> A when `x` is proven a tensor in eager mode,
+    B when it is proven not one (fxlint.fix.eager: an annotated `Tensor` input, a torch op's result;
+    `*args`, a display, `None`); otherwise declined: a traced Proxy says nothing about what callers
+    pass, and keeping the tensor branch would change what a list or `None` input gets.
     ``pinned_tensor``: the user named the input's type (`--pin Net.forward.x=Tensor`, fxlint/fix/pin.py)."""
     node = tree.at(d.location.row, d.location.column, cst.Call)
     if node is not None and tree.code(node.func) == "hasattr":
@@ -549,38 +553,44 @@ def tensor_branch(tree: Tree, d: Diagnostic, pinned_tensor: bool = False) -> Out
     if tree.code(node.func) == "isinstance" and (len(node.args) != 2 or tree.code(node.args[1].value)
                                                   not in TENSOR_TYPES):
         return Decline("only `isinstance(x, torch.Tensor)` has a known answer for tensor inputs")
-    if func is None or func.name.value != "forward" or not isinstance(subject, cst.Name) or subject.value not in {
-            p.name.value for p in func.params.params}:
-        return Decline("the checked value is not a forward() input: its type is not known")
-    return _keep_branch(tree, node, d, f"Keep the branch a tensor `{subject.value}` takes", func, subject)
+    kind = EagerKind.TENSOR if pinned_tensor else eager_kind(tree, func, subject)
+    if kind is EagerKind.UNKNOWN:
+        from fxlint.fix.pin import pin_key, pin_option
+
+        key = pin_key(d)
+        how = f"; if the deployed model only gets tensors, pin its type with {pin_option(key, 'Tensor')}" if key else ""
+        return Decline(not_proven(tree, func, subject, EagerKind.TENSOR) + "; which branch it takes is not known" + how)
+    what = "a tensor" if kind is EagerKind.TENSOR else "a non-tensor"
+    return _keep_branch(tree, node, d, f"Keep the branch {what} `{tree.code(subject)}` takes", func, subject,
+                        check_reassigned=False, answer=kind is EagerKind.TENSOR)
 
 
 def _not_a_container(tree: Tree, node: cst.Call, d: Diagnostic, func, subject, pinned: bool = False) -> Outcome:
-    """`isinstance(x, dict)` on a forward() input annotated as possibly a tensor
-    (`x: Union[torch.Tensor, Dict[str, torch.Tensor]]`) -> False, the answer for a tensor input and
-    the one tracing gives (a Proxy is no dict either), made explicit so that it is decided in the
-    source: the `if` keeps its other branch, an expression gets `False` (timm NaFlexViT's
-    `input_is_dict`). An annotation is no proof and `Union[torch.Tensor, Dict]` admits a container: the
-    container path exists in eager mode, so only a type pin the user names (`--pin Net.forward.x=Tensor`)
-    takes it away; otherwise manual work naming that option."""
+    """`isinstance(x, dict)` where `x` is proven a tensor in eager mode -> False, the answer tracing
+    gives too (a Proxy is no dict either): the `if` keeps its other branch, an expression gets
+    `False`. An input annotated `Union[torch.Tensor, Dict[...]]` (timm NaFlexViT's `input_is_dict`)
+    may really be a dict: the container path exists in eager mode, so only a type pin the user names
+    (`--pin Net.forward.x=Tensor`) takes it away; otherwise manual work naming that option."""
     from fxlint.fix.pin import pin_key, pin_option
 
-    param = _forward_param(func, subject)
-    if param is None:
-        return Decline("the checked value is not a forward() input: its type is not known")
-    if _reassigned(tree, func, subject.value, node):
-        return Decline(f"`{subject.value}` is reassigned before the check")
-    if not pinned:
+    kind = tree.code(node.args[1].value)
+    if pinned:
+        param = _forward_param(func, subject)
+        if param is None:
+            return Decline("the checked value is not a forward() input: its type is not known")
+        if _reassigned(tree, func, subject.value, node):
+            return Decline(f"`{subject.value}` is reassigned before the check")
+        title = f"Keep the answer for a tensor `{subject.value}` (pinned by `--pin {pin_key(d)}=Tensor`): not a {kind}"
+    elif eager_kind(tree, func, subject) is EagerKind.TENSOR:
+        title = f"Keep the answer for a tensor `{tree.code(subject)}`: not a {kind}"
+    else:
         key = pin_key(d)
         how = f"pin its type with {pin_option(key, 'Tensor')}" if key else "pin the input type by hand"
-        annotated = f"annotated `{tree.code(param.annotation.annotation)}`" if param.annotation else "not annotated"
-        return Decline(f"`{subject.value}` ({annotated}) may be a container in eager mode; if the deployed model "
-                       f"only gets tensors, {how}")
-    kind = tree.code(node.args[1].value)
-    title = f"Keep the answer for a tensor `{subject.value}` (pinned by `--pin {pin_key(d)}=Tensor`): not a {kind}"
+        return Decline(not_proven(tree, func, subject, EagerKind.TENSOR) +
+                       f"; a container input would lose its branch: if the deployed model only gets tensors, {how}")
     parent = tree.parents.get(node)
     if isinstance(parent, cst.If) and parent.test is node or isinstance(parent, cst.UnaryOperation):
-        outcome = _keep_branch(tree, node, d, title, func, subject, answer=False)
+        outcome = _keep_branch(tree, node, d, title, func, subject, check_reassigned=False, answer=False)
         if isinstance(outcome, Plan):
             return outcome
     return Plan(title, UNSAFE, {node: cst.Name("False", lpar=node.lpar, rpar=node.rpar)}, [d])
@@ -596,14 +606,17 @@ def _hasattr_branch(tree: Tree, node: cst.Call, d: Diagnostic) -> Outcome:
     """`if hasattr(x, "name"): A [else: B]` on a forward() input: a Proxy has every attribute, so
     tracing always takes A; a tensor `x` has `name` only when `torch.Tensor` does (the generated
     `dir(torch.Tensor)` list), so the branch a tensor takes is kept: B for `.tensors` (an ImageList
-    unwrapped), A for `.shape`. Blind spot: attributes set on a tensor instance at run time."""
+    unwrapped), A for `.shape`. Proof obligation: `x` is a tensor in eager mode (fxlint.fix.eager);
+    an unannotated input may be an ImageList. Blind spot: attributes set on a tensor instance at run
+    time."""
     func = tree.function_of(node)
     if len(node.args) != 2 or not isinstance(node.args[1].value, cst.SimpleString):
         return Decline("`hasattr` with a computed name: its answer for a tensor is not known")
     subject, name = node.args[0].value, node.args[1].value.evaluated_value
-    if func is None or func.name.value != "forward" or not isinstance(subject, cst.Name) or subject.value not in {
-            p.name.value for p in func.params.params}:
-        return Decline("the checked value is not a forward() input: its type is not known")
+    if eager_kind(tree, func, subject) is not EagerKind.TENSOR:
+        return Decline(not_proven(tree, func, subject, EagerKind.TENSOR) + "; its answer is not known")
+    if not isinstance(subject, cst.Name):
+        return Decline("`hasattr` of an expression: keep the check")
     has = name in TENSOR_ATTRIBUTES
     title = f"Keep the branch a tensor `{subject.value}` takes (`torch.Tensor` has {'' if has else 'no '}`{name}`)"
     return _keep_branch(tree, node, d, title, func, subject, answer=has)

@@ -9,5 +9,5 @@ class Net(torch.nn.Module):
             return x * 2
         return self.shrink(x)
 
-    def shrink(self, x):
+    def shrink(self, x: torch.Tensor):
         return x[: len(x) // 2]
