@@ -236,8 +236,9 @@ def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool,
     manual: List[Pending] = []
     for d in diagnostics:
         outcome = propose_inline(tree, d, pins)
-        if not isinstance(outcome, Plan) and d.code.startswith(HOIST_PREFIXES):
-            # a declined in-graph rewrite falls back to a hoist, as in plan_round
+        if not isinstance(outcome, Plan) and not (isinstance(outcome, Decline) and outcome.final) \
+                and d.code.startswith(HOIST_PREFIXES):
+            # a declined in-graph rewrite falls back to a hoist, as in plan_round (not a final decline)
             hoisted = hoist_plans(tree, [d])
             outcome = hoisted[0] if hoisted and (isinstance(hoisted[0], Plan) or outcome is None) else outcome
         if isinstance(outcome, Plan) and import_problem(tree, outcome):
