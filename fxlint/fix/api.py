@@ -38,6 +38,11 @@ STATE_CODES = ("TRC503",)
 
 Applied = Tuple[str, int, str, Applicability]  #: (code, row, title, applicability)
 Pending = Tuple[str, int, str]  #: (code, row, title of the unsafe fix | what to do by hand)
+Failed = Tuple[str, int, str, str]  #: (code, row, title, why its result was refused)
+
+#: a round whose plans all failed validation changes nothing; the next one re-plans without them.
+#: Such rounds do not count against MAX_ROUNDS, but the loop never runs more than this many times.
+_MAX_ATTEMPTS = 4 * MAX_ROUNDS
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,21 @@ class FixResult:
     applied: Tuple[Applied, ...] = ()
     skipped_unsafe: Tuple[Pending, ...] = ()  #: an unsafe fix exists; rerun with --unsafe-fixes
     manual: Tuple[Pending, ...] = ()  #: no automatic fix: the guidance (rows are in ``text``)
-    error: str = ""  #: why the file was left untouched (does not parse, unreadable)
+    error: str = ""  #: why the file was left untouched (does not parse, unreadable, internal error)
+    #: fixes whose result was refused (it did not parse, compile or round-trip, or building it
+    #: raised): a bug in fxlint, never written; the file's other fixes are kept. Rows are those of
+    #: the round that planned them (earlier rounds' rewrites may have moved them from ``original``).
+    failed: Tuple[Failed, ...] = ()
+    internal: bool = False  #: ``error`` is an exception inside fxlint, not a problem of the file
 
     @property
     def changed(self) -> bool:
         return self.text != self.original
+
+    @property
+    def incomplete(self) -> bool:
+        """fxlint could not do what it should have here (exit 3 of `fxlint fix`)."""
+        return self.internal or bool(self.failed)
 
 
 @dataclass(frozen=True)
@@ -67,26 +82,102 @@ class FixReport:
 def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, select: Sequence[str] = (),
                ignore: Sequence[str] = (), diagnostics: Optional[Sequence[Diagnostic]] = None) -> FixResult:
     """Fix one module given as text. ``diagnostics``: the first round's findings when the caller
-    already has them (from a whole-project check, which sees cross-module hazards)."""
+    already has them (from a whole-project check, which sees cross-module hazards).
+
+    Rounds run until no plan is left (a fixed output fixed again proposes nothing). Every round's
+    result is validated before it is kept (:func:`_apply_checked`); a plan whose result fails is
+    dropped and reported in ``failed``, never retried, and the round's other plans are kept."""
     try:
         tree = Tree(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
         return FixResult(filename, text, text, error=f"does not parse: {str(exc).splitlines()[0]}")
     applied: List[Applied] = []
+    failed: List[Failed] = []
+    refused: set = set()
     found = list(diagnostics) if diagnostics is not None else _check(text, filename, select, ignore)
-    for _ in range(MAX_ROUNDS):
-        plans = choose(tree, plan_round(tree, _own(tree, found, filename), unsafe))
+    rounds = 0
+    for _ in range(_MAX_ATTEMPTS):
+        if rounds == MAX_ROUNDS:
+            break
+        candidates = [p for p in plan_round(tree, _own(tree, found, filename), unsafe) if _key(p) not in refused]
+        plans = choose(tree, candidates)
         if not plans:
             break
-        new_text = apply(tree, plans)
-        new_tree = _valid(new_text, filename)
-        if new_tree is None or new_text == tree.text:
-            break  # never hand back code that does not compile; keep the last good round
-        applied.extend((d.code, d.location.row, p.title, p.applicability) for p in plans for d in p.diagnostics)
+        new_tree, good, bad = _apply_checked(tree, plans, filename)
+        for plan, why in bad:
+            refused.add(_key(plan))
+            failed.extend((d.code, d.location.row, plan.title, why) for d in plan.diagnostics)
+        if new_tree is None:
+            continue  # every plan of the round was refused: re-plan without them
+        if new_tree.text == tree.text:
+            break  # the plans change nothing: planning them again would too
+        rounds += 1
+        applied.extend((d.code, d.location.row, p.title, p.applicability) for p in good for d in p.diagnostics)
         tree = new_tree
-        found = _check(new_text, filename, select, ignore)
-    skipped, manual = _leftovers(tree, _own(tree, found, filename), unsafe)
-    return FixResult(filename, text, tree.text, tuple(applied), tuple(skipped), tuple(manual))
+        found = _check(tree.text, filename, select, ignore)
+    left = [d for d in _own(tree, found, filename) if (d.code, d.location.row) not in
+            {(c, r) for c, r, _, _ in failed}]
+    skipped, manual = _leftovers(tree, left, unsafe)
+    return FixResult(filename, text, tree.text, tuple(applied), tuple(skipped), tuple(manual), failed=tuple(failed))
+
+
+def _key(plan: Plan) -> Tuple[str, ...]:
+    """A plan's identity across rounds (rows move as earlier rounds rewrite): its title (which quotes
+    the code it rewrites) and the codes it fixes. Blind spot: two identical rewrites of identical
+    code in one file share it, so a refused one takes the other with it (reported as manual work)."""
+    return (plan.title,) + tuple(sorted(d.code for d in plan.diagnostics))
+
+
+def _apply_checked(tree: Tree, plans: Sequence[Plan], filename: str):
+    """(new tree | None, the plans kept, [(plan refused, why)]). All plans at once first; when that
+    fails, one by one on top of those kept so far, so a bad plan is isolated and the rest survive."""
+    text, why = _try_apply(tree, plans, filename)
+    if text is not None:
+        return Tree(text), list(plans), []
+    if len(plans) == 1:
+        return None, [], [(plans[0], why)]
+    kept: List[Plan] = []
+    refused = []
+    last = None
+    for plan in plans:
+        text, why = _try_apply(tree, kept + [plan], filename)
+        if text is None:
+            refused.append((plan, why))
+        else:
+            kept.append(plan)
+            last = text
+    return (Tree(last) if last is not None else None), kept, refused
+
+
+def _try_apply(tree: Tree, plans: Sequence[Plan], filename: str) -> Tuple[Optional[str], str]:
+    """The new text and "", or None and why it is refused: building it raised, or it does not parse
+    with LibCST, does not round-trip, or does not compile."""
+    try:
+        text = apply(tree, plans)
+    except Exception as exc:  # noqa: BLE001 - a broken rewrite must not end the run
+        return None, f"the rewrite raised {type(exc).__name__}: {_first_line(exc)}"
+    why = _invalid(text, filename)
+    return (None, why) if why else (text, "")
+
+
+def _invalid(text: str, filename: str) -> str:
+    """Why ``text`` may not be written, or "" when it may."""
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError) as exc:
+        return f"the rewritten code does not parse: {_first_line(exc)}"
+    if module.code != text:
+        return "the rewritten code does not round-trip through LibCST"
+    try:
+        compile(text, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return f"the rewritten code does not compile: {_first_line(exc)}"
+    return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: Sequence[str] = (),
@@ -118,7 +209,23 @@ def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ig
         return FixResult(path, "", "", error=f"unreadable: {exc}")
     if any(d.code == "TRC901" for d in diagnostics):
         return FixResult(path, text, text, error="does not parse (TRC901); left untouched")
-    return fix_source(text, path, unsafe, select, ignore, diagnostics)
+    try:
+        return fix_source(text, path, unsafe, select, ignore, diagnostics)
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not cost the others their fixes
+        where = _raised_at(exc)
+        return FixResult(path, text, text, internal=True,
+                         error=f"internal error, left untouched: {type(exc).__name__}: {_first_line(exc)}{where}")
+
+
+def _raised_at(exc: BaseException) -> str:
+    """` (at fxlint/fix/x.py:123)`: the innermost fxlint frame, for the report a user files."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}fxlint{os.sep}" in f.filename]
+    if not frames:
+        return ""
+    path = frames[-1].filename
+    return f" (at fxlint/{path.rsplit(os.sep + 'fxlint' + os.sep, 1)[1]}:{frames[-1].lineno})"
 
 
 # ------------------------------------------------------------------------------------------ rounds
@@ -234,11 +341,3 @@ def _own(tree: Tree, diagnostics: Sequence[Diagnostic], filename: str) -> List[D
     want = os.path.abspath(filename)
     mine = [d for d in diagnostics if os.path.abspath(d.filename) == want or d.filename == filename]
     return outside_wrapped(tree, mine)
-
-
-def _valid(text: str, filename: str) -> Optional[Tree]:
-    try:
-        compile(text, filename, "exec", dont_inherit=True)
-        return Tree(text)
-    except (SyntaxError, ValueError, cst.ParserSyntaxError):
-        return None

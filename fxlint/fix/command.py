@@ -2,7 +2,9 @@
 
 Exit codes: 0 nothing pending (dry run: no change to show; --apply: every change written and, with
 --verify, proven); 1 changes pending in a dry run, a change rolled back by --verify, or a file that
-could not be read or parsed; 2 usage errors. Never imports torch (verify runs models in workers).
+could not be read or parsed; 2 usage errors; 3 fxlint failed on some file (an internal error left it
+untouched, a rewrite whose result did not parse or compile was dropped, or writing it failed): every
+other file and fix was still done. Never imports torch (verify runs models in workers).
 """
 
 from __future__ import annotations
@@ -58,17 +60,31 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
         raise click.exceptions.Exit(2)
     changed = [r for r in report.results if r.changed]
     failures = _report_errors(report)
+    incomplete = any(r.incomplete for r in report.results)
     if not apply_changes:
         if not quiet:
             for result in changed:
                 click.echo(_diff(result), nl=False)
         _summary(report, changed, written=False, rolled_back={})
-        raise click.exceptions.Exit(1 if changed or failures else 0)
-    for result in changed:
-        write_atomic(result.filename, result.text)
+        raise click.exceptions.Exit(3 if incomplete else 1 if changed or failures else 0)
+    unwritten = _write(changed)
+    changed = [r for r in changed if r.filename not in unwritten]
     rolled_back = _verify_and_roll_back(changed) if verify_changes and changed else {}
-    _summary(report, changed, written=True, rolled_back=rolled_back)
-    raise click.exceptions.Exit(1 if rolled_back or failures else 0)
+    _summary(report, changed, written=True, rolled_back=rolled_back, unwritten=unwritten)
+    raise click.exceptions.Exit(3 if incomplete or unwritten else 1 if rolled_back or failures else 0)
+
+
+def _write(changed: List[FixResult]) -> Dict[str, str]:
+    """Write every changed file; a file that cannot be written (read-only, disk full) is named and
+    the others are still written. Returns {path: why} of those not written."""
+    unwritten: Dict[str, str] = {}
+    for result in changed:
+        try:
+            write_atomic(result.filename, result.text)
+        except OSError as exc:
+            unwritten[result.filename] = exc.strerror or str(exc)
+            click.echo(f"fxlint fix: {_show(result.filename)}: not written: {unwritten[result.filename]}", err=True)
+    return unwritten
 
 
 def _report_errors(report: FixReport) -> int:
@@ -119,7 +135,8 @@ def _match(model_file: str, files: Sequence[str]) -> "str | None":
     return next((f for f in files if os.path.abspath(f) == target), None)
 
 
-def _summary(report: FixReport, changed: List[FixResult], written: bool, rolled_back: Dict[str, str]) -> None:
+def _summary(report: FixReport, changed: List[FixResult], written: bool, rolled_back: Dict[str, str],
+             unwritten: "Dict[str, str] | None" = None) -> None:
     kept = [r for r in changed if r.filename not in rolled_back]
     applied = [(r, a) for r in kept for a in r.applied]
     safe = sum(1 for _, a in applied if a[3] is Applicability.SAFE)
@@ -137,6 +154,25 @@ def _summary(report: FixReport, changed: List[FixResult], written: bool, rolled_
         click.echo(f"Needs manual work: {len(manual)}")
         for r, (code, row, why) in manual:
             click.echo(f"  {_show(r.filename)}:{row}: {code} {why}")
+    _failures_summary(report, unwritten or {})
+
+
+def _failures_summary(report: FixReport, unwritten: Dict[str, str]) -> None:
+    """What fxlint failed to do (exit 3): refused rewrites, files an internal error left untouched,
+    files not written."""
+    failed = [(r, f) for r in report.results for f in r.failed]
+    if failed:
+        click.echo(f"Could not be applied: {len(failed)} (the rewritten code was invalid, so it was dropped; "
+                   "the file's other fixes are kept; please report this)")
+        for r, (code, row, title, why) in failed:
+            click.echo(f"  {_show(r.filename)}:{row}: {code} {title}: {why}")
+    broken = [r for r in report.results if r.internal]
+    if broken or unwritten:
+        click.echo(f"Not fixed: {len(broken) + len(unwritten)} file(s) (left as they were)")
+        for r in broken:
+            click.echo(f"  {_show(r.filename)}: {r.error}")
+        for path, why in unwritten.items():
+            click.echo(f"  {_show(path)}: not written: {why}")
 
 
 def _show(path: str) -> str:

@@ -1,0 +1,145 @@
+"""`fxlint fix` on a whole tree never ends in an internal error (issue 18): a rewrite whose result
+does not parse is dropped and reported, the file's other fixes kept; an exception while fixing one
+file leaves that file untouched and named, every other file is still fixed and written (exit 3);
+and a fixed tree fixed again proposes nothing.
+
+Two tests below inject a fault into the rewrite table (`fxlint.fix.inline.INLINE`, a real rewrite
+function put in front of the real ones), because fxlint's own rewrites no longer produce invalid
+code that we know of: one builds a node whose text does not parse (a method chain's line break
+moved outside its parentheses, the shape of the TRC603 bug), the other raises what re-parsing such
+text used to raise. Everything else is real: the CLI, the check, LibCST, the files.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from click.testing import CliRunner
+
+from fxlint.cli import main
+from fxlint.diagnostics import Applicability
+from fxlint.fix.inline import INLINE
+from fxlint.fix.plan import Plan
+
+REPO = Path(__file__).resolve().parent.parent
+FIX_CASES = REPO / "fixtures" / "fix"
+MODELS = REPO / "fixtures" / "models"
+
+#: TRC603 in a parenthesised multi-line method chain: the `.repeat` -> `.tile` rewrite re-parsed
+#: `where\n .view(-1, 1).tile((1, self.w))` as an expression and the whole run ended (exit 2)
+CHAIN = '''import torch
+import torch.nn as nn
+
+
+class Picker(nn.Module):
+    def __init__(self, w=4):
+        super().__init__()
+        self.w = w
+
+    def forward(self, x):
+        peak, where = torch.max(x, 1)
+        cells = (where
+                 .view(-1, 1)
+                 .repeat(1, self.w))  # one row per cell
+        hit = (peak > 0.0).unsqueeze(
+            1).float()
+        keep = (where  # the winners
+                .permute(0).to(
+                    torch.float32))
+        return cells, hit, keep
+'''
+
+#: two findings fixed in the same round: TRC207 (`torch.zeros(b, n)`) and TRC204 (`len(x)`)
+TWO_FIXES = '''import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x):
+        h = torch.zeros(x.size(0), 5, dtype=x.dtype)
+        n = len(x)
+        return h, n
+'''
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["fix", *args], catch_exceptions=False)
+
+
+def parses(path: Path) -> bool:
+    text = path.read_text()
+    compile(text, str(path), "exec")
+    return cst.parse_module(text).code == text
+
+
+def test_multiline_method_chain_is_fixed_not_crashed(tmp_path):
+    model = tmp_path / "chain.py"
+    model.write_text(CHAIN)
+    result = run(str(model), "--apply", "--unsafe-fixes")
+    assert result.exit_code == 0, result.output
+    text = model.read_text()
+    assert parses(model)
+    assert "(where\n                 .view(-1, 1)\n                 .tile((1, self.w)))  # one row per cell" in text
+    assert "(peak > 0.0).float().unsqueeze(\n            1)" in text
+    assert ".to(\n                    torch.float32).permute(0))" in text
+    again = run(str(model), "--unsafe-fixes")
+    assert again.exit_code == 0, again.output
+    assert "+++" not in again.output and "Would fix 0 finding(s)" in again.output
+
+
+def _broken_zeros(tree, d):
+    """A rewrite that puts a line break outside any bracket (`torch\\n.zeros(...)`)."""
+    node = tree.at(d.location.row, d.location.column, cst.Call)
+    if node is None or not isinstance(node.func, cst.Attribute):
+        return None
+    newline = cst.ParenthesizedWhitespace(last_line=cst.SimpleWhitespace("    "))
+    bad = node.with_changes(func=node.func.with_changes(dot=cst.Dot(whitespace_before=newline)))
+    return Plan("Broken on purpose", Applicability.SAFE, {node: bad}, [d])
+
+
+def test_invalid_rewrite_is_dropped_and_the_others_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setitem(INLINE, "TRC207", (_broken_zeros,) + tuple(INLINE.get("TRC207", ())))
+    model = tmp_path / "two.py"
+    model.write_text(TWO_FIXES)
+    result = run(str(model), "--apply")
+    assert result.exit_code == 3, result.output
+    text = model.read_text()
+    assert parses(model)
+    assert "n = x.size(0)" in text  # TRC204's fix, planned in the same round, is kept
+    assert "torch.zeros(x.size(0), 5, dtype=x.dtype)" in text  # TRC207's broken one is not
+    assert "Could not be applied: 1" in result.output
+    assert "two.py:7: TRC207 Broken on purpose: the rewritten code does not parse" in result.output
+    assert "internal error" not in result.output
+
+
+def _raising(tree, d):
+    """What the TRC603 rewrite did: re-parse a multi-line fragment as an expression."""
+    if d.filename.endswith("bad.py"):
+        cst.parse_expression("where\n .view(-1, 1).tile((1, 2))")
+    return None
+
+
+def test_exception_in_one_file_leaves_it_untouched_and_fixes_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setitem(INLINE, "TRC207", (_raising,) + tuple(INLINE.get("TRC207", ())))
+    bad, good = tmp_path / "bad.py", tmp_path / "good.py"
+    bad.write_text(TWO_FIXES)
+    good.write_text(TWO_FIXES)
+    result = run(str(tmp_path), "--apply")
+    assert result.exit_code == 3, result.output
+    assert bad.read_text() == TWO_FIXES
+    assert "torch.zeros((x.size(0), 5), dtype=x.dtype)" in good.read_text()
+    assert "Fixed 2 finding(s) in 1 file(s)" in result.output
+    assert "Not fixed: 1 file(s)" in result.output
+    assert "bad.py: internal error, left untouched: ParserSyntaxError" in result.output
+    dry = run(str(tmp_path))
+    assert dry.exit_code == 3 and "bad.py" in dry.output and "good.py" not in dry.output
+
+
+def test_exit_status_3_is_documented():
+    from fxlint.fix import command
+
+    assert "3 fxlint failed on some file" in command.__doc__
+    assert "exit 3" in (REPO / "README.md").read_text()
