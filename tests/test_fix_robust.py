@@ -143,3 +143,34 @@ def test_exit_status_3_is_documented():
 
     assert "3 fxlint failed on some file" in command.__doc__
     assert "exit 3" in (REPO / "README.md").read_text()
+
+
+def test_manual_work_is_one_short_line_with_the_guidance_on_request(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "chain.py"
+    model.write_text(CHAIN)
+    short = run("chain.py", "-q")
+    assert "Needs manual work: 1 (--show-fixes: what to do)" in short.output
+    assert "  chain.py:12: TRC603 integer or bool tensor through an op QAT fake-quantizes (dtype crash)\n" \
+        in short.output
+    assert "no unobserved spelling of `view`" not in short.output
+    assert max(len(line) for line in short.output.splitlines()) <= 120
+    detail = run("chain.py", "-q", "--show-fixes")
+    assert "      no unobserved spelling of `view` for an integer tensor" in detail.output
+
+
+def test_fix_json_lists_every_file_and_a_summary(tmp_path):
+    (tmp_path / "two.py").write_text(TWO_FIXES)
+    (tmp_path / "broken.py").write_text("def forward(self, x:\n    return x\n")
+    result = run(str(tmp_path), "--format", "json")
+    assert result.exit_code == 1  # the file that does not parse
+    doc = json.loads(result.stdout)  # stdout is the JSON document alone: no diff
+    by_name = {Path(f["filename"]).name: f for f in doc["files"]}
+    assert [a["code"] for a in by_name["two.py"]["applied"]] == ["TRC207", "TRC204"]
+    assert by_name["two.py"]["changed"] and by_name["two.py"]["error"] is None
+    summary = doc["summary"]
+    assert summary["files_checked"] == 2 and summary["written"] is False
+    assert summary["fixed"] == 2 and summary["fixed_by_code"] == {"TRC204": 1, "TRC207": 1}
+    [not_fixed] = summary["files_not_fixed"]
+    assert not_fixed["filename"] == str(tmp_path / "broken.py") and "does not parse" in not_fixed["reason"]
+    assert (tmp_path / "two.py").read_text() == TWO_FIXES  # a dry run

@@ -10,13 +10,15 @@ other file and fix was still done. Never imports torch (verify runs models in wo
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
 import click
 
-from fxlint.diagnostics import Applicability
+from fxlint.fix.render import Outcome, fix_json, summary_lines
+from fxlint.fix.render import show as _show
 from fxlint.fix.write import write_atomic
 
 if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actually runs
@@ -32,8 +34,12 @@ if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actual
 @click.option("--verify", "verify_changes", is_flag=True,
               help="With --apply: run `fxlint verify` on each changed file and roll back those that fail.")
 @click.option("--quiet", "-q", is_flag=True, help="No diff, only the summary.")
+@click.option("--show-fixes", is_flag=True,
+              help="Under each finding left for a human, what to do; fix titles in full.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: every file's fixes and a summary object on stdout, no diff.")
 def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select, ignore, verify_changes: bool,
-        quiet: bool) -> None:
+        quiet: bool, show_fixes: bool, output_format: str) -> None:
     """Rewrite code in PATHS (default: .) so torch.fx.symbolic_trace can capture it."""
     from fxlint import registry
     from fxlint.cli import _fail, _split_codes
@@ -62,16 +68,23 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     failures = _report_errors(report)
     incomplete = any(r.incomplete for r in report.results)
     if not apply_changes:
-        if not quiet:
+        if not quiet and output_format == "text":
             for result in changed:
                 click.echo(_diff(result), nl=False)
-        _summary(report, changed, written=False, rolled_back={})
+        _report(report, Outcome(), output_format, show_fixes)
         raise click.exceptions.Exit(3 if incomplete else 1 if changed or failures else 0)
     unwritten = _write(changed)
-    changed = [r for r in changed if r.filename not in unwritten]
-    rolled_back = _verify_and_roll_back(changed) if verify_changes and changed else {}
-    _summary(report, changed, written=True, rolled_back=rolled_back, unwritten=unwritten)
+    written = [r for r in changed if r.filename not in unwritten]
+    rolled_back = _verify_and_roll_back(written) if verify_changes and written else {}
+    _report(report, Outcome(True, rolled_back, unwritten), output_format, show_fixes)
     raise click.exceptions.Exit(3 if incomplete or unwritten else 1 if rolled_back or failures else 0)
+
+
+def _report(report: FixReport, outcome: Outcome, output_format: str, show_fixes: bool) -> None:
+    if output_format == "json":
+        click.echo(json.dumps(fix_json(report, outcome), indent=2))
+    else:
+        click.echo("\n".join(summary_lines(report, outcome, detail=show_fixes)))
 
 
 def _write(changed: List[FixResult]) -> Dict[str, str]:
@@ -133,51 +146,3 @@ def _verify_and_roll_back(changed: List[FixResult]) -> Dict[str, str]:
 def _match(model_file: str, files: Sequence[str]) -> "str | None":
     target = os.path.abspath(model_file)
     return next((f for f in files if os.path.abspath(f) == target), None)
-
-
-def _summary(report: FixReport, changed: List[FixResult], written: bool, rolled_back: Dict[str, str],
-             unwritten: "Dict[str, str] | None" = None) -> None:
-    kept = [r for r in changed if r.filename not in rolled_back]
-    applied = [(r, a) for r in kept for a in r.applied]
-    safe = sum(1 for _, a in applied if a[3] is Applicability.SAFE)
-    verb = "Fixed" if written else "Would fix"
-    click.echo(f"{verb} {len(applied)} finding(s) in {len(kept)} file(s) ({safe} safe, {len(applied) - safe} unsafe)")
-    for path, why in rolled_back.items():
-        click.echo(f"Rolled back {_show(path)}: verification failed: {why}")
-    skipped = [(r, s) for r in report.results for s in r.skipped_unsafe]
-    if skipped:
-        click.echo(f"Skipped as unsafe: {len(skipped)} (rerun with --unsafe-fixes)")
-        for r, (code, row, title) in skipped:
-            click.echo(f"  {_show(r.filename)}:{row}: {code} {title}")
-    manual = [(r, m) for r in report.results for m in r.manual]
-    if manual:
-        click.echo(f"Needs manual work: {len(manual)}")
-        for r, (code, row, why) in manual:
-            click.echo(f"  {_show(r.filename)}:{row}: {code} {why}")
-    _failures_summary(report, unwritten or {})
-
-
-def _failures_summary(report: FixReport, unwritten: Dict[str, str]) -> None:
-    """What fxlint failed to do (exit 3): refused rewrites, files an internal error left untouched,
-    files not written."""
-    failed = [(r, f) for r in report.results for f in r.failed]
-    if failed:
-        click.echo(f"Could not be applied: {len(failed)} (the rewritten code was invalid, so it was dropped; "
-                   "the file's other fixes are kept; please report this)")
-        for r, (code, row, title, why) in failed:
-            click.echo(f"  {_show(r.filename)}:{row}: {code} {title}: {why}")
-    broken = [r for r in report.results if r.internal]
-    if broken or unwritten:
-        click.echo(f"Not fixed: {len(broken) + len(unwritten)} file(s) (left as they were)")
-        for r in broken:
-            click.echo(f"  {_show(r.filename)}: {r.error}")
-        for path, why in unwritten.items():
-            click.echo(f"  {_show(path)}: not written: {why}")
-
-
-def _show(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
