@@ -196,3 +196,32 @@ def test_every_fixture_converges_in_one_run(tmp_path):
     assert doc["summary"]["fixed"] == 0, [(f["filename"], f["applied"]) for f in doc["files"] if f["applied"]]
     assert again.exit_code == first.exit_code
     assert {p: p.read_bytes() for p in tree.rglob("*.py")} == after
+
+
+def test_apply_finishes_what_a_helper_file_fix_uncovers(tmp_path):
+    """timm's pos_embed_sincos pattern: a helper in one file, reached only from a model in another.
+    Round 1 hoists `list(pos_embed.shape)`; the item assignment to its result is then a hazard only
+    the project view reports (the file alone has no model). A second pass finishes it, so a second
+    `fix` proposes nothing."""
+    package = tmp_path / "net"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text(
+        "def gather_kept(pos_embed, keep_indices):\n"
+        "    keep_expand = list(pos_embed.shape)\n"
+        "    keep_expand[-2] = -1\n"
+        "    keep_indices = keep_indices.expand(keep_expand)\n"
+        "    return pos_embed.gather(-2, keep_indices)\n")
+    (package / "model.py").write_text(
+        "import torch.nn as nn\n\nfrom .helpers import gather_kept\n\n\n"
+        "class Net(nn.Module):\n    def forward(self, x, keep):\n        return gather_kept(x, keep)\n")
+    dry = run(str(package), "--unsafe-fixes", "--format", "json")
+    assert json.loads(dry.stdout)["summary"]["fixed"] == 1  # a dry run shows the first pass
+    result = run(str(package), "--apply", "--unsafe-fixes", "--format", "json")
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0
+    [helpers] = doc["files"]
+    assert [a["code"] for a in helpers["applied"]] == ["TRC403", "TRC404"]
+    assert "keep_expand[-2] = -1" not in (package / "helpers.py").read_text().split("def gather_kept")[1]
+    again = run(str(package), "--unsafe-fixes")
+    assert again.exit_code == 0 and "Would fix 0 finding(s)" in again.output

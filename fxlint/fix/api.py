@@ -10,7 +10,7 @@ later round, and fixing the output again changes nothing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -199,6 +199,25 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
             by_file.setdefault(os.path.abspath(d.filename), []).append(d)
     results = [_fix_file(path, diags, unsafe, select, ignore) for path, diags in sorted(by_file.items())]
     return FixReport(tuple(results), checked.problems, checked.files_checked)
+
+
+def merge_reports(earlier: FixReport, later: FixReport) -> FixReport:
+    """One report for two passes of `fix --apply` over the same paths, the later run on what the
+    earlier wrote: each file's first original and last text, the fixes of both passes, what is left
+    as the later pass found it (a file it did not report has nothing left), refusals of both."""
+    now = {r.filename: r for r in later.results}
+    merged = []
+    for first in earlier.results:
+        second = now.pop(first.filename, None)
+        if second is None:
+            merged.append(replace(first, skipped_unsafe=(), manual=()) if first.changed and not first.error else first)
+            continue
+        failed = first.failed + tuple(f for f in second.failed
+                                      if (f[0], f[2], f[3]) not in {(c, t, w) for c, _, t, w in first.failed})
+        merged.append(replace(second, original=first.original, applied=first.applied + second.applied,
+                              failed=failed, internal=first.internal or second.internal))
+    merged.extend(now.values())
+    return FixReport(tuple(sorted(merged, key=lambda r: r.filename)), later.problems, later.files_checked)
 
 
 def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ignore) -> FixResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
@@ -20,6 +21,9 @@ import click
 from fxlint.fix.render import Outcome, fix_json, summary_lines
 from fxlint.fix.render import show as _show
 from fxlint.fix.write import write_atomic
+
+#: `fix --apply` passes: the second finishes what the first's fixes uncovered in other files' view
+MAX_PASSES = 3
 
 if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actually runs
     from fxlint.fix.api import FixReport, FixResult
@@ -73,11 +77,36 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
                 click.echo(_diff(result), nl=False)
         _report(report, Outcome(), output_format, show_fixes)
         raise click.exceptions.Exit(3 if incomplete else 1 if changed or failures else 0)
-    unwritten = _write(changed)
-    written = [r for r in changed if r.filename not in unwritten]
+    report, unwritten = _apply_in_passes(report, list(paths), unsafe_fixes, select, ignore)
+    incomplete = any(r.incomplete for r in report.results)
+    written = [r for r in report.results if r.changed and r.filename not in unwritten]
     rolled_back = _verify_and_roll_back(written) if verify_changes and written else {}
     _report(report, Outcome(True, rolled_back, unwritten), output_format, show_fixes)
     raise click.exceptions.Exit(3 if incomplete or unwritten else 1 if rolled_back or failures else 0)
+
+
+def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select, ignore):
+    """Write the fixes, then fix the written tree again until a pass changes nothing (at most
+    MAX_PASSES). Each pass starts from a whole-project check, which sees what a fix of one file
+    left in code reached from another (a helper function hoisted in round 1 leaves an item
+    assignment that only the project view reports): the rounds inside one file re-check that file
+    alone, and stopped short (timm: a second `fix` still wanted 9 fixes in 2 files). A dry run
+    shows the first pass only. Returns the merged report and {path: why} of files not written."""
+    from fxlint.fix.api import fix_paths, merge_reports
+
+    unwritten = _write([r for r in report.results if r.changed])
+    for _ in range(MAX_PASSES - 1):
+        if not any(r.changed and r.filename not in unwritten for r in report.results):
+            break
+        later = fix_paths(paths, unsafe=unsafe, select=select, ignore=ignore)
+        # a file an internal error left untouched fails the same way again: its report stays
+        later = replace(later, results=tuple(r for r in later.results if not r.internal))
+        changed = [r for r in later.results if r.changed and r.filename not in unwritten]
+        unwritten.update(_write(changed))
+        report = merge_reports(report, later)
+        if not changed:
+            break
+    return report, unwritten
 
 
 def _report(report: FixReport, outcome: Outcome, output_format: str, show_fixes: bool) -> None:
