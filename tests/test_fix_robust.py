@@ -225,3 +225,17 @@ def test_apply_finishes_what_a_helper_file_fix_uncovers(tmp_path):
     assert "keep_expand[-2] = -1" not in (package / "helpers.py").read_text().split("def gather_kept")[1]
     again = run(str(package), "--unsafe-fixes")
     assert again.exit_code == 0 and "Would fix 0 finding(s)" in again.output
+
+
+@pytest.mark.slow
+def test_parallel_fix_gives_the_serial_result(tmp_path):
+    """-j 2 fixes the files in check's worker pool (fork): the same report as one process; no
+    progress line when stderr is not a terminal."""
+    for case in FIX_CASES.glob("*.py"):
+        if not case.name.endswith(".fixed.py"):
+            shutil.copy(case, tmp_path / case.name)
+    serial = run(str(tmp_path), "--unsafe-fixes", "--format", "json", "-j", "1")
+    parallel = run(str(tmp_path), "--unsafe-fixes", "--format", "json", "-j", "2")
+    assert json.loads(parallel.stdout) == json.loads(serial.stdout)
+    assert json.loads(serial.stdout)["summary"]["files_with_findings"] >= 8  # enough for the pool
+    assert "fixing" not in parallel.stderr

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -181,8 +181,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: Sequence[str] = (),
-              ignore: Sequence[str] = ()) -> FixReport:
-    """Fix every Python file under ``paths`` in memory; files without findings get no result."""
+              ignore: Sequence[str] = (), jobs: int = 1,
+              progress: Optional[Callable[[int, int], None]] = None) -> FixReport:
+    """Fix every Python file under ``paths`` in memory; files without findings get no result.
+    ``jobs``: worker processes for the check and the fixing (0 = one per core), the pool `check`
+    uses; ``progress(done, total)`` is called as files are fixed."""
     from fxlint.api import _selected, check_paths
     from fxlint.config import load_config
 
@@ -192,13 +195,44 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     # fxlint.api keeps one Checker per process, and it caches every file it has read: after fix
     # wrote a file, a second fix_paths in the same process would see the old text.
     check_api._CHECKER = None
-    checked = check_paths(list(paths), config, jobs=1, use_cache=False)
+    jobs = jobs or os.cpu_count() or 1
+    checked = check_paths(list(paths), config, jobs=jobs, use_cache=False)
     by_file: Dict[str, List[Diagnostic]] = {}
     for d in checked.diagnostics:
         if _selected(d.code, select, ignore) or d.code == "TRC901":
             by_file.setdefault(os.path.abspath(d.filename), []).append(d)
-    results = [_fix_file(path, diags, unsafe, select, ignore) for path, diags in sorted(by_file.items())]
-    return FixReport(tuple(results), checked.problems, checked.files_checked)
+    tasks = {path: (diags, unsafe, tuple(select), tuple(ignore)) for path, diags in sorted(by_file.items())}
+    return FixReport(tuple(_fix_all(tasks, jobs, progress)), checked.problems, checked.files_checked)
+
+
+#: path -> (its findings, unsafe, select, ignore): set before the workers fork, so they inherit it
+_TASKS: Dict[str, tuple] = {}
+
+
+def _fix_all(tasks: Dict[str, tuple], jobs: int, progress) -> List[FixResult]:
+    """Each file fixed on its own (its findings come from the whole-project check), in the worker
+    pool `check` uses when there are enough files; results in path order."""
+    global _TASKS
+    from fxlint.api import _in_workers, _parallel
+
+    paths = list(tasks)
+    if not (_parallel(jobs, len(paths)) and hasattr(os, "fork")):  # spawned workers would not see _TASKS
+        results = []
+        for path in paths:
+            results.append(_fix_file(path, *tasks[path]))
+            if progress is not None:
+                progress(len(results), len(paths))
+        return results
+    _TASKS = tasks
+    try:
+        return _in_workers(_fix_task, paths, jobs, progress)
+    finally:
+        _TASKS = {}
+
+
+def _fix_task(path: str) -> FixResult:
+    """(in a worker) fix one file of ``_TASKS``."""
+    return _fix_file(path, *_TASKS[path])
 
 
 def merge_reports(earlier: FixReport, later: FixReport) -> FixReport:

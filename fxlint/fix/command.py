@@ -42,8 +42,10 @@ if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actual
               help="Under each finding left for a human, what to do; fix titles in full.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: every file's fixes and a summary object on stdout, no diff.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes (0 = one per core).")
 def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select, ignore, verify_changes: bool,
-        quiet: bool, show_fixes: bool, output_format: str) -> None:
+        quiet: bool, show_fixes: bool, output_format: str, jobs: int) -> None:
     """Rewrite code in PATHS (default: .) so torch.fx.symbolic_trace can capture it."""
     from fxlint import registry
     from fxlint.cli import _fail, _split_codes
@@ -58,10 +60,15 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     from fxlint.config import ConfigError
     from fxlint.fix.api import fix_paths
 
+    progress = _Progress.on_terminal()
     try:
-        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore)
+        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore, jobs=jobs,
+                           progress=progress)
     except ConfigError as exc:  # a broken pyproject.toml: a usage error, as for `check`
         raise _fail(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.clear()
     usage = [p for p in report.problems if p.kind in ("missing", "not-python")]
     for problem in report.problems:
         kind = "error: " if problem in usage else ""
@@ -77,7 +84,7 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
                 click.echo(_diff(result), nl=False)
         _report(report, Outcome(), output_format, show_fixes)
         raise click.exceptions.Exit(3 if incomplete else 1 if changed or failures else 0)
-    report, unwritten = _apply_in_passes(report, list(paths), unsafe_fixes, select, ignore)
+    report, unwritten = _apply_in_passes(report, list(paths), unsafe_fixes, select, ignore, jobs)
     incomplete = any(r.incomplete for r in report.results)
     written = [r for r in report.results if r.changed and r.filename not in unwritten]
     rolled_back = _verify_and_roll_back(written) if verify_changes and written else {}
@@ -85,7 +92,7 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     raise click.exceptions.Exit(3 if incomplete or unwritten else 1 if rolled_back or failures else 0)
 
 
-def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select, ignore):
+def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select, ignore, jobs: int):
     """Write the fixes, then fix the written tree again until a pass changes nothing (at most
     MAX_PASSES). Each pass starts from a whole-project check, which sees what a fix of one file
     left in code reached from another (a helper function hoisted in round 1 leaves an item
@@ -98,7 +105,12 @@ def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select,
     for _ in range(MAX_PASSES - 1):
         if not any(r.changed and r.filename not in unwritten for r in report.results):
             break
-        later = fix_paths(paths, unsafe=unsafe, select=select, ignore=ignore)
+        progress = _Progress.on_terminal("pass 2+: ")
+        try:
+            later = fix_paths(paths, unsafe=unsafe, select=select, ignore=ignore, jobs=jobs, progress=progress)
+        finally:
+            if progress is not None:
+                progress.clear()
         # a file an internal error left untouched fails the same way again: its report stays
         later = replace(later, results=tuple(r for r in later.results if not r.internal))
         changed = [r for r in later.results if r.changed and r.filename not in unwritten]
@@ -107,6 +119,24 @@ def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select,
         if not changed:
             break
     return report, unwritten
+
+
+class _Progress:
+    """`fixing 12/49 files` on one line of stderr, rewritten in place; only on a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @classmethod
+    def on_terminal(cls, label: str = "") -> "_Progress | None":
+        stream = click.get_text_stream("stderr")
+        return cls(label) if stream.isatty() and os.environ.get("TERM") != "dumb" else None
+
+    def __call__(self, done: int, total: int) -> None:
+        click.echo(f"\r\x1b[Kfxlint fix: {self.label}fixing {done}/{total} files", err=True, nl=False)
+
+    def clear(self) -> None:
+        click.echo("\r\x1b[K", err=True, nl=False)
 
 
 def _report(report: FixReport, outcome: Outcome, output_format: str, show_fixes: bool) -> None:
