@@ -99,6 +99,7 @@ class _Layout(cst.CSTTransformer):
                                                                        cst.Subscript, cst.Comparison)):
             return value
         comment = "# fuzz: layout" if self.rng.random() < 0.5 else ""
+        value = value.visit(_SplitChains(self.rng))  # line breaks are legal inside the new parentheses
         return value.with_changes(lpar=[*value.lpar, cst.LeftParen(whitespace_after=_newline("    ", comment))],
                                   rpar=[cst.RightParen(whitespace_before=_newline("")), *value.rpar])
 
@@ -114,15 +115,6 @@ class _Layout(cst.CSTTransformer):
         return updated_node.with_changes(value=self._wrap(updated_node.value))
 
     # ------------------------------------------------------------- inside chosen statements
-    def leave_Attribute(self, original_node, updated_node):
-        """Method chains split over lines: `x\\n .view(...)\\n .repeat(...)` (only inside the
-        parentheses added above, or brackets: a line break needs one)."""
-        if self.depth == 0 or self.fstring or not isinstance(updated_node.value, (cst.Call, cst.Subscript)):
-            return updated_node
-        if self.rng.random() < 0.7:
-            return updated_node
-        return updated_node.with_changes(dot=cst.Dot(whitespace_before=_newline("        ")))
-
     def leave_BinaryOperation(self, original_node, updated_node):
         if self.depth == 0 or self.fstring or self.rng.random() < 0.5:
             return updated_node
@@ -156,6 +148,22 @@ class _Layout(cst.CSTTransformer):
             return updated_node
         deco = cst.Decorator(decorator=cst.Name("_fz_deco"))
         return updated_node.with_changes(decorators=[*updated_node.decorators, deco])
+
+
+class _SplitChains(cst.CSTTransformer):
+    """Method chains split over lines: `x\n .view(...)\n .repeat(...)` (used inside parentheses)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__()
+        self.rng = rng
+
+    def visit_FormattedString(self, node) -> bool:
+        return False
+
+    def leave_Attribute(self, original_node, updated_node):
+        if not isinstance(updated_node.value, (cst.Call, cst.Subscript)) or self.rng.random() < 0.5:
+            return updated_node
+        return updated_node.with_changes(dot=cst.Dot(whitespace_before=_newline("        ")))
 
 
 def _docstring(stmt: cst.CSTNode) -> bool:
