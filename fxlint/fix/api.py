@@ -131,48 +131,41 @@ def _key(plan: Plan) -> Tuple[str, ...]:
 def _apply_checked(tree: Tree, plans: Sequence[Plan], filename: str):
     """(new tree | None, the plans kept, [(plan refused, why)]). All plans at once first; when that
     fails, one by one on top of those kept so far, so a bad plan is isolated and the rest survive."""
-    text, why = _try_apply(tree, plans, filename)
-    if text is not None:
-        return Tree(text), list(plans), []
+    new, why = _try_apply(tree, plans, filename)
+    if new is not None:
+        return new, list(plans), []
     if len(plans) == 1:
         return None, [], [(plans[0], why)]
     kept: List[Plan] = []
     refused = []
     last = None
     for plan in plans:
-        text, why = _try_apply(tree, kept + [plan], filename)
-        if text is None:
+        new, why = _try_apply(tree, kept + [plan], filename)
+        if new is None:
             refused.append((plan, why))
         else:
             kept.append(plan)
-            last = text
-    return (Tree(last) if last is not None else None), kept, refused
+            last = new
+    return last, kept, refused
 
 
-def _try_apply(tree: Tree, plans: Sequence[Plan], filename: str) -> Tuple[Optional[str], str]:
-    """The new text and "", or None and why it is refused: building it raised, or it does not parse
-    with LibCST, does not round-trip, or does not compile."""
+def _try_apply(tree: Tree, plans: Sequence[Plan], filename: str) -> Tuple[Optional[Tree], str]:
+    """The new tree and "", or None and why it is refused: building it raised, or the new text does
+    not parse with LibCST, does not round-trip, or does not compile."""
     try:
         text = apply(tree, plans)
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        return None, f"the rewritten code does not parse: {_first_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - a broken rewrite must not end the run
         return None, f"the rewrite raised {type(exc).__name__}: {_first_line(exc)}"
-    why = _invalid(text, filename)
-    return (None, why) if why else (text, "")
-
-
-def _invalid(text: str, filename: str) -> str:
-    """Why ``text`` may not be written, or "" when it may."""
-    try:
-        module = cst.parse_module(text)
-    except (cst.ParserSyntaxError, RecursionError) as exc:
-        return f"the rewritten code does not parse: {_first_line(exc)}"
     if module.code != text:
-        return "the rewritten code does not round-trip through LibCST"
+        return None, "the rewritten code does not round-trip through LibCST"
     try:
         compile(text, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
-        return f"the rewritten code does not compile: {_first_line(exc)}"
-    return ""
+        return None, f"the rewritten code does not compile: {_first_line(exc)}"
+    return Tree(text, module), ""
 
 
 def _first_line(exc: BaseException) -> str:
