@@ -126,7 +126,9 @@ def _load_config(paths: Sequence[Path], config_path: Optional[Path], select, ext
 @_selection_options
 @click.option("--format", "output_format", type=click.Choice(["text", "concise", "full", "json", "sarif", "github"]),
               default="text", show_default=True, help="Output format.")
-@click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
+@click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding; with --format json, "
+                   "an object: the findings under `diagnostics` and a `summary` (files, findings per code, "
+                   "files not checked and why).")
 @click.option("--show-fixes", is_flag=True, help="Show the fix `fxlint fix` would make (or the guidance) under each finding; "
                    "with --format json, include each fix's edit.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when hazards are found.")
@@ -263,7 +265,8 @@ def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet:
     for line in render.problem_lines(result.problems):
         click.echo(f"fxlint: {line}", err=True)
     if output_format == "json":
-        click.echo(render.render_json(_attach_fix_titles(result, edits=True) if show_fixes else result))
+        click.echo(render.render_json(_attach_fix_titles(result, edits=True) if show_fixes else result,
+                                      with_summary=statistics))
         return
     if output_format == "sarif":
         click.echo(render.render_sarif(_attach_fix_titles(result, edits=True), registry.all_rules()))

@@ -191,8 +191,28 @@ def diagnostic_json(d: Diagnostic) -> Dict[str, object]:
     }
 
 
-def render_json(result: CheckResult) -> str:
-    return json.dumps([diagnostic_json(d) for d in result.diagnostics], indent=2)
+def render_json(result: CheckResult, with_summary: bool = False) -> str:
+    """ruff's shape, a list of findings; ``with_summary`` (`--statistics`): an object holding that
+    list as ``diagnostics`` and a ``summary`` (the list stays the default: consumers read it)."""
+    rows = [diagnostic_json(d) for d in result.diagnostics]
+    if not with_summary:
+        return json.dumps(rows, indent=2)
+    return json.dumps({"summary": summary_json(result), "diagnostics": rows}, indent=2)
+
+
+def summary_json(result: CheckResult) -> Dict[str, object]:
+    """Files checked, findings per code, and the files not checked and why."""
+    fixable = Counter(d.fix.applicability.value for d in result.diagnostics if d.fix is not None)
+    return {
+        "files_checked": result.files_checked,
+        "files_cached": result.files_cached,
+        "files_with_findings": len({d.filename for d in result.diagnostics}),
+        "findings": len(result.diagnostics),
+        "by_code": dict(sorted(Counter(d.code for d in result.diagnostics).items())),
+        "fixable": {"safe": fixable.get("safe", 0), "unsafe": fixable.get("unsafe", 0)},
+        "files_not_checked": [{"filename": os.path.abspath(p.filename), "kind": p.kind, "reason": p.message}
+                              for p in result.problems],
+    }
 
 
 # ------------------------------------------------------------------------- github

@@ -172,6 +172,20 @@ def test_json(work):
     assert json.loads(check("--format", "json", "clean.py").stdout) == []
 
 
+def test_json_with_statistics_carries_a_summary(work):
+    (work / "blob.py").write_bytes(b"\x00\x01\x02")
+    result = check("--format", "json", "--statistics", "hazard.py", "clean.py", "blob.py")
+    doc = json.loads(result.stdout)
+    plain = json.loads(check("--format", "json", "hazard.py", "clean.py", "blob.py").stdout)
+    assert doc["diagnostics"] == plain  # the same rows, fields unchanged
+    summary = doc["summary"]
+    assert summary["files_checked"] == 3 and summary["files_with_findings"] == 1  # blob.py counted, skipped
+    assert summary["findings"] == 2 and summary["by_code"] == {"TRC101": 1, "TRC204": 1}
+    [skipped] = summary["files_not_checked"]
+    assert skipped["filename"] == str(work / "blob.py") and skipped["kind"] == "binary"
+    assert skipped["reason"].startswith("skipped: binary file")
+
+
 def test_machine_formats_keep_stdout_clean_when_files_are_skipped(work, sarif_validator):
     (work / "blob.py").write_bytes(b"\x00\x01\x02")
     for fmt in ("json", "sarif"):

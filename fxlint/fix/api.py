@@ -10,10 +10,10 @@ later round, and fixing the output again changes nothing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -41,6 +41,11 @@ STATE_CODES = ("TRC503",)
 
 Applied = Tuple[str, int, str, Applicability]  #: (code, row, title, applicability)
 Pending = Tuple[str, int, str]  #: (code, row, title of the unsafe fix | what to do by hand)
+Failed = Tuple[str, int, str, str]  #: (code, row, title, why its result was refused)
+
+#: a round whose plans all failed validation changes nothing; the next one re-plans without them.
+#: Such rounds do not count against MAX_ROUNDS, but the loop never runs more than this many times.
+_MAX_ATTEMPTS = 4 * MAX_ROUNDS
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,21 @@ class FixResult:
     applied: Tuple[Applied, ...] = ()
     skipped_unsafe: Tuple[Pending, ...] = ()  #: an unsafe fix exists; rerun with --unsafe-fixes
     manual: Tuple[Pending, ...] = ()  #: no automatic fix: the guidance (rows are in ``text``)
-    error: str = ""  #: why the file was left untouched (does not parse, unreadable)
+    error: str = ""  #: why the file was left untouched (does not parse, unreadable, internal error)
+    #: fixes whose result was refused (it did not parse, compile or round-trip, or building it
+    #: raised): a bug in fxlint, never written; the file's other fixes are kept. Rows are those of
+    #: the round that planned them (earlier rounds' rewrites may have moved them from ``original``).
+    failed: Tuple[Failed, ...] = ()
+    internal: bool = False  #: ``error`` is an exception inside fxlint, not a problem of the file
 
     @property
     def changed(self) -> bool:
         return self.text != self.original
+
+    @property
+    def incomplete(self) -> bool:
+        """fxlint could not do what it should have here (exit 3 of `fxlint fix`)."""
+        return self.internal or bool(self.failed)
 
 
 @dataclass(frozen=True)
@@ -73,38 +88,111 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
                pins: Mapping[str, str] = NO_PINS) -> FixResult:
     """Fix one module given as text. ``diagnostics``: the first round's findings when the caller
     already has them (from a whole-project check, which sees cross-module hazards). ``pins``: the
-    inputs the user named (`{"Net.forward.mask": "None"}`, fxlint/fix/pin.py); nothing else is pinned."""
+    inputs the user named (`{"Net.forward.mask": "None"}`, fxlint/fix/pin.py); nothing else is pinned.
+
+    Rounds run until no plan is left (a fixed output fixed again proposes nothing). Every round's
+    result is validated before it is kept (:func:`_apply_checked`); a plan whose result fails is
+    dropped and reported in ``failed``, never retried, and the round's other plans are kept."""
     try:
         tree = Tree(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
         return FixResult(filename, text, text, error=f"does not parse: {str(exc).splitlines()[0]}")
     applied: List[Applied] = []
+    failed: List[Failed] = []
+    refused: set = set()
     found = list(diagnostics) if diagnostics is not None else _check(text, filename, select, ignore)
     carried = _cross_file(found, text, filename, select, ignore) if diagnostics is not None else []
-    for _ in range(MAX_ROUNDS):
-        plans = choose(tree, plan_round(tree, _own(tree, found, filename), unsafe, pins))
+    rounds = 0
+    for _ in range(_MAX_ATTEMPTS):
+        if rounds == MAX_ROUNDS:
+            break
+        candidates = [p for p in plan_round(tree, _own(tree, found, filename), unsafe, pins)
+                      if _plan_key(p) not in refused]
+        plans = choose(tree, candidates)
         if not plans:
             break
-        new_text = apply(tree, plans)
-        new_tree = _valid(new_text, filename)
-        if new_tree is None or new_text == tree.text:
-            break  # never hand back code that does not compile; keep the last good round
-        applied.extend((d.code, d.location.row, p.title, p.applicability) for p in plans for d in p.diagnostics)
-        done = {id(d) for p in plans for d in p.diagnostics}
-        carried = moved([d for d in carried if id(d) not in done], tree.text, new_text)
+        new_tree, good, bad = _apply_checked(tree, plans, filename)
+        for plan, why in bad:
+            refused.add(_plan_key(plan))
+            failed.extend((d.code, d.location.row, plan.title, why) for d in plan.diagnostics)
+        if new_tree is None:
+            continue  # every plan of the round was refused: re-plan without them
+        if new_tree.text == tree.text:
+            break  # the plans change nothing: planning them again would too
+        rounds += 1
+        applied.extend((d.code, d.location.row, p.title, p.applicability) for p in good for d in p.diagnostics)
+        done = {id(d) for p in good for d in p.diagnostics}
+        carried = moved([d for d in carried if id(d) not in done], tree.text, new_tree.text)
         tree = new_tree
-        found = _check(new_text, filename, select, ignore)
+        found = _check(tree.text, filename, select, ignore)
         seen = {_key(d) for d in found}
         carried = [d for d in carried if _key(d) not in seen]  # the file's own check sees it again
         found += carried
-    skipped, manual = _leftovers(tree, _own(tree, found, filename), unsafe, pins)
-    return FixResult(filename, text, tree.text, tuple(applied), tuple(skipped), tuple(manual))
+    left = [d for d in _own(tree, found, filename) if (d.code, d.location.row) not in
+            {(c, r) for c, r, _, _ in failed}]
+    skipped, manual = _leftovers(tree, left, unsafe, pins)
+    return FixResult(filename, text, tree.text, tuple(applied), tuple(skipped), tuple(manual), failed=tuple(failed))
+
+
+def _plan_key(plan: Plan) -> Tuple[str, ...]:
+    """A plan's identity across rounds (rows move as earlier rounds rewrite): its title (which quotes
+    the code it rewrites) and the codes it fixes. Blind spot: two identical rewrites of identical
+    code in one file share it, so a refused one takes the other with it (reported as manual work)."""
+    return (plan.title,) + tuple(sorted(d.code for d in plan.diagnostics))
+
+
+def _apply_checked(tree: Tree, plans: Sequence[Plan], filename: str):
+    """(new tree | None, the plans kept, [(plan refused, why)]). All plans at once first; when that
+    fails, one by one on top of those kept so far, so a bad plan is isolated and the rest survive."""
+    new, why = _try_apply(tree, plans, filename)
+    if new is not None:
+        return new, list(plans), []
+    if len(plans) == 1:
+        return None, [], [(plans[0], why)]
+    kept: List[Plan] = []
+    refused = []
+    last = None
+    for plan in plans:
+        new, why = _try_apply(tree, kept + [plan], filename)
+        if new is None:
+            refused.append((plan, why))
+        else:
+            kept.append(plan)
+            last = new
+    return last, kept, refused
+
+
+def _try_apply(tree: Tree, plans: Sequence[Plan], filename: str) -> Tuple[Optional[Tree], str]:
+    """The new tree and "", or None and why it is refused: building it raised, or the new text does
+    not parse with LibCST, does not round-trip, or does not compile."""
+    try:
+        text = apply(tree, plans)
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        return None, f"the rewritten code does not parse: {_first_line(exc)}"
+    except Exception as exc:  # noqa: BLE001 - a broken rewrite must not end the run
+        return None, f"the rewrite raised {type(exc).__name__}: {_first_line(exc)}"
+    if module.code != text:
+        return None, "the rewritten code does not round-trip through LibCST"
+    try:
+        compile(text, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return None, f"the rewritten code does not compile: {_first_line(exc)}"
+    return Tree(text, module), ""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: Sequence[str] = (),
-              ignore: Sequence[str] = (), pins: Mapping[str, str] = NO_PINS) -> FixReport:
+              ignore: Sequence[str] = (), pins: Mapping[str, str] = NO_PINS, jobs: int = 1,
+              progress: Optional[Callable[[int, int], None]] = None) -> FixReport:
     """Fix every Python file under ``paths`` in memory; files without findings get no result.
-    ``pins`` (from `--pin`) add to, and override, the configuration's `[tool.fxlint.fix] pin`."""
+    ``pins`` (from `--pin`) add to, and override, the configuration's `[tool.fxlint.fix] pin`.
+    ``jobs``: worker processes for the check and the fixing (0 = one per core), the pool `check`
+    uses; ``progress(done, total)`` is called as files are fixed."""
     from fxlint.api import _selected, check_paths
     from fxlint.config import load_config
 
@@ -114,16 +202,67 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     # fxlint.api keeps one Checker per process, and it caches every file it has read: after fix
     # wrote a file, a second fix_paths in the same process would see the old text.
     check_api._CHECKER = None
-    checked = check_paths(list(paths), config, jobs=1, use_cache=False)
+    jobs = jobs or os.cpu_count() or 1
+    checked = check_paths(list(paths), config, jobs=jobs, use_cache=False)
     by_file: Dict[str, List[Diagnostic]] = {}
     for d in checked.diagnostics:
         if _selected(d.code, select, ignore) or d.code == "TRC901":
             by_file.setdefault(os.path.abspath(d.filename), []).append(d)
     pins = {**dict(config.fix_pins), **pins}
-    results = [_fix_file(path, diags, unsafe, select, ignore, pins) for path, diags in sorted(by_file.items())]
+    tasks = {path: (diags, unsafe, tuple(select), tuple(ignore), pins) for path, diags in sorted(by_file.items())}
     keys = {pin_key(d) for d in checked.diagnostics}
-    return FixReport(tuple(results), checked.problems, checked.files_checked,
+    return FixReport(tuple(_fix_all(tasks, jobs, progress)), checked.problems, checked.files_checked,
                      tuple(sorted(k for k in pins if k not in keys)))
+
+
+#: path -> (its findings, unsafe, select, ignore): set before the workers fork, so they inherit it
+_TASKS: Dict[str, tuple] = {}
+
+
+def _fix_all(tasks: Dict[str, tuple], jobs: int, progress) -> List[FixResult]:
+    """Each file fixed on its own (its findings come from the whole-project check), in the worker
+    pool `check` uses when there are enough files; results in path order."""
+    global _TASKS
+    from fxlint.api import _in_workers, _parallel
+
+    paths = list(tasks)
+    if not (_parallel(jobs, len(paths)) and hasattr(os, "fork")):  # spawned workers would not see _TASKS
+        results = []
+        for path in paths:
+            results.append(_fix_file(path, *tasks[path]))
+            if progress is not None:
+                progress(len(results), len(paths))
+        return results
+    _TASKS = tasks
+    try:
+        return _in_workers(_fix_task, paths, jobs, progress)
+    finally:
+        _TASKS = {}
+
+
+def _fix_task(path: str) -> FixResult:
+    """(in a worker) fix one file of ``_TASKS``."""
+    return _fix_file(path, *_TASKS[path])
+
+
+def merge_reports(earlier: FixReport, later: FixReport) -> FixReport:
+    """One report for two passes of `fix --apply` over the same paths, the later run on what the
+    earlier wrote: each file's first original and last text, the fixes of both passes, what is left
+    as the later pass found it (a file it did not report has nothing left), refusals of both."""
+    now = {r.filename: r for r in later.results}
+    merged = []
+    for first in earlier.results:
+        second = now.pop(first.filename, None)
+        if second is None:
+            merged.append(replace(first, skipped_unsafe=(), manual=()) if first.changed and not first.error else first)
+            continue
+        failed = first.failed + tuple(f for f in second.failed
+                                      if (f[0], f[2], f[3]) not in {(c, t, w) for c, _, t, w in first.failed})
+        merged.append(replace(second, original=first.original, applied=first.applied + second.applied,
+                              failed=failed, internal=first.internal or second.internal))
+    merged.extend(now.values())
+    return FixReport(tuple(sorted(merged, key=lambda r: r.filename)), later.problems, later.files_checked,
+                     tuple(k for k in earlier.unmatched_pins if k in later.unmatched_pins))
 
 
 def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ignore,
@@ -135,7 +274,23 @@ def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ig
         return FixResult(path, "", "", error=f"unreadable: {exc}")
     if any(d.code == "TRC901" for d in diagnostics):
         return FixResult(path, text, text, error="does not parse (TRC901); left untouched")
-    return fix_source(text, path, unsafe, select, ignore, diagnostics, pins)
+    try:
+        return fix_source(text, path, unsafe, select, ignore, diagnostics, pins)
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not cost the others their fixes
+        where = _raised_at(exc)
+        return FixResult(path, text, text, internal=True,
+                         error=f"internal error, left untouched: {type(exc).__name__}: {_first_line(exc)}{where}")
+
+
+def _raised_at(exc: BaseException) -> str:
+    """` (at fxlint/fix/x.py:123)`: the innermost fxlint frame, for the report a user files."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}fxlint{os.sep}" in f.filename]
+    if not frames:
+        return ""
+    path = frames[-1].filename
+    return f" (at fxlint/{path.rsplit(os.sep + 'fxlint' + os.sep, 1)[1]}:{frames[-1].lineno})"
 
 
 # ------------------------------------------------------------------------------------------ rounds
@@ -300,11 +455,3 @@ def _own(tree: Tree, diagnostics: Sequence[Diagnostic], filename: str) -> List[D
     want = os.path.abspath(filename)
     mine = [d for d in diagnostics if os.path.abspath(d.filename) == want or d.filename == filename]
     return outside_wrapped(tree, mine)
-
-
-def _valid(text: str, filename: str) -> Optional[Tree]:
-    try:
-        compile(text, filename, "exec", dont_inherit=True)
-        return Tree(text)
-    except (SyntaxError, ValueError, cst.ParserSyntaxError):
-        return None

@@ -2,20 +2,28 @@
 
 Exit codes: 0 nothing pending (dry run: no change to show; --apply: every change written and, with
 --verify, proven); 1 changes pending in a dry run, a change rolled back by --verify, or a file that
-could not be read or parsed; 2 usage errors. Never imports torch (verify runs models in workers).
+could not be read or parsed; 2 usage errors; 3 fxlint failed on some file (an internal error left it
+untouched, a rewrite whose result did not parse or compile was dropped, or writing it failed): every
+other file and fix was still done. Never imports torch (verify runs models in workers).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
 import click
 
-from fxlint.diagnostics import Applicability
+from fxlint.fix.render import Outcome, fix_json, summary_lines
+from fxlint.fix.render import show as _show
 from fxlint.fix.write import write_atomic
+
+#: `fix --apply` passes: the second finishes what the first's fixes uncovered in other files' view
+MAX_PASSES = 3
 
 if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actually runs
     from fxlint.fix.api import FixReport, FixResult
@@ -34,8 +42,14 @@ if TYPE_CHECKING:  # the engine imports libcst (~0.25 s): only when `fix` actual
                    "callers passing it then get an error. Repeatable; nothing is pinned unless named here or in "
                    "[tool.fxlint.fix] pin.")
 @click.option("--quiet", "-q", is_flag=True, help="No diff, only the summary.")
+@click.option("--show-fixes", is_flag=True,
+              help="Under each finding left for a human, what to do; fix titles in full.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: every file's fixes and a summary object on stdout, no diff.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes (0 = one per core).")
 def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select, ignore, verify_changes: bool,
-        pins: Tuple[str, ...], quiet: bool) -> None:
+        pins: Tuple[str, ...], quiet: bool, show_fixes: bool, output_format: str, jobs: int) -> None:
     """Rewrite code in PATHS (default: .) so torch.fx.symbolic_trace can capture it."""
     from fxlint import registry
     from fxlint.cli import _fail, _split_codes
@@ -55,10 +69,15 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
         raise _fail(f"--pin {exc}") from None
     from fxlint.fix.api import fix_paths
 
+    progress = _Progress.on_terminal()
     try:
-        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore, pins=named)
+        report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore, pins=named, jobs=jobs,
+                           progress=progress)
     except ConfigError as exc:  # a broken pyproject.toml: a usage error, as for `check`
         raise _fail(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.clear()
     for key in report.unmatched_pins:
         click.echo(f"fxlint fix: warning: pin `{key}` matches no finding (keys name an entry model's "
                    "forward() input: Class.forward.input)", err=True)
@@ -70,17 +89,87 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
         raise click.exceptions.Exit(2)
     changed = [r for r in report.results if r.changed]
     failures = _report_errors(report)
+    incomplete = any(r.incomplete for r in report.results)
     if not apply_changes:
-        if not quiet:
+        if not quiet and output_format == "text":
             for result in changed:
                 click.echo(_diff(result), nl=False)
-        _summary(report, changed, written=False, rolled_back={})
-        raise click.exceptions.Exit(1 if changed or failures else 0)
+        _report(report, Outcome(), output_format, show_fixes)
+        raise click.exceptions.Exit(3 if incomplete else 1 if changed or failures else 0)
+    report, unwritten = _apply_in_passes(report, list(paths), unsafe_fixes, select, ignore, jobs, named)
+    incomplete = any(r.incomplete for r in report.results)
+    written = [r for r in report.results if r.changed and r.filename not in unwritten]
+    rolled_back = _verify_and_roll_back(written) if verify_changes and written else {}
+    _report(report, Outcome(True, rolled_back, unwritten), output_format, show_fixes)
+    raise click.exceptions.Exit(3 if incomplete or unwritten else 1 if rolled_back or failures else 0)
+
+
+def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select, ignore, jobs: int, pins=None):
+    """Write the fixes, then fix the written tree again until a pass changes nothing (at most
+    MAX_PASSES). Each pass starts from a whole-project check, which sees what a fix of one file
+    left in code reached from another (a helper function hoisted in round 1 leaves an item
+    assignment that only the project view reports): the rounds inside one file re-check that file
+    alone, and stopped short (timm: a second `fix` still wanted 9 fixes in 2 files). A dry run
+    shows the first pass only. Returns the merged report and {path: why} of files not written."""
+    from fxlint.fix.api import fix_paths, merge_reports
+
+    unwritten = _write([r for r in report.results if r.changed])
+    for _ in range(MAX_PASSES - 1):
+        if not any(r.changed and r.filename not in unwritten for r in report.results):
+            break
+        progress = _Progress.on_terminal("pass 2+: ")
+        try:
+            later = fix_paths(paths, unsafe=unsafe, select=select, ignore=ignore, pins=pins or {}, jobs=jobs,
+                              progress=progress)
+        finally:
+            if progress is not None:
+                progress.clear()
+        # a file an internal error left untouched fails the same way again: its report stays
+        later = replace(later, results=tuple(r for r in later.results if not r.internal))
+        changed = [r for r in later.results if r.changed and r.filename not in unwritten]
+        unwritten.update(_write(changed))
+        report = merge_reports(report, later)
+        if not changed:
+            break
+    return report, unwritten
+
+
+class _Progress:
+    """`fixing 12/49 files` on one line of stderr, rewritten in place; only on a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @classmethod
+    def on_terminal(cls, label: str = "") -> "_Progress | None":
+        stream = click.get_text_stream("stderr")
+        return cls(label) if stream.isatty() and os.environ.get("TERM") != "dumb" else None
+
+    def __call__(self, done: int, total: int) -> None:
+        click.echo(f"\r\x1b[Kfxlint fix: {self.label}fixing {done}/{total} files", err=True, nl=False)
+
+    def clear(self) -> None:
+        click.echo("\r\x1b[K", err=True, nl=False)
+
+
+def _report(report: FixReport, outcome: Outcome, output_format: str, show_fixes: bool) -> None:
+    if output_format == "json":
+        click.echo(json.dumps(fix_json(report, outcome), indent=2))
+    else:
+        click.echo("\n".join(summary_lines(report, outcome, detail=show_fixes)))
+
+
+def _write(changed: List[FixResult]) -> Dict[str, str]:
+    """Write every changed file; a file that cannot be written (read-only, disk full) is named and
+    the others are still written. Returns {path: why} of those not written."""
+    unwritten: Dict[str, str] = {}
     for result in changed:
-        write_atomic(result.filename, result.text)
-    rolled_back = _verify_and_roll_back(changed) if verify_changes and changed else {}
-    _summary(report, changed, written=True, rolled_back=rolled_back)
-    raise click.exceptions.Exit(1 if rolled_back or failures else 0)
+        try:
+            write_atomic(result.filename, result.text)
+        except OSError as exc:
+            unwritten[result.filename] = exc.strerror or str(exc)
+            click.echo(f"fxlint fix: {_show(result.filename)}: not written: {unwritten[result.filename]}", err=True)
+    return unwritten
 
 
 def _report_errors(report: FixReport) -> int:
@@ -142,31 +231,3 @@ def _written_by_fix(result, fixed: FixResult) -> str:
 def _match(model_file: str, files: Sequence[str]) -> "str | None":
     target = os.path.abspath(model_file)
     return next((f for f in files if os.path.abspath(f) == target), None)
-
-
-def _summary(report: FixReport, changed: List[FixResult], written: bool, rolled_back: Dict[str, str]) -> None:
-    kept = [r for r in changed if r.filename not in rolled_back]
-    applied = [(r, a) for r in kept for a in r.applied]
-    safe = sum(1 for _, a in applied if a[3] is Applicability.SAFE)
-    verb = "Fixed" if written else "Would fix"
-    click.echo(f"{verb} {len(applied)} finding(s) in {len(kept)} file(s) ({safe} safe, {len(applied) - safe} unsafe)")
-    for path, why in rolled_back.items():
-        click.echo(f"Rolled back {_show(path)}: verification failed: {why}")
-    skipped = [(r, s) for r in report.results for s in r.skipped_unsafe]
-    if skipped:
-        click.echo(f"Skipped as unsafe: {len(skipped)} (rerun with --unsafe-fixes)")
-        for r, (code, row, title) in skipped:
-            click.echo(f"  {_show(r.filename)}:{row}: {code} {title}")
-    manual = [(r, m) for r in report.results for m in r.manual]
-    if manual:
-        click.echo(f"Needs manual work: {len(manual)}")
-        for r, (code, row, why) in manual:
-            click.echo(f"  {_show(r.filename)}:{row}: {code} {why}")
-
-
-def _show(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel

@@ -43,6 +43,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
+from fxlint.analysis import dotted
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix import bindings
 from fxlint.fix import methods as copied_methods
@@ -642,8 +643,10 @@ def _self_chains(region: _Region) -> Dict[cst.Attribute, str]:
             continue  # not maximal
         if isinstance(parent, cst.Call) and parent.func is node and isinstance(node.value, cst.Attribute):
             node = node.value  # `self.pos.flatten(2)` -> `self.pos`; `self.blocks.stem(x)` -> `self.blocks`
-        # `self.fc(x)` keeps `self.fc`: the submodule itself is passed in (a method is declined earlier)
-        chains[node] = tree.code(node)
+        # `self.fc(x)` keeps `self.fc`: the submodule itself is passed in (a method is declined earlier).
+        # The dotted name, not the source text: a chain in parentheses, split over lines, would name
+        # the parameter `default_k\n)` (fuzzing found it, tests/test_fix_fuzz.py)
+        chains[node] = dotted(node)
     return chains
 
 

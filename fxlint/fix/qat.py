@@ -209,15 +209,17 @@ def _operator_to_method(tree: Tree, d: Diagnostic, op: cst.BinaryOperation, tens
     if eager_kind(tree, tree.function_of(op), other) not in (EagerKind.TENSOR, EagerKind.NUMBER):
         return Decline(not_proven(tree, tree.function_of(op), other, EagerKind.TENSOR) +
                        " or a number; the method may not accept it")
+    other = _bare(other)
+    receiver = _receiver(tensor)
     if isinstance(op.operator, cst.FloorDivide):
         if tensor is not op.left:
             return Decline("`number // integer tensor` has no unobserved method spelling; use `torch.div(...)`")
-        text = f"{_receiver(tree, tensor)}.div({tree.code(_bare(other))}, rounding_mode=\"floor\")"
+        floor = cst.Arg(cst.SimpleString('"floor"'), keyword=cst.Name("rounding_mode"), equal=_TIGHT_EQUAL)
+        new = _method(receiver, "div", [cst.Arg(other), floor])
     else:
-        method = "add" if isinstance(op.operator, cst.Add) else "mul"
-        text = f"{_receiver(tree, tensor)}.{method}({tree.code(_bare(other))})"
-    new = cst.parse_expression(text)
-    return Plan(f"Spell `{tree.code(op)}` as `{text}` (QAT does not observe it)", SAFE, {op: new}, [d],
+        new = _method(receiver, "add" if isinstance(op.operator, cst.Add) else "mul", [cst.Arg(other)])
+    new = _grouped(op, new)
+    return Plan(f"Spell `{_flat(tree.code(op))}` as `{_shown(new)}` (QAT does not observe it)", SAFE, {op: new}, [d],
                 priority=_AFTER_HOISTS)
 
 
@@ -232,70 +234,126 @@ def _cast_first(tree: Tree, d: Diagnostic, shape_call: cst.Call) -> Optional[Pla
         return None
     if attribute.attr.value == "to" and not any(names_float_dtype(a) for a in cast.args):
         return None
-    receiver = _receiver(tree, func.value)
-    text = (f"{receiver}.{attribute.attr.value}({_args(tree, cast)})"
-            f".{func.attr.value}({_args(tree, shape_call)})")
-    new = cst.parse_expression(text)
-    return Plan(f"Cast before `.{func.attr.value}()`: `{text}`", SAFE, {cast: new}, [d], priority=_AFTER_HOISTS)
+    # the two calls swap their names and arguments; each dot (and the line break or comment around
+    # it, in a method chain split over lines) stays where it was
+    casted = cst.Call(func=func.with_changes(value=_receiver(func.value), attr=attribute.attr), args=cast.args,
+                      whitespace_after_func=cast.whitespace_after_func,
+                      whitespace_before_args=cast.whitespace_before_args)
+    new = cst.Call(func=attribute.with_changes(value=casted, attr=func.attr), args=shape_call.args,
+                   whitespace_after_func=shape_call.whitespace_after_func,
+                   whitespace_before_args=shape_call.whitespace_before_args)
+    new = _grouped(cast, new)
+    return Plan(f"Cast before `.{func.attr.value}()`: `{_shown(new)}`", SAFE, {cast: new}, [d], priority=_AFTER_HOISTS)
 
 
 def _observed_call(tree: Tree, d: Diagnostic, node: cst.Call) -> Outcome:
     func = node.func
     name = dotted(func)
+    dot = None
     if name in _FUNCTION_TO_METHOD and node.args and not node.args[0].keyword and not node.args[0].star:
         receiver, method, rest = node.args[0].value, _FUNCTION_TO_METHOD[name], node.args[1:]
     elif isinstance(func, cst.Attribute):
-        receiver, method, rest = func.value, func.attr.value, node.args
+        receiver, method, rest, dot = func.value, func.attr.value, node.args, func.dot
     else:
         return None
-    text = _method_spelling(tree, _receiver(tree, receiver), method, rest)
-    if text is None:
+    new = _method_spelling(_receiver(receiver), method, list(rest), dot)
+    if new is None:
         return Decline(f"no unobserved spelling of `{method}` for an integer tensor: cast it to float first, "
                        "or keep it out of the traced graph")
-    new = cst.parse_expression(text)
-    return Plan(f"Spell `{tree.code(node)}` as `{text}` (QAT does not observe it)", SAFE, {node: new}, [d],
-                frozenset({"torch"}), priority=_AFTER_HOISTS)
+    new = _grouped(node, new)
+    return Plan(f"Spell `{_flat(tree.code(node))}` as `{_shown(new)}` (QAT does not observe it)", SAFE, {node: new},
+                [d], frozenset({"torch"}), priority=_AFTER_HOISTS)
 
 
-def _method_spelling(tree: Tree, receiver: str, method: str, args) -> Optional[str]:
+def _method_spelling(receiver: cst.BaseExpression, method: str, args, dot) -> Optional[cst.BaseExpression]:
+    """The unobserved spelling, built from the original nodes (never from their text: a receiver or
+    an argument may span lines, hold comments or backslash continuations)."""
     plain = [a for a in args if a.keyword is None and not a.star]
     if len(plain) != len(args) and method not in ("add", "mul", "flatten"):
         return None
-    codes = [tree.code(a.value) for a in plain]
-    sizes = codes[0] if len(codes) == 1 else f"({', '.join(codes)})"
     if method in ("add", "mul", "flatten"):
-        return f"{receiver}.{method}({', '.join(tree.code(a).rstrip(',').strip() for a in args)})"
+        return _method(receiver, method, _without_trailing_comma(args), dot)
     if method == "unsqueeze" and len(plain) == 1:
         index = _unsqueeze_index(plain[0].value)
-        return f"{receiver}[{index}]" if index is not None else None
-    if method in ("reshape", "permute") and codes:
-        return f"torch.{method}({receiver}, {sizes})"
-    if method == "expand" and codes:
-        return f"torch.broadcast_to({receiver}, {sizes})"
-    if method == "repeat" and codes:
-        return f"{receiver}.tile({sizes})"
-    if method == "transpose" and len(codes) == 2:
-        return f"{receiver}.swapaxes({codes[0]}, {codes[1]})"
+        return cst.Subscript(value=receiver, slice=index) if index is not None else None
+    if not plain:
+        return None
+    if method in ("reshape", "permute"):
+        return call(torch_attr(method), receiver, _sizes(plain))
+    if method == "expand":
+        return call(torch_attr("broadcast_to"), receiver, _sizes(plain))
+    if method == "repeat":
+        return _method(receiver, "tile", [cst.Arg(_sizes(plain))], dot)
+    if method == "transpose" and len(plain) == 2:
+        return _method(receiver, "swapaxes", _without_trailing_comma(plain), dot)
     return None
 
 
-def _unsqueeze_index(dim: cst.BaseExpression) -> Optional[str]:
+def _unsqueeze_index(dim: cst.BaseExpression) -> Optional[list]:
     """`unsqueeze(2)` -> `:, :, None`; `unsqueeze(-1)` -> `..., None`; `unsqueeze(-2)` -> `..., None, :`."""
+    every, new_axis = cst.Slice(lower=None, upper=None), cst.Index(cst.Name("None"))
     if isinstance(dim, cst.Integer):
-        return ", ".join([":"] * int(dim.value) + ["None"])
-    if isinstance(dim, cst.UnaryOperation) and isinstance(dim.operator, cst.Minus) \
+        parts = [every] * int(dim.value) + [new_axis]
+    elif isinstance(dim, cst.UnaryOperation) and isinstance(dim.operator, cst.Minus) \
             and isinstance(dim.expression, cst.Integer):
-        return ", ".join(["...", "None"] + [":"] * (int(dim.expression.value) - 1))
-    return None
+        parts = [cst.Index(cst.Ellipsis()), new_axis] + [every] * (int(dim.expression.value) - 1)
+    else:
+        return None
+    return [cst.SubscriptElement(part) for part in parts]
 
 
-def _receiver(tree: Tree, expr: cst.BaseExpression) -> str:
-    """Source text of ``expr`` as a method receiver: parenthesized unless it is an atom."""
-    text = tree.code(expr)
-    return text if isinstance(expr, _ATOMS) or expr.lpar else f"({text})"
+_TIGHT_EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 
 
-def _args(tree: Tree, call: cst.Call) -> str:
-    return ", ".join(tree.code(a).rstrip(",").strip() for a in call.args)
+def _method(receiver: cst.BaseExpression, name: str, args, dot=None) -> cst.Call:
+    attribute = cst.Attribute(value=receiver, attr=cst.Name(name))
+    return cst.Call(func=attribute.with_changes(dot=dot) if dot is not None else attribute, args=args)
 
 
+def _sizes(args) -> cst.BaseExpression:
+    """One size argument as it is; several as one tuple (their commas, comments included, kept)."""
+    if len(args) == 1:
+        return args[0].value
+    elements = [cst.Element(a.value, comma=a.comma) for a in args]
+    elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return cst.Tuple(elements)
+
+
+def _without_trailing_comma(args) -> list:
+    args = list(args)
+    if args and args[-1].comma is not cst.MaybeSentinel.DEFAULT and not _has_comment(args[-1].comma):
+        args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return args
+
+
+def _has_comment(node: cst.CSTNode) -> bool:
+    return "#" in cst.Module([]).code_for_node(node)
+
+
+def _receiver(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr`` as a method receiver: parenthesized unless it is an atom or has parentheses already."""
+    if isinstance(expr, _ATOMS) or expr.lpar:
+        return expr
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+def _grouped(original: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseExpression:
+    """The replacement is a call or a subscript, which needs no grouping parentheses: the replaced
+    expression's own are dropped, unless the new code spans lines. Then they may be what makes the
+    line breaks legal (`(x\\n .view(-1, 1)\\n .repeat(1, w))`): they are kept."""
+    if original.lpar and "\n" in _code(new):
+        return new.with_changes(lpar=original.lpar, rpar=original.rpar)
+    return new
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _flat(text: str) -> str:
+    """Code as one line for a title (a fix's title is one line of the report)."""
+    return " ".join(text.split())
+
+
+def _shown(node: cst.CSTNode) -> str:
+    return _flat(_code(node).strip())

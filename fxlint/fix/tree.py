@@ -35,10 +35,11 @@ class _Parents(cst.CSTVisitor):
 class Tree:
     """A parsed module with the metadata the rewrites need; nodes are those of ``self.module``."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, module: Optional[cst.Module] = None) -> None:
+        """``module``: ``text`` already parsed by the caller (who then holds it no more)."""
         # the module was parsed here and nobody else holds it: the defensive deep copy
         # MetadataWrapper makes by default cost as much as the parse (measured on timm's fix)
-        wrapper = cst.MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+        wrapper = cst.MetadataWrapper(module if module is not None else cst.parse_module(text), unsafe_skip_copy=True)
         self.module: cst.Module = wrapper.module
         self.text = text
         self.ranges: Dict[cst.CSTNode, CodeRange] = dict(wrapper.resolve(PositionProvider))
