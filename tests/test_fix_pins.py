@@ -56,9 +56,9 @@ def copy_case(tmp_path: Path) -> Path:
 
 def test_unsafe_fixes_never_pin_and_name_the_option(tmp_path):
     path = copy_case(tmp_path)
-    result = run(tmp_path, "--apply", "--unsafe-fixes", "net.py")
+    result = run(tmp_path, "--apply", "--unsafe-fixes", "--show-fixes", "net.py")
     assert "_fxlint_expect_none" not in path.read_text()
-    assert f"`--pin {OPTION}`" in result.output  # the manual work names the exact option
+    assert f"`--pin {OPTION}`" in result.output  # the manual work (--show-fixes) names the exact option
 
 
 def test_pin_option_pins_without_unsafe_fixes(tmp_path):

@@ -39,7 +39,7 @@ class Picker(nn.Module):
         super().__init__()
         self.w = w
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):  # annotated: TRC603's rewrite needs a proven tensor
         peak, where = torch.max(x, 1)
         cells = (where
                  .view(-1, 1)
@@ -58,7 +58,7 @@ import torch.nn as nn
 
 
 class M(nn.Module):
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):  # annotated: `len(x)` -> `x.size(0)` needs a proven tensor
         h = torch.zeros(x.size(0), 5, dtype=x.dtype)
         n = len(x)
         return h, n
