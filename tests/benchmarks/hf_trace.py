@@ -86,8 +86,13 @@ def _code_frame(fn):
     code = getattr(fn, "__code__", None)
     if code is None or not os.path.abspath(code.co_filename).startswith(TF_PKG + os.sep):
         return None
-    src = (linecache.getline(code.co_filename, code.co_firstlineno) or "").strip()
-    return {"file": os.path.relpath(code.co_filename, TF_ROOT), "line": code.co_firstlineno, "src": src[:200],
+    line = code.co_firstlineno   # the first decorator's line: move on to the `def` itself
+    for n in range(line, line + 20):
+        if linecache.getline(code.co_filename, n).lstrip().startswith(("def ", "async def ")):
+            line = n
+            break
+    src = (linecache.getline(code.co_filename, line) or "").strip()
+    return {"file": os.path.relpath(code.co_filename, TF_ROOT), "line": line, "src": src[:200],
             "func": code.co_name}
 
 
