@@ -1,6 +1,6 @@
 """transformers proving ground for `fxlint fix` and `fxlint check`: tiny-config models, eager bit for bit.
 
-usage: python tests/benchmarks/bench_hf.py [--jobs 2] [--timeout 120] [--fix-timeout 2400] [--fix-per-target]
+usage: python tests/benchmarks/bench_hf.py [--jobs 2] [--timeout 120] [--fix-timeout 5400] [--fix-per-target]
                                            [--models a,b] [--no-fix] [--cache DIR] [--out FILE.json]
 
 Steps (the worker, hf_trace.py, runs in ~/.cache/fxlint-bench/venv-hf built by corpora.ensure_hf_venv):
@@ -179,9 +179,22 @@ def compare_runs(pristine, fixed, bits):
             modes[m] = {"before": mode_status(b), "after": mode_status(f)}
         per_model[name] = modes
     eager_ok = [n for n in per_model if n not in eager_changed]
+    causes = {}
+    for name, ch in sorted(eager_changed.items()):
+        for err in (ch.get("errors") or {}).values():
+            f = err.get("frame") or {}
+            key = f"{err['type']} at {f.get('file')}:{f.get('line')}: {f.get('src')}"
+            c = causes.setdefault(key, {"msg": err.get("msg", "")[:200], "models": []})
+            if name not in c["models"]:
+                c["models"].append(name)
+        if ch.get("bit_diffs"):
+            causes.setdefault("outputs differ without an exception", {"msg": "", "models": []})["models"].append(name)
+        if ch.get("build"):
+            causes.setdefault("model no longer builds", {"msg": str(ch["build"])[:200], "models": []})[
+                "models"].append(name)
     fixed_models = sorted(n for n, ms in per_model.items()
                           if any(v["after"] == "pass" and v["before"] != "pass" for v in ms.values()))
-    return {"eager_changed": eager_changed, "n_eager_changed": len(eager_changed),
+    return {"eager_changed": eager_changed, "n_eager_changed": len(eager_changed), "eager_change_causes": causes,
             "n_eager_identical": len(eager_ok), "modes": counts, "per_model": per_model,
             "now_trace_and_match": fixed_models,
             "now_trace_and_match_eager_identical": sorted(n for n in fixed_models if n not in eager_changed),
@@ -285,7 +298,8 @@ def apply_fix(pristine_root, work, targets, timeout, per_target=False):
 
     One fixer process over all targets by default (one analysis of the shared modules: on this 2-core
     machine 58 per-directory runs cost ~28 s CPU each, ~27 min). When that run crashes (exit 2, "internal
-    error": the fixer stops at the first file it cannot handle) or times out, the copy is made afresh and the
+    error": the fixer stops at the first file it cannot handle; a timeout is only recorded), the copy is made
+    afresh and the
     fixer runs once per target in order (model directories, then shared modules), so one bad file costs
     only its own target; `per_target` goes there directly."""
     runs = []
@@ -293,7 +307,7 @@ def apply_fix(pristine_root, work, targets, timeout, per_target=False):
     if not per_target:
         _fresh_copy(pristine_root, work)
         runs.append(_fix_run(work, targets, timeout, "all targets at once"))
-        per_target = runs[-1]["rc"] not in (0, 1)
+        per_target = runs[-1]["rc"] not in (0, 1) and not runs[-1].get("timeout")
     if per_target:
         _fresh_copy(pristine_root, work)
         for target in targets:
@@ -322,7 +336,7 @@ def run_check(tf_root, shared):
 
 # ---------------------------------------------------------------------------------------------
 
-def run(info, jobs=2, timeout=120.0, fix_timeout=2400.0, models=None, do_fix=True, fix_per_target=False):
+def run(info, jobs=2, timeout=120.0, fix_timeout=5400.0, models=None, do_fix=True, fix_per_target=False):
     cache = info["cache"]
     base = os.path.join(cache, "hf")
     py = corpora.ensure_hf_venv(cache)
@@ -410,6 +424,8 @@ def markdown(res):
         out.append(f"\n**Eager behaviour changed in {fr['n_eager_changed']} of "
                    f"{fr['n_eager_changed'] + fr['n_eager_identical']} models** (bit for bit, any mode/input): "
                    + (", ".join(sorted(fr["eager_changed"])) or "none") + ".")
+        for cause, c in sorted(fr.get("eager_change_causes", {}).items(), key=lambda kv: -len(kv[1]["models"])):
+            out.append(f"- {len(c['models'])} models: `{cause}`: {', '.join(c['models'])}")
         out.append(f"\nNow trace and match eager (some mode): {len(fr['now_trace_and_match'])} "
                    f"({len(fr['now_trace_and_match_eager_identical'])} with eager unchanged): "
                    + (", ".join(fr["now_trace_and_match"]) or "none") + ".")
@@ -420,7 +436,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=120.0, help="per-model timeout of the worker (s)")
-    ap.add_argument("--fix-timeout", type=float, default=2400.0, help="timeout of one `fxlint fix` process (s)")
+    ap.add_argument("--fix-timeout", type=float, default=5400.0, help="timeout of one `fxlint fix` process (s)")
     ap.add_argument("--fix-per-target", action="store_true", help="one fixer process per target")
     ap.add_argument("--models", help="comma-separated subset of hf_models.MODELS")
     ap.add_argument("--no-fix", action="store_true")
