@@ -79,8 +79,9 @@ def test_compare_runs_reports_eager_changes_and_failing_to_fixed():
     assert cmp["modes"]["wrapped_mask"] == {"failing_before": 1, "fixed": 1, "broken": 0}
     assert cmp["modes"]["plain"] == {"failing_before": 2, "fixed": 0, "broken": 0}
     assert cmp["now_trace_and_match"] == ["bert"] and cmp["now_trace_and_match_eager_identical"] == []
-    assert cmp["eager_change_causes"] == {"TypeError at None:None: None": {"msg": "m", "models": ["bert"]},
-                                          "outputs differ without an exception": {"msg": "", "models": ["bert"]}}
+    assert cmp["eager_change_causes"] == {
+        "TypeError: None": {"msg": "m", "models": ["bert"], "at": ["None:None"]},
+        "outputs differ without an exception": {"msg": "", "models": ["bert"], "at": []}}
 
 
 def test_shared_modules_are_the_frames_outside_models_plus_the_fixed_list():

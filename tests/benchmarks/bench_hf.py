@@ -1,7 +1,8 @@
 """transformers proving ground for `fxlint fix` and `fxlint check`: tiny-config models, eager bit for bit.
 
 usage: python tests/benchmarks/bench_hf.py [--jobs 2] [--timeout 120] [--fix-timeout 5400] [--fix-per-target]
-                                           [--models a,b] [--no-fix] [--cache DIR] [--out FILE.json]
+                                           [--fixed-tree DIR] [--models a,b] [--no-fix] [--cache DIR]
+                                           [--out FILE.json]
 
 Steps (the worker, hf_trace.py, runs in ~/.cache/fxlint-bench/venv-hf built by corpora.ensure_hf_venv):
   1. ground truth on the pristine transformers 5.24.0 tree: every model of hf_models.MODELS built from a tiny
@@ -181,16 +182,22 @@ def compare_runs(pristine, fixed, bits):
     eager_ok = [n for n in per_model if n not in eager_changed]
     causes = {}
     for name, ch in sorted(eager_changed.items()):
+        # one cause = exception type + the failing source line (the same rewrite copied into many models'
+        # files gives one cause, with every file:line it is at)
         for err in (ch.get("errors") or {}).values():
             f = err.get("frame") or {}
-            key = f"{err['type']} at {f.get('file')}:{f.get('line')}: {f.get('src')}"
-            c = causes.setdefault(key, {"msg": err.get("msg", "")[:200], "models": []})
+            c = causes.setdefault(f"{err['type']}: {f.get('src')}", {"msg": err.get("msg", "")[:200], "models": [],
+                                                                      "at": []})
             if name not in c["models"]:
                 c["models"].append(name)
+            where = f"{f.get('file')}:{f.get('line')}"
+            if where not in c["at"]:
+                c["at"].append(where)
         if ch.get("bit_diffs"):
-            causes.setdefault("outputs differ without an exception", {"msg": "", "models": []})["models"].append(name)
+            causes.setdefault("outputs differ without an exception", {"msg": "", "models": [], "at": []})[
+                "models"].append(name)
         if ch.get("build"):
-            causes.setdefault("model no longer builds", {"msg": str(ch["build"])[:200], "models": []})[
+            causes.setdefault("model no longer builds", {"msg": str(ch["build"])[:200], "models": [], "at": []})[
                 "models"].append(name)
     fixed_models = sorted(n for n, ms in per_model.items()
                           if any(v["after"] == "pass" and v["before"] != "pass" for v in ms.values()))
@@ -336,7 +343,22 @@ def run_check(tf_root, shared):
 
 # ---------------------------------------------------------------------------------------------
 
-def run(info, jobs=2, timeout=120.0, fix_timeout=5400.0, models=None, do_fix=True, fix_per_target=False):
+def reuse_fix(work, targets):
+    """A copy fixed earlier (same targets, same fixer): its fix_runs.json, written by apply_fix or by hand from
+    the measured run, is carried over; on this shared machine one fixer run over the 63 targets took 41 min of
+    wall time (486 s CPU) at a load of 12-14, so a baseline may re-evaluate a kept copy instead of re-fixing."""
+    with open(os.path.join(work, "fix_runs.json")) as fh:
+        runs = json.load(fh)
+    return {"runs": runs, "reused_copy": True, "wall_s": round(sum(x["wall_s"] for x in runs), 1),
+            "cpu_s": round(sum(x["cpu_s"] for x in runs), 1), "targets": len(targets),
+            "per_target": any(x["target"] != "all targets at once" for x in runs),
+            "crashed_targets": [x["target"] for x in runs if x["crash"]],
+            "timed_out_targets": [x["target"] for x in runs if x.get("timeout")],
+            "failed_targets": [x["target"] for x in runs if x["rc"] not in (0, 1)]}
+
+
+def run(info, jobs=2, timeout=120.0, fix_timeout=5400.0, models=None, do_fix=True, fix_per_target=False,
+        fixed_tree=None):
     cache = info["cache"]
     base = os.path.join(cache, "hf")
     py = corpora.ensure_hf_venv(cache)
@@ -364,9 +386,10 @@ def run(info, jobs=2, timeout=120.0, fix_timeout=5400.0, models=None, do_fix=Tru
     log(f"[hf] check: {len(diags or [])} diagnostics in {chk['wall_s']} s")
 
     if do_fix:
-        work = os.path.join(base, "fixed-tree")
+        work = os.path.abspath(fixed_tree) if fixed_tree else os.path.join(base, "fixed-tree")
         t = time.time()
-        fx = apply_fix(tf_root, work, targets, fix_timeout, fix_per_target)
+        fx = reuse_fix(work, targets) if fixed_tree else apply_fix(tf_root, work, targets, fix_timeout,
+                                                                     fix_per_target)
         fx["changes"] = diff_tree(os.path.join(tf_root, "transformers"), os.path.join(work, "transformers"))
         fx["changed_outside_targets"] = [f for f in fx["changes"]["changed"]
                                          if not any(f == x or f.startswith(x + "/") for x in targets)]
@@ -415,7 +438,8 @@ def markdown(res):
     if fix:
         fr = fix["retrace"]
         out.append(f"\n`fxlint fix {' '.join(FIX_FLAGS)}` on {fix['targets']} targets "
-                   f"({'per target' if fix['per_target'] else 'one process'}): {fix['wall_s']} s wall, {fix['cpu_s']} s CPU, "
+                   f"({'per target' if fix['per_target'] else 'one process'}"
+                   f"{'; a copy fixed before this run, re-evaluated' if fix.get('reused_copy') else ''}): {fix['wall_s']} s wall, {fix['cpu_s']} s CPU, "
                    f"{fix['changes']['files_changed']} files / {fix['changes']['diff_lines']} lines changed "
                    f"({len(fix['changed_outside_targets'])} outside the targets), "
                    f"{fix['changes']['fx_wrap_decorators_added']} `@torch.fx.wrap` added; crashed targets "
@@ -438,6 +462,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=120.0, help="per-model timeout of the worker (s)")
     ap.add_argument("--fix-timeout", type=float, default=5400.0, help="timeout of one `fxlint fix` process (s)")
     ap.add_argument("--fix-per-target", action="store_true", help="one fixer process per target")
+    ap.add_argument("--fixed-tree", help="evaluate this copy, fixed earlier (it holds transformers/ and "
+                                         "fix_runs.json), instead of running the fixer")
     ap.add_argument("--models", help="comma-separated subset of hf_models.MODELS")
     ap.add_argument("--no-fix", action="store_true")
     ap.add_argument("--cache", help="corpus cache folder")
@@ -446,7 +472,7 @@ def main():
     info = corpora.get_all(corpora.cache_dir(args.cache))
     t0 = time.time()
     res = run(info, args.jobs, args.timeout, args.fix_timeout, args.models.split(",") if args.models else None,
-              not args.no_fix, args.fix_per_target)
+              not args.no_fix, args.fix_per_target, args.fixed_tree)
     res["wall_s"] = round(time.time() - t0, 1)
     if args.out:
         write_json(args.out, res)

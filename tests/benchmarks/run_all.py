@@ -80,9 +80,9 @@ def _load():
     return round(os.getloadavg()[0], 2)
 
 
-def _hf_section(info, quick=False):
+def _hf_section(info, quick=False, fixed_tree=None):
     """bench_hf.run, stamped with its own date and fxlint revision (--hf-only carries the other sections)."""
-    hf = bench_hf.run(info, do_fix=not quick)
+    hf = bench_hf.run(info, do_fix=not quick, fixed_tree=fixed_tree)
     hf["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     hf["fxlint_git"] = git_rev()
     return hf
@@ -106,7 +106,7 @@ def hf_only(args, previous):
     t0 = time.time()
     info = corpora.get_all(corpora.cache_dir(args.cache))
     res = dict(previous)
-    res["hf"] = _hf_section(info)
+    res["hf"] = _hf_section(info, fixed_tree=args.hf_fixed_tree)
     res["hf"]["section_wall_s"] = round(time.time() - t0, 1)
     _write(args, res)
     log(f"[run_all] --hf-only: wrote the hf section into {os.path.relpath(args.out)} in "
@@ -126,6 +126,7 @@ def main():
     g2.add_argument("--no-hf", action="store_true", help="skip the transformers proving ground (bench_hf.py)")
     g2.add_argument("--hf-only", action="store_true",
                     help="run only the transformers proving ground; the other sections are carried over")
+    ap.add_argument("--hf-fixed-tree", help="with --hf-only: evaluate this copy fixed earlier (bench_hf.py --fixed-tree)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-detection", action="store_true")
     ap.add_argument("--check-timeout", type=float, default=bench_speed.CHECK_TIMEOUT)
