@@ -75,6 +75,7 @@ def test_compare_runs_reports_eager_changes_and_failing_to_fixed():
     ch = cmp["eager_changed"]["bert"]
     assert ch["status"] == {"eval/in0/mask": "ok -> TypeError"}
     assert ch["bit_diffs"] == {"eval/in0/nomask": "1 tensor(s) differ"}   # the raising key is not double-counted
+    assert ch["errors"] == [{"type": "TypeError", "msg": "m", "frame": None, "calls": ["eval/in0/mask"]}]
     assert cmp["modes"]["wrapped"] == {"failing_before": 1, "fixed": 1, "broken": 0}
     assert cmp["modes"]["wrapped_mask"] == {"failing_before": 1, "fixed": 1, "broken": 0}
     assert cmp["modes"]["plain"] == {"failing_before": 2, "fixed": 0, "broken": 0}

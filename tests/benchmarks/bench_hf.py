@@ -149,6 +149,23 @@ def summarize(models):
     return s
 
 
+def first_failures(models, top=8):
+    """{mode: [[count, "stage Type at file:line", source line], ...]} of the models that do not pass."""
+    out = {}
+    for m in MODES:
+        groups = {}
+        for r in models:
+            rec = (r.get("trace") or {}).get(m)
+            if not rec or rec.get("skipped") or passes(rec):
+                continue
+            f = frame_of(rec) or {}
+            key = mode_status(rec)
+            g = groups.setdefault(key, [0, key, f.get("src", "")])
+            g[0] += 1
+        out[m] = sorted(groups.values(), key=lambda g: (-g[0], g[1]))[:top]
+    return out
+
+
 def compare_runs(pristine, fixed, bits):
     """Per model: eager changes (bit for bit, success), trace mode changes; counts failing -> fixed."""
     after = {r["name"]: r for r in fixed["models"]}
@@ -163,7 +180,16 @@ def compare_runs(pristine, fixed, bits):
             continue
         es_b, es_a = eager_status(r), eager_status(a)
         status = {k: f"{es_b.get(k)} -> {es_a.get(k)}" for k in es_b if es_b.get(k) != es_a.get(k)}
-        errors = {k: a["eager"][k]["error"] for k in status if k in a["eager"] and not a["eager"][k]["ok"]}
+        errors = []   # distinct exceptions (type + frame), with the eager calls that raised each
+        for k in status:
+            e = (a["eager"].get(k) or {}).get("error")
+            if e is None:
+                continue
+            same = next((x for x in errors if x["type"] == e["type"] and x["frame"] == e["frame"]), None)
+            if same is None:
+                errors.append(dict(e, calls=[k]))
+            else:
+                same["calls"].append(k)
         diffs = {k: v for k, v in ((bits.get(name) or {}).get("diffs") or {}).items() if k not in status}
         if status or diffs:
             eager_changed[name] = {"status": status, "errors": errors, "bit_diffs": diffs}
@@ -184,7 +210,7 @@ def compare_runs(pristine, fixed, bits):
     for name, ch in sorted(eager_changed.items()):
         # one cause = exception type + the failing source line (the same rewrite copied into many models'
         # files gives one cause, with every file:line it is at)
-        for err in (ch.get("errors") or {}).values():
+        for err in ch.get("errors") or []:
             f = err.get("frame") or {}
             c = causes.setdefault(f"{err['type']}: {f.get('src')}", {"msg": err.get("msg", "")[:200], "models": [],
                                                                       "at": []})
@@ -202,6 +228,8 @@ def compare_runs(pristine, fixed, bits):
     fixed_models = sorted(n for n, ms in per_model.items()
                           if any(v["after"] == "pass" and v["before"] != "pass" for v in ms.values()))
     return {"eager_changed": eager_changed, "n_eager_changed": len(eager_changed), "eager_change_causes": causes,
+            "first_failures_before": first_failures(pristine["models"]),
+            "first_failures_after": first_failures(fixed["models"]),
             "n_eager_identical": len(eager_ok), "modes": counts, "per_model": per_model,
             "now_trace_and_match": fixed_models,
             "now_trace_and_match_eager_identical": sorted(n for n in fixed_models if n not in eager_changed),
@@ -357,6 +385,21 @@ def reuse_fix(work, targets):
             "failed_targets": [x["target"] for x in runs if x["rc"] not in (0, 1)]}
 
 
+def reevaluate(hf, cache):
+    """Recompute the fix section's comparison from the worker outputs a run left in <cache>/hf (no model runs,
+    no fixer): for a change of the evaluation after a long run."""
+    base = os.path.join(cache, "hf")
+    with open(os.path.join(base, "pristine", "gt.json")) as fh:
+        pristine = json.load(fh)
+    with open(os.path.join(base, "fixed", "gt.json")) as fh:
+        fixed = json.load(fh)
+    with open(os.path.join(base, "eager_bits.json")) as fh:
+        bits = json.load(fh)
+    hf["fix"]["retrace"] = compare_runs(pristine, fixed, bits)
+    hf["fix"]["retrace_reevaluated"] = True
+    return hf
+
+
 def run(info, jobs=2, timeout=120.0, fix_timeout=5400.0, models=None, do_fix=True, fix_per_target=False,
         fixed_tree=None):
     cache = info["cache"]
@@ -430,7 +473,7 @@ def markdown(res):
     if fix:
         head += ["after fix", "failing → fixed", "passing → broken"]
     head.append("check: failing lines flagged")
-    out.append(md_table(head, rows))
+    out += ["", md_table(head, rows)]
     ck = res["check"]
     out.append(f"\n`fxlint check` on models/ + {len(res['shared_modules'])} shared modules: {ck['diagnostics']} "
                f"diagnostics in {ck['run']['wall_s']} s; false-positive models "
@@ -448,8 +491,15 @@ def markdown(res):
         out.append(f"\n**Eager behaviour changed in {fr['n_eager_changed']} of "
                    f"{fr['n_eager_changed'] + fr['n_eager_identical']} models** (bit for bit, any mode/input): "
                    + (", ".join(sorted(fr["eager_changed"])) or "none") + ".")
-        for cause, c in sorted(fr.get("eager_change_causes", {}).items(), key=lambda kv: -len(kv[1]["models"])):
-            out.append(f"- {len(c['models'])} models: `{cause}`: {', '.join(c['models'])}")
+        out.append("")
+        for cause, c in sorted(fr.get("eager_change_causes", {}).items(), key=lambda kv: (-len(kv[1]["models"]), kv[0])):
+            at = c.get("at") or []
+            out.append(f"- {len(c['models'])} model(s): `{cause[:160]}` ({', '.join(c['models'])})"
+                       + (f" at {', '.join(at[:4])}{' …' if len(at) > 4 else ''}" if at and at != ['None:None'] else ""))
+        if fr.get("first_failures_after"):
+            out.append("\nFirst failures after the fix (models; line numbers of the fixed copy):")
+            for m, groups in fr["first_failures_after"].items():
+                out.append(f"- {m}: " + "; ".join(f"{n} × {where} `{src[:70]}`" for n, where, src in groups[:5]))
         out.append(f"\nNow trace and match eager (some mode): {len(fr['now_trace_and_match'])} "
                    f"({len(fr['now_trace_and_match_eager_identical'])} with eager unchanged): "
                    + (", ".join(fr["now_trace_and_match"]) or "none") + ".")

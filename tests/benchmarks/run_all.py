@@ -126,6 +126,8 @@ def main():
     g2.add_argument("--no-hf", action="store_true", help="skip the transformers proving ground (bench_hf.py)")
     g2.add_argument("--hf-only", action="store_true",
                     help="run only the transformers proving ground; the other sections are carried over")
+    ap.add_argument("--hf-reevaluate", action="store_true",
+                    help="recompute the hf section's comparison from the worker outputs of its last run (cache)")
     ap.add_argument("--hf-fixed-tree", help="with --hf-only: evaluate this copy fixed earlier (bench_hf.py --fixed-tree)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-detection", action="store_true")
@@ -151,6 +153,11 @@ def main():
 
     if args.hf_only:
         return hf_only(args, previous)
+    if args.hf_reevaluate:
+        res = dict(previous)
+        res["hf"] = bench_hf.reevaluate(res["hf"], corpora.cache_dir(args.cache))
+        _write(args, res)
+        return log(f"[run_all] --hf-reevaluate: hf comparison recomputed into {os.path.relpath(args.out)}")
 
     info = corpora.get_all(corpora.cache_dir(args.cache), timm_venv=True)
     durations["corpora"] = round(time.time() - t0, 1)
