@@ -189,6 +189,9 @@ def main():
         durations["hf"] = round(time.time() - t, 1)
         log(f"[run_all] transformers proving ground done in {durations['hf']} s")
         _checkpoint(res, info, durations)
+    elif previous and previous.get("hf"):
+        res["hf"] = previous["hf"]   # carried over: the section states its own date and fxlint revision
+        log(f"[run_all] --no-hf: the transformers section of {previous['hf'].get('date')} is carried over")
 
     if not args.no_speed:
         t = time.time()
