@@ -11,6 +11,9 @@ Everything lives under the cache folder (default ``~/.cache/fxlint-bench``; over
                               (--no-deps, imported through a shim), timm's small dependencies.
                               timm itself is NOT installed there: the tracing worker puts the tree it
                               is asked to trace first on sys.path (the pristine corpus or a fixed copy).
+  venv-hf/                    transformers ground truth: torch==2.13.0 (CPU), transformers 5.24.0 wheel
+                              (--no-deps) + its small pinned deps; the worker (hf_trace.py) imports the
+                              transformers tree it is given (pristine corpus or a fixed copy) first on sys.path
   venv-fixit/ venv-torchfix/  optional peers for the speed comparison
 
 Usage:  python tests/benchmarks/corpora.py [--cache DIR] [--timm-venv] [--peers]
@@ -183,6 +186,42 @@ def ensure_timm_venv(cache):
                          check=True).stdout.strip()
     if not out.startswith(TORCH_PIN):
         raise RuntimeError(f"venv-timm has torch {out}, expected {TORCH_PIN}")
+    with open(marker, "w") as fh:
+        fh.write(out + "\n")
+    return py
+
+
+# transformers' small runtime dependencies, pinned as in shared/notes/transformers_baseline (installed
+# --no-deps: none of them may pull torch, and pip must not resolve anything by itself)
+HF_SMALL_DEPS = ["pyyaml==6.0.4", "safetensors==0.8.0", "huggingface_hub==2.4.0", "numpy==2.4.6",
+                 "tokenizers==0.23.3", "regex==2026.11.19", "packaging==26.4", "tqdm==4.70.1", "filelock",
+                 "click==8.5.1", "httpx2==2.16.2", "httpcore2==2.16.2", "anyio==4.16.0", "h11==0.16.0",
+                 "idna==3.20", "hf-xet==1.8.0", "truststore==0.10.5", "typer==0.29.2", "rich==15.0.0",
+                 "Pygments==2.21.0", "markdown-it-py==4.3.0", "mdurl==0.1.2", "shellingham==1.5.4",
+                 "pydantic==2.14.4", "pydantic_core==2.50.5", "annotated-types==0.8.0", "annotated-doc==0.0.7",
+                 "typing-inspection==0.4.5"]
+
+
+def ensure_hf_venv(cache):
+    """transformers ground-truth environment: torch==2.13.0 (CPU) first, then transformers' wheel --no-deps
+    and its small dependencies. The worker (hf_trace.py) puts the transformers tree it is asked to run first
+    on sys.path, so the pristine corpus or a fixed copy is what runs, not the installed wheel (the wheel is
+    installed only so that its metadata satisfies transformers' own version checks). Returns its python."""
+    venv = os.path.join(cache, "venv-hf")
+    marker = os.path.join(venv, ".fxlint-bench-ok")
+    py = venv_python(venv)
+    if os.path.exists(marker):
+        return py
+    log("building the transformers ground-truth venv (once)")
+    py = _make_venv(venv)
+    _pip(py, f"torch=={TORCH_PIN}")
+    whl = _download(cache, f"transformers=={TRANSFORMERS_PIN}", f"transformers-{TRANSFORMERS_PIN}-*.whl")
+    _pip(py, "--no-deps", whl, *HF_SMALL_DEPS)
+    _run([py, "-m", "pip", "check"])
+    out = subprocess.run([py, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    if not out.startswith(TORCH_PIN):
+        raise RuntimeError(f"venv-hf has torch {out}, expected {TORCH_PIN}")
     with open(marker, "w") as fh:
         fh.write(out + "\n")
     return py

@@ -10,6 +10,7 @@ import os
 import re
 
 import bench_fix
+import bench_hf
 import bench_speed
 import bench_timm
 from _measure import REPO, md_table
@@ -59,6 +60,9 @@ def full_markdown(res):
         out += ["", _peers_note(res)]
     out += ["", "### Fixes on timm (`fxlint fix`, then re-trace every family from the fixed copy)", "",
             bench_fix.markdown(res["fix"]) if res.get("fix") else "_not run_"]
+    if res.get("hf"):
+        out += ["", "### transformers proving ground (tiny-config models: eager bit for bit, trace, fix, check)", "",
+                bench_hf.markdown(res["hf"])]
     return "\n".join(out)
 
 

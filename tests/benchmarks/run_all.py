@@ -1,8 +1,8 @@
 """Run the whole fxlint proving ground and write tests/benchmarks/results.json + a Markdown results section.
 
 usage: python tests/benchmarks/run_all.py [--quick] [--no-peers] [--fresh-gt | --reuse-baseline] [--no-fix]
-                                          [--check-timeout S] [--cache DIR] [--out FILE] [--markdown FILE]
-                                          [--no-readme]
+                                          [--no-hf | --hf-only] [--check-timeout S] [--cache DIR] [--out FILE]
+                                          [--markdown FILE] [--no-readme]
 
 Sections (each also runnable alone, see the scripts):
   corpora     corpora.py     timm 1.0.31 + transformers models/ (pip download --no-deps) and the timm venv,
@@ -11,6 +11,10 @@ Sections (each also runnable alone, see the scripts):
                              timm families (ground truth cached after its first fresh run, ~4.5 min)
   fix         bench_fix.py   `fxlint fix --apply` (and --unsafe-fixes) on a copy of timm, then re-trace
                              (skipped with a message while `fxlint fix` does not exist)
+  hf          bench_hf.py    transformers 5.24.0 proving ground: ~60 tiny-config models, eager outputs bit for
+                             bit, symbolic_trace in 3 modes, `fxlint fix --apply --unsafe-fixes` on a copy (per
+                             model directory + shared modules), re-run, check recall (--no-hf skips it; --hf-only
+                             runs it alone and keeps the other sections of results.json as they are)
   speed       bench_speed.py one file, then check cold (1 process, default parallel) and warm beside LibCST
                              parse on timm, then on transformers' models/ (the longest part, last)
   peers       TorchFix / Fixit on timm in their own venvs (~8 min, part of the 30-minute budget); --no-peers
@@ -32,6 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_fix  # noqa: E402
+import bench_hf  # noqa: E402
 import bench_speed  # noqa: E402
 import bench_timm  # noqa: E402
 import corpora  # noqa: E402
@@ -75,6 +80,39 @@ def _load():
     return round(os.getloadavg()[0], 2)
 
 
+def _hf_section(info, quick=False, fixed_tree=None):
+    """bench_hf.run, stamped with its own date and fxlint revision (--hf-only carries the other sections)."""
+    hf = bench_hf.run(info, do_fix=not quick, fixed_tree=fixed_tree)
+    hf["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    hf["fxlint_git"] = git_rev()
+    return hf
+
+
+def _write(args, res):
+    write_json(args.out, res)
+    md = report.full_markdown(res)
+    with open(args.markdown, "w") as fh:
+        fh.write(md + "\n")
+    if args.out == RESULTS and not args.no_readme:
+        report.splice_readme(res)
+        log(f"[run_all] README.md results section regenerated from {os.path.relpath(args.out)}")
+    return md
+
+
+def hf_only(args, previous):
+    """--hf-only: the transformers section alone, written into the previous results (other sections as they were)."""
+    if not previous:
+        raise SystemExit(f"--hf-only needs an earlier {args.out} to add the section to")
+    t0 = time.time()
+    info = corpora.get_all(corpora.cache_dir(args.cache))
+    res = dict(previous)
+    res["hf"] = _hf_section(info, fixed_tree=args.hf_fixed_tree)
+    res["hf"]["section_wall_s"] = round(time.time() - t0, 1)
+    _write(args, res)
+    log(f"[run_all] --hf-only: wrote the hf section into {os.path.relpath(args.out)} in "
+        f"{res['hf']['section_wall_s'] / 60:.1f} min")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -84,6 +122,13 @@ def main():
     g.add_argument("--fresh-gt", action="store_true", help="re-trace the timm ground truth (~4.5 min)")
     g.add_argument("--reuse-baseline", action="store_true", help="ground truth = shipped timm_results.json")
     ap.add_argument("--no-fix", action="store_true")
+    g2 = ap.add_mutually_exclusive_group()
+    g2.add_argument("--no-hf", action="store_true", help="skip the transformers proving ground (bench_hf.py)")
+    g2.add_argument("--hf-only", action="store_true",
+                    help="run only the transformers proving ground; the other sections are carried over")
+    ap.add_argument("--hf-reevaluate", action="store_true",
+                    help="recompute the hf section's comparison from the worker outputs of its last run (cache)")
+    ap.add_argument("--hf-fixed-tree", help="with --hf-only: evaluate this copy fixed earlier (bench_hf.py --fixed-tree)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-detection", action="store_true")
     ap.add_argument("--check-timeout", type=float, default=bench_speed.CHECK_TIMEOUT)
@@ -105,6 +150,14 @@ def main():
                 previous = json.load(fh)
         except (OSError, json.JSONDecodeError):
             previous = None
+
+    if args.hf_only:
+        return hf_only(args, previous)
+    if args.hf_reevaluate:
+        res = dict(previous)
+        res["hf"] = bench_hf.reevaluate(res["hf"], corpora.cache_dir(args.cache))
+        _write(args, res)
+        return log(f"[run_all] --hf-reevaluate: hf comparison recomputed into {os.path.relpath(args.out)}")
 
     info = corpora.get_all(corpora.cache_dir(args.cache), timm_venv=True)
     durations["corpora"] = round(time.time() - t0, 1)
@@ -129,6 +182,17 @@ def main():
         log(f"[run_all] fix done in {durations['fix']} s")
         _checkpoint(res, info, durations)
 
+    if not args.no_hf:
+        t = time.time()
+        loads["hf"] = _load()
+        res["hf"] = _hf_section(info, quick=args.quick)
+        durations["hf"] = round(time.time() - t, 1)
+        log(f"[run_all] transformers proving ground done in {durations['hf']} s")
+        _checkpoint(res, info, durations)
+    elif previous and previous.get("hf"):
+        res["hf"] = previous["hf"]   # carried over: the section states its own date and fxlint revision
+        log(f"[run_all] --no-hf: the transformers section of {previous['hf'].get('date')} is carried over")
+
     if not args.no_speed:
         t = time.time()
         loads["speed"] = _load()
@@ -150,14 +214,7 @@ def main():
     res["loadavg_1min_at_section_start"] = loads
     res["wall_s"] = round(time.time() - t0, 1)
     res["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    write_json(args.out, res)
-    md = report.full_markdown(res)
-    with open(args.markdown, "w") as fh:
-        fh.write(md + "\n")
-    print(md)
-    if args.out == RESULTS and not args.no_readme:
-        report.splice_readme(res)
-        log(f"[run_all] README.md results section regenerated from {os.path.relpath(args.out)}")
+    print(_write(args, res))
     log(f"[run_all] wrote {os.path.relpath(args.out)} and {os.path.relpath(args.markdown)} "
         f"in {res['wall_s'] / 60:.1f} min")
 
