@@ -10,6 +10,7 @@ import os
 import re
 
 import bench_fix
+import bench_libs
 import bench_speed
 import bench_timm
 from _measure import REPO, md_table
@@ -59,7 +60,23 @@ def full_markdown(res):
         out += ["", _peers_note(res)]
     out += ["", "### Fixes on timm (`fxlint fix`, then re-trace every family from the fixed copy)", "",
             bench_fix.markdown(res["fix"]) if res.get("fix") else "_not run_"]
+    if res.get("libs"):
+        out += ["", "### More libraries (`bench_libs.py`: ground truth per model, check, fix gate bit for bit)", "",
+                _libs_header(res["libs"]), "", bench_libs.markdown(res["libs"])]
     return "\n".join(out)
+
+
+def _libs_header(libs):
+    return (f"Measured {libs['date']} with `python tests/benchmarks/bench_libs.py` (fxlint {libs['fxlint']}, "
+            f"torch {libs['torch']}), {libs['wall_s'] / 60:.1f} min.")
+
+
+def _libs_lines(libs):
+    if not libs:
+        return []
+    return ["", "**More libraries** (every catalogued model: eager outputs of 2 shapes x train/eval, plain "
+            "`symbolic_trace`; `fix --apply --unsafe-fixes` on a copy, then the same models from the copy, "
+            "compared bit for bit). " + _libs_header(libs), "", bench_libs.summary_table(libs)]
 
 
 def durations_table(res):
@@ -180,6 +197,10 @@ def verdict(res):
         if var.get("retrace"):
             t = var["retrace"]
             v[f"fix {name}: every passing family still passes"] = t["still_pass"] == t["previously_passing"]
+    for name, lib in ((res.get("libs") or {}).get("libraries") or {}).items():
+        t = (lib.get("fix") or {}).get("retrace")
+        if t:
+            v[f"{name}: the fix changes no model's eager outputs"] = t["n_eager_changed"] == 0
     v[f"whole benchmark run < {WALL_TARGET_MIN:.0f} min"] = res["wall_s"] < WALL_TARGET_MIN * 60
     return v
 
@@ -192,6 +213,7 @@ def readme_section(res):
     if _peers_note(res):
         out += ["", _peers_note(res)]
     out += [""] + _fix_lines(res.get("fix"))
+    out += _libs_lines(res.get("libs"))
     out += ["", f"Targets ({len(v) - len(missed)}/{len(v)} met):", ""]
     out += [f"- {k}: {'met' if ok else '**missed**'}" for k, ok in v.items()]
     out += ["", "Every figure, with each missed line and false positive as file:line: "

@@ -2,7 +2,7 @@
 
 usage: python tests/benchmarks/run_all.py [--quick] [--no-peers] [--fresh-gt | --reuse-baseline] [--no-fix]
                                           [--check-timeout S] [--cache DIR] [--out FILE] [--markdown FILE]
-                                          [--no-readme]
+                                          [--no-readme] [--no-libs]
 
 Sections (each also runnable alone, see the scripts):
   corpora     corpora.py     timm 1.0.31 + transformers models/ (pip download --no-deps) and the timm venv,
@@ -11,6 +11,8 @@ Sections (each also runnable alone, see the scripts):
                              timm families (ground truth cached after its first fresh run, ~4.5 min)
   fix         bench_fix.py   `fxlint fix --apply` (and --unsafe-fixes) on a copy of timm, then re-trace
                              (skipped with a message while `fxlint fix` does not exist)
+  libs        bench_libs.py  MONAI + x-transformers: ground truth per model (eager, trace), check recall / false
+                             positives, `fix --apply --unsafe-fixes` gate bit for bit (--no-libs skips it)
   speed       bench_speed.py one file, then check cold (1 process, default parallel) and warm beside LibCST
                              parse on timm, then on transformers' models/ (the longest part, last)
   peers       TorchFix / Fixit on timm in their own venvs (~8 min, part of the 30-minute budget); --no-peers
@@ -32,6 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_fix  # noqa: E402
+import bench_libs  # noqa: E402
 import bench_speed  # noqa: E402
 import bench_timm  # noqa: E402
 import corpora  # noqa: E402
@@ -86,6 +89,7 @@ def main():
     ap.add_argument("--no-fix", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-detection", action="store_true")
+    ap.add_argument("--no-libs", action="store_true", help="skip bench_libs.py (MONAI, x-transformers)")
     ap.add_argument("--check-timeout", type=float, default=bench_speed.CHECK_TIMEOUT)
     ap.add_argument("--cache", help="corpus cache folder (default ~/.cache/fxlint-bench)")
     ap.add_argument("--out", default=RESULTS)
@@ -127,6 +131,16 @@ def main():
         res["fix"] = bench_fix.run(info, ("safe",) if args.quick else ("safe", "unsafe"))
         durations["fix"] = round(time.time() - t, 1)
         log(f"[run_all] fix done in {durations['fix']} s")
+        _checkpoint(res, info, durations)
+
+    if not args.no_libs:
+        t = time.time()
+        loads["libs"] = _load()
+        libs = bench_libs.run(info["cache"], do_fix=not args.no_fix)
+        libs.update(wall_s=round(time.time() - t, 1), date=res["date"], fxlint=f"{fxlint_version()} ({git_rev()})")
+        res["libs"] = bench_libs.compact(libs)
+        durations["libs"] = libs["wall_s"]
+        log(f"[run_all] libs done in {durations['libs']} s")
         _checkpoint(res, info, durations)
 
     if not args.no_speed:
