@@ -16,7 +16,8 @@ pure-Python dependencies, no torchvision):
    and match eager while a line of their own class's module file is flagged ("by module", the definition
    of the task), and, narrower, while a flagged statement ran during their trace ("by execution").
    TRC6xx (QAT) findings are not judged (plain symbolic_trace is this ground truth), as in bench_timm.py.
-3. Fix gate: copy the package, `fxlint fix --apply --unsafe-fixes <package>` on the copy (timeout; wall time,
+3. Fix gate: copy the package, `fxlint fix --apply --unsafe-fixes <package>` on the copy (or only
+   <package>/DIR with --fix-subdir LIB=DIR, when the whole package does not fit the budget) (timeout; wall time,
    per-file errors from its stderr), re-run the ground truth on the copy (first on sys.path) and compare
    bit for bit: models whose eager outputs or eager success changed (must be none), models that trace and
    match eager after the fix, failing -> fixed; then a second `fxlint fix --unsafe-fixes` (dry run) on the
@@ -43,6 +44,9 @@ from bench_timm import SourceIndex  # noqa: E402
 
 QAT_PREFIX = "TRC6"
 LIB_TRACE = os.path.join(HERE, "lib_trace.py")
+# run_all.py fixes only MONAI's networks/ (every catalogued model lives there): on the shared 2-core machine
+# (load ~12) the whole 438-file package had not finished after 25 min wall (222 s CPU, 253 files done).
+RUN_ALL_FIX_SUBDIRS = {"monai": "networks"}
 FIX_ERROR_RE = re.compile(r"^fxlint fix: (?P<file>\S+?\.py): (?P<error>.*)$")
 SUMMARY_RE = re.compile(r"^(?:Would fix|Fixed) (?P<n>\d+) finding\(s\) in (?P<files>\d+) file\(s\)")
 
@@ -273,16 +277,19 @@ def compare(before, after):
                               if a.get(m, {}).get("status") != "pass"}}
 
 
-def fix_gate(cache, py, lib, lib_info, gt, jobs, timeout, fix_timeout):
+def fix_gate(cache, py, lib, lib_info, gt, jobs, timeout, fix_timeout, subdir=None):
+    """subdir: fix only <package>/<subdir> of the copy (e.g. MONAI's networks/, where every catalogued model
+    lives) when the whole package cannot be fixed within the run's budget; recorded as fix_target."""
     package = lib_info["package_name"]
+    target = f"{package}/{subdir}" if subdir else package
     work = os.path.join(cache, "libbench-fixed", lib)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     shutil.copytree(lib_info["package"], os.path.join(work, package))
-    cmd = fxlint_cmd("fix", "--apply", "--unsafe-fixes", "-q", package)
+    cmd = fxlint_cmd("fix", "--apply", "--unsafe-fixes", "-q", target)
     log(f"[libs] {lib}: {' '.join(cmd[2:])} (in a copy: {work})")
     r = run_measured(cmd, env=fxlint_env(), cwd=work, timeout=fix_timeout)
-    res = {"copy": work, "fix_run": {k: r[k] for k in ("rc", "wall_s", "cpu_s", "peak_mib")},
+    res = {"fix_target": target, "fix_timeout_s": fix_timeout, "copy": work, "fix_run": {k: r[k] for k in ("rc", "wall_s", "cpu_s", "peak_mib")},
            "timed_out": bool(r.get("timeout"))}
     res["fix_run"]["stdout_tail"] = r["stdout"][-1200:]
     res["fix_run"]["stderr_tail"] = r["stderr"][-1200:]
@@ -295,10 +302,13 @@ def fix_gate(cache, py, lib, lib_info, gt, jobs, timeout, fix_timeout):
     res["files_changed"] = len(changed)
     res["changed"] = changed
     log(f"[libs] {lib}: fix {r['wall_s']:.1f} s, rc {r['rc']}, {len(changed)} files changed, "
-        f"{len(errs)} file errors")
+        f"{len(errs)} file errors{' (TIMED OUT)' if res['timed_out'] else ''}")
+    if res["timed_out"]:
+        # the fixer writes its files at the end: a killed run changed nothing, there is nothing to re-run
+        return res
     fixed = trace_lib(py, lib, work, os.path.join(cache, "results", f"gt_lib_{lib}_fixed.json"), jobs, timeout)
     res["retrace"] = compare(gt["models"], fixed["models"])
-    again = run_measured(fxlint_cmd("fix", "--unsafe-fixes", "-q", package), env=fxlint_env(), cwd=work,
+    again = run_measured(fxlint_cmd("fix", "--unsafe-fixes", "-q", target), env=fxlint_env(), cwd=work,
                          timeout=fix_timeout)
     res["second_run_would_fix"], res["second_run_files"] = _summary_count(again["stdout"])
     res["second_run_file_errors"] = len(_fix_errors(again["stderr"], package))
@@ -307,7 +317,8 @@ def fix_gate(cache, py, lib, lib_info, gt, jobs, timeout, fix_timeout):
 
 # ---------------------------------------------------------------------------------------------
 
-def run_lib(cache, py, lib, lib_info, jobs=2, timeout=180.0, fix_timeout=1800.0, fresh=False, do_fix=True):
+def run_lib(cache, py, lib, lib_info, jobs=2, timeout=180.0, fix_timeout=1800.0, fresh=False, do_fix=True,
+            fix_subdir=None):
     t0 = time.time()
     gt = ground_truth(cache, py, lib, lib_info, jobs, timeout, fresh)
     recs = gt["models"]
@@ -318,22 +329,24 @@ def run_lib(cache, py, lib, lib_info, jobs=2, timeout=180.0, fix_timeout=1800.0,
                                                     "failing_line": failing_line(r)[0]} for r in recs}}}
     diags, meta = run_check(lib_info["root"], lib_info["package_name"])
     res["check_run"] = meta
+    write_json(os.path.join(cache, "results", f"check_lib_{lib}.json"), diags)
     qat = [d for d in diags if d.get("code", "").startswith(QAT_PREFIX)]
     res["qat_findings_not_judged"] = len(qat)
     if "error" not in meta:
         res["evaluation"] = evaluate(recs, [d for d in diags if d not in qat], lib_info["root"])
     if do_fix:
-        res["fix"] = fix_gate(cache, py, lib, lib_info, gt, jobs, timeout, fix_timeout)
+        res["fix"] = fix_gate(cache, py, lib, lib_info, gt, jobs, timeout, fix_timeout, fix_subdir)
     res["wall_s"] = round(time.time() - t0, 1)
     return res
 
 
-def run(cache, libs=None, jobs=2, timeout=180.0, fix_timeout=1800.0, fresh=False, do_fix=True):
+def run(cache, libs=None, jobs=2, timeout=180.0, fix_timeout=1800.0, fresh=False, do_fix=True, fix_subdirs=None):
     info = corpora.get_libs(cache)
     py = info.pop("venv_python")
     out = {"torch": corpora.TORCH_PIN, "libraries": {}}
     for lib in libs or list(info):
-        out["libraries"][lib] = run_lib(cache, py, lib, info[lib], jobs, timeout, fix_timeout, fresh, do_fix)
+        out["libraries"][lib] = run_lib(cache, py, lib, info[lib], jobs, timeout, fix_timeout, fresh, do_fix,
+                                        (fix_subdirs or {}).get(lib))
         write_json(os.path.join(cache, "results", "bench_libs.partial.json"), out)
     return out
 
@@ -354,7 +367,8 @@ def _lib_row(name, r):
             f"{rc.get('flagged', '–')}/{rc.get('failing_lines', '–')} ({rc.get('flagged_same_statement', '–')} same stmt)",
             f"{(ev.get('false_positive_models_by_module') or {}).get('n', '–')} / "
             f"{(ev.get('false_positive_models_by_execution') or {}).get('n', '–')} of {s['pass']}",
-            f"{fx.get('fix_run', {}).get('wall_s', '–')} s, {fx.get('files_changed', '–')} files, "
+            f"`{fx.get('fix_target')}`: {fx.get('fix_run', {}).get('wall_s', '–')} s"
+            f"{' (TIMED OUT)' if fx.get('timed_out') else ''}, {fx.get('files_changed', '–')} files changed, "
             f"{fx.get('n_file_errors', '–')} file errors" if fx else "–",
             f"**{t.get('n_eager_changed')}**" if t else "–",
             f"{t.get('now_trace_and_match')}/{t.get('previously_failing')}" if t else "–",
@@ -391,6 +405,9 @@ def markdown(res):
             out.append(f"\n{name}: **eager behaviour changed by the fix**:")
             out += [f"- {m}: {v['what']}" + (f" ({', '.join(sorted(v['cases']))})" if v.get("cases") else "")
                     for m, v in t["eager_changed"].items()]
+        if fx.get("timed_out"):
+            out.append(f"\n{name}: `fxlint fix` on `{fx['fix_target']}` did not finish within {fx['fix_timeout_s']:.0f} s "
+                       f"wall ({fx['fix_run']['cpu_s']:.0f} s CPU): killed, nothing written, no fix gate.")
         if fx.get("file_errors"):
             out.append(f"\n{name}: fix errors per file: "
                        + "; ".join(f"`{f}` {e[:100]}" for f, e in sorted(fx["file_errors"].items())))
@@ -433,13 +450,15 @@ def main():
     ap.add_argument("--fix-timeout", type=float, default=1800.0)
     ap.add_argument("--fresh-gt", action="store_true")
     ap.add_argument("--no-fix", action="store_true")
+    ap.add_argument("--fix-subdir", action="append", default=[], metavar="LIB=DIR",
+                    help="fix only <package>/DIR of LIB's copy (e.g. monai=networks); the check stays whole-package")
     ap.add_argument("--cache", help="corpus cache folder")
     ap.add_argument("--out", help="write the full results as JSON here")
     ap.add_argument("--merge-results", action="store_true", help="store under 'libs' in results.json")
     args = ap.parse_args()
     t0 = time.time()
     res = run(corpora.cache_dir(args.cache), args.libs.split(",") if args.libs else None, args.jobs, args.timeout,
-              args.fix_timeout, args.fresh_gt, not args.no_fix)
+              args.fix_timeout, args.fresh_gt, not args.no_fix, dict(x.split("=", 1) for x in args.fix_subdir))
     res["wall_s"] = round(time.time() - t0, 1)
     res["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     res["fxlint"] = f"{fxlint_version()} ({git_rev()})"

@@ -136,7 +136,7 @@ def main():
     if not args.no_libs:
         t = time.time()
         loads["libs"] = _load()
-        libs = bench_libs.run(info["cache"], do_fix=not args.no_fix)
+        libs = bench_libs.run(info["cache"], do_fix=not args.no_fix, fix_subdirs=bench_libs.RUN_ALL_FIX_SUBDIRS)
         libs.update(wall_s=round(time.time() - t, 1), date=res["date"], fxlint=f"{fxlint_version()} ({git_rev()})")
         res["libs"] = bench_libs.compact(libs)
         durations["libs"] = libs["wall_s"]
