@@ -367,7 +367,8 @@ def _lib_row(name, r):
             f"{rc.get('flagged', '–')}/{rc.get('failing_lines', '–')} ({rc.get('flagged_same_statement', '–')} same stmt)",
             f"{(ev.get('false_positive_models_by_module') or {}).get('n', '–')} / "
             f"{(ev.get('false_positive_models_by_execution') or {}).get('n', '–')} of {s['pass']}",
-            f"`{fx.get('fix_target')}`: {fx.get('fix_run', {}).get('wall_s', '–')} s"
+            f"`{fx.get('fix_target')}`: {fx.get('fix_run', {}).get('wall_s', 0):.0f} s wall / "
+            f"{fx.get('fix_run', {}).get('cpu_s', 0):.0f} s CPU"
             f"{' (TIMED OUT)' if fx.get('timed_out') else ''}, {fx.get('files_changed', '–')} files changed, "
             f"{fx.get('n_file_errors', '–')} file errors" if fx else "–",
             f"**{t.get('n_eager_changed')}**" if t else "–",
@@ -399,12 +400,13 @@ def markdown(res):
         misses = (ev.get("recall") or {}).get("misses") or []
         if misses:
             out.append(f"\n{name}: failing lines not flagged:")
-            out += [f"- `{x['line']}` `{(x['source'] or '')[:100]}` ({', '.join(x['models'][:4])}) — {x['error']}"
+            out += [f"- `{x['line']}` `{(x['source'] or '')[:100]}` ({len(x['models'])} models: "
+                    f"{', '.join(x['models'][:4])}{'…' if len(x['models']) > 4 else ''}) — {x['error'][:110]}"
                     for x in misses]
         if t.get("eager_changed"):
             out.append(f"\n{name}: **eager behaviour changed by the fix**:")
             out += [f"- {m}: {v['what']}" + (f" ({', '.join(sorted(v['cases']))})" if v.get("cases") else "")
-                    for m, v in t["eager_changed"].items()]
+                    + _first_error(v) for m, v in t["eager_changed"].items()]
         if fx.get("timed_out"):
             out.append(f"\n{name}: `fxlint fix` on `{fx['fix_target']}` did not finish within {fx['fix_timeout_s']:.0f} s "
                        f"wall ({fx['fix_run']['cpu_s']:.0f} s CPU): killed, nothing written, no fix gate.")
@@ -412,6 +414,15 @@ def markdown(res):
             out.append(f"\n{name}: fix errors per file: "
                        + "; ".join(f"`{f}` {e[:100]}" for f, e in sorted(fx["file_errors"].items())))
     return "\n".join(out)
+
+
+def _first_error(v):
+    """' — NameError: ... at file:line' for a model whose eager run now raises."""
+    errs = [e for e in (v.get("cases") or {}).values() if isinstance(e, dict)]
+    if not errs:
+        return ""
+    e = errs[0]
+    return f" — now raises {e.get('exc_type')}: {e.get('message', '')[:80]} at `{e.get('lib_frame')}` `{e.get('source', '')[:90]}`"
 
 
 def merge_into_results(libs_res, path=os.path.join(HERE, "results.json")):

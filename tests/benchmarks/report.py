@@ -67,8 +67,10 @@ def full_markdown(res):
 
 
 def _libs_header(libs):
-    return (f"Measured {libs['date']} with `python tests/benchmarks/bench_libs.py` (fxlint {libs['fxlint']}, "
-            f"torch {libs['torch']}), {libs['wall_s'] / 60:.1f} min.")
+    runs = libs.get("runs")  # libraries measured by separate (side-by-side) runs of bench_libs.py
+    how = ("; ".join(f"`{r['command']}` {r['date']}, {r['wall_s'] / 60:.1f} min" for r in runs.values()) if runs
+           else f"`python tests/benchmarks/bench_libs.py`, {libs['wall_s'] / 60:.1f} min")
+    return f"Measured {libs['date']} (fxlint {libs['fxlint']}, torch {libs['torch']}): {how}."
 
 
 def _libs_lines(libs):
