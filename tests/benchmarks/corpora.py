@@ -7,16 +7,22 @@ Everything lives under the cache folder (default ``~/.cache/fxlint-bench``; over
   timm-1.0.31/timm/           corpus A: the whole timm package (304 files)
   transformers-<v>/transformers/models/
                               corpus B: transformers' models/ tree (pinned 5.24.0, else the latest)
-  venv-timm/                  ground-truth environment: torch==2.13.0 (CPU), torchvision 0.28 wheel
-                              (--no-deps, imported through a shim), timm's small dependencies.
+  venv-timm/                  ground-truth environment: torch==2.13.0 (CPU), timm's small dependencies and
+                              NO torchvision: a stub package `torchvision` (TORCHVISION_STUB below) gives the
+                              names timm imports at module level; using any of them raises.
                               timm itself is NOT installed there: the tracing worker puts the tree it
                               is asked to trace first on sys.path (the pristine corpus or a fixed copy).
   venv-hf/                    transformers ground truth: torch==2.13.0 (CPU), transformers 5.24.0 wheel
                               (--no-deps) + its small pinned deps; the worker (hf_trace.py) imports the
                               transformers tree it is given (pristine corpus or a fixed copy) first on sys.path
+  monai-<v>/monai/, x_transformers-<v>/x_transformers/
+                              corpora D, E: two more model libraries (bench_libs.py; LIBS below)
+  venv-libs/                  their ground-truth environment: torch==2.13.0 (CPU) first, then only the
+                              libraries' small pure-Python dependencies; the libraries themselves are NOT
+                              installed (the worker puts the tree it is asked to run first on sys.path)
   venv-fixit/ venv-torchfix/  optional peers for the speed comparison
 
-Usage:  python tests/benchmarks/corpora.py [--cache DIR] [--timm-venv] [--peers]
+Usage:  python tests/benchmarks/corpora.py [--cache DIR] [--timm-venv] [--libs] [--peers]
 prints the corpus paths, versions and sizes (JSON).
 """
 from __future__ import annotations
@@ -33,10 +39,18 @@ import zipfile
 TIMM_VERSION = "1.0.31"
 TRANSFORMERS_PIN = "5.24.0"
 TORCH_PIN = "2.13.0"              # never let pip resolve torch by itself
-TORCHVISION_SPEC = "torchvision==0.28.*"
 # timm's runtime dependencies other than torch / torchvision (installed normally: none pulls torch)
 TIMM_SMALL_DEPS = ["pyyaml", "safetensors", "huggingface_hub", "pillow", "numpy", "packaging", "tqdm",
                    "filelock"]
+# bench_libs.py's libraries: pure Python, no torchvision / diffusers (checked in their METADATA), wheel
+# version pinned. deps: their Requires-Dist without torch (torch is installed pinned first; the deps are
+# installed --no-deps from this explicit list, so pip never resolves torch by itself).
+LIBS = {
+    "monai": {"dist": "monai", "version": "1.6.1", "package": "monai", "deps": ["numpy"]},
+    "x_transformers": {"dist": "x-transformers", "version": "2.31.10", "package": "x_transformers",
+                       "deps": ["einops", "einx", "loguru", "packaging", "torch-einops-utils", "numpy", "sympy",
+                                "mpmath", "frozendict"]},
+}
 BIG_FILE_REL = "qwen3_omni_moe/modeling_qwen3_omni_moe.py"   # corpus C (inside transformers/models)
 
 
@@ -130,6 +144,15 @@ def fetch_transformers(cache):
     return root, version
 
 
+def fetch_lib(cache, name):
+    """-> (root, version): root/<package>/ is the library's package tree (from its wheel, --no-deps)."""
+    spec = LIBS[name]
+    wheel_name = spec["dist"].replace("-", "_")
+    whl = _download(cache, f"{spec['dist']}=={spec['version']}", f"{wheel_name}-{spec['version']}-*.whl")
+    root = _unzip(whl, os.path.join(cache, f"{spec['package']}-{spec['version']}"), spec["package"] + "/")
+    return root, spec["version"]
+
+
 def corpus_stats(path):
     files = lines = nbytes = 0
     for f in py_files(path):
@@ -168,26 +191,170 @@ def _pip(py, *args):
     _run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *args])
 
 
+# torchvision is kept out of every benchmark environment (reserved for a blind evaluation). timm imports a
+# few of its names at module level (timm/data/transforms*.py, dataset_factory.py, layers/norm_act.py,
+# create_norm.py, utils/model.py); building and tracing a model never uses them. The stub gives those names
+# as inert placeholders: a placeholder class can be named, subclassed and used in isinstance(), but building
+# one (or calling a placeholder function) raises, so a model that really needed torchvision fails loudly
+# instead of running a stand-in. `torchvision.models` is deliberately absent: timm/layers/_fx.py catches
+# the ImportError and only loses create_feature_extractor (not used by the benchmarks).
+STUB_VERSION = "0.0.0+fxlint-bench-stub"
+TORCHVISION_STUB = {
+    "__init__.py": f"""\
+\"\"\"fxlint benchmark stub: NOT torchvision. Names only; using any of them raises.\"\"\"
+__version__ = "{STUB_VERSION}"
+from . import datasets, ops, transforms, utils  # noqa: E402,F401
+""",
+    "_placeholder.py": """\
+def _unavailable(name):
+    raise RuntimeError(f"torchvision stub (fxlint benchmarks): {name} is not available")
+
+
+def placeholder_class(module, name):
+    def __init__(self, *args, **kwargs):
+        _unavailable(f"{module}.{name}")
+    return type(name, (), {"__init__": __init__, "__module__": module})
+
+
+def placeholder_function(module, name):
+    def fn(*args, **kwargs):
+        _unavailable(f"{module}.{name}")
+    fn.__name__ = fn.__qualname__ = name
+    fn.__module__ = module
+    return fn
+
+
+def module_getattr(module, factory):
+    cache = {}
+
+    def __getattr__(name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in cache:
+            cache[name] = factory(module, name)
+        return cache[name]
+    return __getattr__
+""",
+    "transforms/__init__.py": """\
+from .._placeholder import module_getattr, placeholder_class
+from . import functional  # noqa: F401
+
+__getattr__ = module_getattr(__name__, placeholder_class)
+""",
+    "transforms/functional.py": """\
+import enum
+
+from .._placeholder import module_getattr, placeholder_function
+
+
+class InterpolationMode(enum.Enum):
+    NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    BOX = "box"
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
+
+
+__getattr__ = module_getattr(__name__, placeholder_function)
+""",
+    "datasets/__init__.py": """\
+from .._placeholder import module_getattr, placeholder_class
+
+__getattr__ = module_getattr(__name__, placeholder_class)
+""",
+    "ops/__init__.py": "from . import misc  # noqa: F401\n",
+    "ops/misc.py": """\
+import torch
+
+from .._placeholder import _unavailable
+
+
+class FrozenBatchNorm2d(torch.nn.Module):
+    def __init__(self, *args, **kwargs):
+        _unavailable("torchvision.ops.misc.FrozenBatchNorm2d")
+""",
+    "utils.py": """\
+from ._placeholder import module_getattr, placeholder_function
+
+__getattr__ = module_getattr(__name__, placeholder_function)
+""",
+}
+
+
+def write_torchvision_stub(py):
+    """Write TORCHVISION_STUB into the site-packages of the venv whose python is `py`. -> the stub's folder."""
+    site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    root = os.path.join(site, "torchvision")
+    shutil.rmtree(root, ignore_errors=True)
+    for rel, text in TORCHVISION_STUB.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write(text)
+    return root
+
+
+def _has_real_torchvision(py):
+    code = ("import importlib.metadata as m\ntry:\n    print(m.version('torchvision'))\n"
+            "except m.PackageNotFoundError:\n    print('none')")
+    return subprocess.run([py, "-c", code], capture_output=True, text=True, check=True).stdout.strip() != "none"
+
+
 def ensure_timm_venv(cache):
-    """Ground-truth environment (CPU torch 2.13.0 + torchvision wheel via shim). Returns its python."""
+    """Ground-truth environment (CPU torch 2.13.0, timm's small deps, the torchvision stub). Returns its python.
+    A venv built by an older corpora.py (with the real torchvision wheel) is rebuilt."""
     venv = os.path.join(cache, "venv-timm")
     marker = os.path.join(venv, ".fxlint-bench-ok")
     py = venv_python(venv)
     if os.path.exists(marker):
-        return py
+        with open(marker) as fh:
+            stamp = fh.read()
+        if STUB_VERSION in stamp and not _has_real_torchvision(py):
+            return py
+        log("venv-timm was built with a real torchvision: rebuilding it with the stub")
     log("building the timm ground-truth venv (once)")
     py = _make_venv(venv)
     _pip(py, f"torch=={TORCH_PIN}")
-    tv = _download(cache, TORCHVISION_SPEC, "torchvision-0.28.*.whl")
-    _pip(py, "--no-deps", tv)
     _pip(py, *TIMM_SMALL_DEPS)
+    if _has_real_torchvision(py):
+        raise RuntimeError("a real torchvision got into venv-timm; it must stay out")
+    write_torchvision_stub(py)
     # the torch wheel must still be the pinned CPU one
+    out = subprocess.run([py, "-c", "import torch, torchvision; print(torch.__version__, torchvision.__version__)"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    if not out.startswith(TORCH_PIN) or STUB_VERSION not in out:
+        raise RuntimeError(f"venv-timm has torch / torchvision {out}, expected {TORCH_PIN} / {STUB_VERSION}")
+    with open(marker, "w") as fh:
+        fh.write(out + "\n")
+    return py
+
+
+def ensure_libs_venv(cache):
+    """Ground-truth environment of bench_libs.py: torch==2.13.0 (CPU) first, then the libraries' small
+    dependencies --no-deps (never torchvision). Returns its python."""
+    venv = os.path.join(cache, "venv-libs")
+    marker = os.path.join(venv, ".fxlint-bench-ok")
+    py = venv_python(venv)
+    deps = sorted({d for spec in LIBS.values() for d in spec["deps"]})
+    if os.path.exists(marker):
+        with open(marker) as fh:
+            if fh.read().split("\n", 1)[-1].strip() == " ".join(deps):
+                return py
+    log("building the libraries' ground-truth venv (once)")
+    py = _make_venv(venv)
+    _pip(py, f"torch=={TORCH_PIN}")
+    _pip(py, "--no-deps", *deps)
+    if _has_real_torchvision(py):
+        raise RuntimeError("torchvision got into venv-libs; it must stay out")
     out = subprocess.run([py, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True,
                          check=True).stdout.strip()
     if not out.startswith(TORCH_PIN):
-        raise RuntimeError(f"venv-timm has torch {out}, expected {TORCH_PIN}")
+        raise RuntimeError(f"venv-libs has torch {out}, expected {TORCH_PIN}")
     with open(marker, "w") as fh:
-        fh.write(out + "\n")
+        fh.write(out + "\n" + " ".join(deps) + "\n")
     return py
 
 
@@ -289,6 +456,18 @@ def tool_version(exe, tool):
     return {"version": parts[0] if parts else None, "libcst": parts[1] if len(parts) > 1 else None}
 
 
+def get_libs(cache, venv=True):
+    """{name: {version, root, package}} for bench_libs.py (+ "venv_python" when venv)."""
+    out = {}
+    for name, spec in LIBS.items():
+        root, v = fetch_lib(cache, name)
+        out[name] = {"version": v, "root": root, "package": os.path.join(root, spec["package"]),
+                     "package_name": spec["package"]}
+    if venv:
+        out["venv_python"] = ensure_libs_venv(cache)
+    return out
+
+
 def get_all(cache, timm_venv=False, peers=False):
     timm_root, timm_v = fetch_timm(cache)
     tf_root, tf_v = fetch_transformers(cache)
@@ -311,8 +490,11 @@ def main():
     ap.add_argument("--cache", help="cache folder (default ~/.cache/fxlint-bench or $FXLINT_BENCH_CACHE)")
     ap.add_argument("--timm-venv", action="store_true", help="also build the timm ground-truth venv")
     ap.add_argument("--peers", action="store_true", help="also build the TorchFix / Fixit venvs")
+    ap.add_argument("--libs", action="store_true", help="also fetch bench_libs.py's libraries and their venv")
     args = ap.parse_args()
     c = get_all(cache_dir(args.cache), args.timm_venv, args.peers)
+    if args.libs:
+        c["libs"] = get_libs(cache_dir(args.cache))
     for key, path in (("timm", c["timm"]["package"]), ("transformers", c["transformers"]["models"]),
                       ("big_file", c["big_file"])):
         st = corpus_stats(path)

@@ -11,6 +11,7 @@ import re
 
 import bench_fix
 import bench_hf
+import bench_libs
 import bench_speed
 import bench_timm
 from _measure import REPO, md_table
@@ -63,7 +64,25 @@ def full_markdown(res):
     if res.get("hf"):
         out += ["", "### transformers proving ground (tiny-config models: eager bit for bit, trace, fix, check)", "",
                 bench_hf.markdown(res["hf"])]
+    if res.get("libs"):
+        out += ["", "### More libraries (`bench_libs.py`: ground truth per model, check, fix gate bit for bit)", "",
+                _libs_header(res["libs"]), "", bench_libs.markdown(res["libs"])]
     return "\n".join(out)
+
+
+def _libs_header(libs):
+    runs = libs.get("runs")  # libraries measured by separate (side-by-side) runs of bench_libs.py
+    how = ("; ".join(f"`{r['command']}` {r['date']}, {r['wall_s'] / 60:.1f} min" for r in runs.values()) if runs
+           else f"`python tests/benchmarks/bench_libs.py`, {libs['wall_s'] / 60:.1f} min")
+    return f"Measured {libs['date']} (fxlint {libs['fxlint']}, torch {libs['torch']}): {how}."
+
+
+def _libs_lines(libs):
+    if not libs:
+        return []
+    return ["", "**More libraries** (every catalogued model: eager outputs of 2 shapes x train/eval, plain "
+            "`symbolic_trace`; `fix --apply --unsafe-fixes` on a copy, then the same models from the copy, "
+            "compared bit for bit). " + _libs_header(libs), "", bench_libs.summary_table(libs)]
 
 
 def durations_table(res):
@@ -184,6 +203,10 @@ def verdict(res):
         if var.get("retrace"):
             t = var["retrace"]
             v[f"fix {name}: every passing family still passes"] = t["still_pass"] == t["previously_passing"]
+    for name, lib in ((res.get("libs") or {}).get("libraries") or {}).items():
+        t = (lib.get("fix") or {}).get("retrace")
+        if t:
+            v[f"{name}: the fix changes no model's eager outputs"] = t["n_eager_changed"] == 0
     v[f"whole benchmark run < {WALL_TARGET_MIN:.0f} min"] = res["wall_s"] < WALL_TARGET_MIN * 60
     return v
 
@@ -196,6 +219,7 @@ def readme_section(res):
     if _peers_note(res):
         out += ["", _peers_note(res)]
     out += [""] + _fix_lines(res.get("fix"))
+    out += _libs_lines(res.get("libs"))
     out += ["", f"Targets ({len(v) - len(missed)}/{len(v)} met):", ""]
     out += [f"- {k}: {'met' if ok else '**missed**'}" for k, ok in v.items()]
     out += ["", "Every figure, with each missed line and false positive as file:line: "

@@ -1,8 +1,8 @@
 """Run the whole fxlint proving ground and write tests/benchmarks/results.json + a Markdown results section.
 
 usage: python tests/benchmarks/run_all.py [--quick] [--no-peers] [--fresh-gt | --reuse-baseline] [--no-fix]
-                                          [--no-hf | --hf-only] [--check-timeout S] [--cache DIR] [--out FILE]
-                                          [--markdown FILE] [--no-readme]
+                                          [--no-hf | --hf-only] [--no-libs] [--check-timeout S] [--cache DIR]
+                                          [--out FILE] [--markdown FILE] [--no-readme]
 
 Sections (each also runnable alone, see the scripts):
   corpora     corpora.py     timm 1.0.31 + transformers models/ (pip download --no-deps) and the timm venv,
@@ -15,6 +15,8 @@ Sections (each also runnable alone, see the scripts):
                              bit, symbolic_trace in 3 modes, `fxlint fix --apply --unsafe-fixes` on a copy (per
                              model directory + shared modules), re-run, check recall (--no-hf skips it; --hf-only
                              runs it alone and keeps the other sections of results.json as they are)
+  libs        bench_libs.py  MONAI + x-transformers: ground truth per model (eager, trace), check recall / false
+                             positives, `fix --apply --unsafe-fixes` gate bit for bit (--no-libs skips it)
   speed       bench_speed.py one file, then check cold (1 process, default parallel) and warm beside LibCST
                              parse on timm, then on transformers' models/ (the longest part, last)
   peers       TorchFix / Fixit on timm in their own venvs (~8 min, part of the 30-minute budget); --no-peers
@@ -37,6 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_fix  # noqa: E402
 import bench_hf  # noqa: E402
+import bench_libs  # noqa: E402
 import bench_speed  # noqa: E402
 import bench_timm  # noqa: E402
 import corpora  # noqa: E402
@@ -131,6 +134,7 @@ def main():
     ap.add_argument("--hf-fixed-tree", help="with --hf-only: evaluate this copy fixed earlier (bench_hf.py --fixed-tree)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-detection", action="store_true")
+    ap.add_argument("--no-libs", action="store_true", help="skip bench_libs.py (MONAI, x-transformers)")
     ap.add_argument("--check-timeout", type=float, default=bench_speed.CHECK_TIMEOUT)
     ap.add_argument("--cache", help="corpus cache folder (default ~/.cache/fxlint-bench)")
     ap.add_argument("--out", default=RESULTS)
@@ -192,6 +196,15 @@ def main():
     elif previous and previous.get("hf"):
         res["hf"] = previous["hf"]   # carried over: the section states its own date and fxlint revision
         log(f"[run_all] --no-hf: the transformers section of {previous['hf'].get('date')} is carried over")
+    if not args.no_libs:
+        t = time.time()
+        loads["libs"] = _load()
+        libs = bench_libs.run(info["cache"], do_fix=not args.no_fix, fix_subdirs=bench_libs.RUN_ALL_FIX_SUBDIRS)
+        libs.update(wall_s=round(time.time() - t, 1), date=res["date"], fxlint=f"{fxlint_version()} ({git_rev()})")
+        res["libs"] = bench_libs.compact(libs)
+        durations["libs"] = libs["wall_s"]
+        log(f"[run_all] libs done in {durations['libs']} s")
+        _checkpoint(res, info, durations)
 
     if not args.no_speed:
         t = time.time()

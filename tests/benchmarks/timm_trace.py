@@ -45,10 +45,10 @@ TIMM_DIR = TIMM_ROOT = None
 # worker side
 
 def install_torchvision_shim():
-    """PyPI's torchvision 0.28 wheel is linked against a CUDA torch; beside the CPU torch its compiled ops
-    do not load and `import torchvision` raises `operator torchvision::nms does not exist`. Defining the two
-    op schemas first lets the pure-Python parts import (no torchvision op is ever run).
-    Same as shared/notes/timm_baseline/fxprobe.py."""
+    """For a venv built by an older corpora.py with PyPI's torchvision 0.28 wheel (linked against a CUDA torch:
+    beside the CPU torch its compiled ops do not load and `import torchvision` raises `operator torchvision::nms
+    does not exist`): defining the two op schemas first lets the pure-Python parts import. The venv corpora.py
+    builds now has no torchvision, only its stub (which imports): then this does nothing ("not needed")."""
     import importlib.util
 
     import torch as _torch

@@ -1,0 +1,102 @@
+"""bench_libs.py catalogue: MONAI 1.6.1 (monai/networks/nets/), 2-D configs. See lib_models.py."""
+from __future__ import annotations
+
+import importlib
+
+from lib_models import _t, img, tokens, vec, with_timesteps  # noqa: F401
+
+
+def _monai(name, **kw):
+    def build():
+        nets = importlib.import_module("monai.networks.nets")
+        return getattr(nets, name)(**kw)
+    return build
+
+
+MODELS = {
+    "UNet": (_monai("UNet", spatial_dims=2, in_channels=1, out_channels=2, channels=(4, 8, 16), strides=(2, 2),
+                    num_res_units=1, dropout=0.1), img(1, (32, 32), (48, 48))),
+    "BasicUNet": (_monai("BasicUNet", spatial_dims=2, in_channels=1, out_channels=2, features=(4, 4, 8, 8, 16, 4),
+                         dropout=0.1), img(1, (32, 32), (48, 48))),
+    "BasicUNetPlusPlus": (_monai("BasicUNetPlusPlus", spatial_dims=2, in_channels=1, out_channels=2,
+                                 features=(4, 4, 8, 8, 16, 4), deep_supervision=True), img(1, (32, 32), (48, 48))),
+    "AttentionUnet": (_monai("AttentionUnet", spatial_dims=2, in_channels=1, out_channels=2, channels=(4, 8, 16),
+                             strides=(2, 2), dropout=0.1), img(1, (32, 32), (48, 48))),
+    "SegResNet": (_monai("SegResNet", spatial_dims=2, init_filters=8, in_channels=1, out_channels=2,
+                         blocks_down=(1, 2, 2), blocks_up=(1, 1), dropout_prob=0.1), img(1, (32, 32), (48, 48))),
+    "SegResNetVAE": (_monai("SegResNetVAE", input_image_size=(32, 32), spatial_dims=2, init_filters=8, in_channels=1,
+                            out_channels=2, blocks_down=(1, 2, 2), blocks_up=(1, 1)), img(1, (32, 32), (32, 32))),
+    "SegResNetDS": (_monai("SegResNetDS", spatial_dims=2, init_filters=4, in_channels=1, out_channels=2,
+                           blocks_down=(1, 2, 2)), img(1, (32, 32), (48, 48))),
+    "DynUNet": (_monai("DynUNet", spatial_dims=2, in_channels=1, out_channels=2, kernel_size=[3, 3, 3],
+                       strides=[1, 2, 2], upsample_kernel_size=[2, 2], filters=[4, 8, 16], deep_supervision=True,
+                       deep_supr_num=1), img(1, (32, 32), (48, 48))),
+    "DenseNet": (_monai("DenseNet", spatial_dims=2, in_channels=1, out_channels=3, init_features=8, growth_rate=4,
+                        block_config=(2, 2), bn_size=2, dropout_prob=0.1), img(1, (32, 32), (48, 48))),
+    "ResNet": (_monai("ResNet", block="basic", layers=[1, 1, 1, 1], block_inplanes=[8, 16, 32, 64], spatial_dims=2,
+                      n_input_channels=1, num_classes=3), img(1, (32, 32), (48, 48))),
+    "SENet": (_monai("SENet", spatial_dims=2, in_channels=1, block="se_resnet_bottleneck", layers=(1, 1, 1, 1),
+                     groups=1, reduction=4, inplanes=16, downsample_kernel_size=1, input_3x3=False, num_classes=3,
+                     dropout_prob=None), img(1, (32, 32), (48, 48))),
+    "EfficientNetBN": (_monai("EfficientNetBN", model_name="efficientnet-b0", pretrained=False, spatial_dims=2,
+                              in_channels=1, num_classes=3), img(1, (32, 32), (48, 48))),
+    "VNet": (_monai("VNet", spatial_dims=2, in_channels=1, out_channels=2), img(1, (32, 32), (48, 48))),
+    "HighResNet": (_monai("HighResNet", spatial_dims=2, in_channels=1, out_channels=2), img(1, (16, 16), (24, 24))),
+    "ViT": (_monai("ViT", in_channels=1, img_size=(32, 32), patch_size=(8, 8), hidden_size=32, mlp_dim=64,
+                   num_layers=2, num_heads=4, spatial_dims=2, classification=True, num_classes=3, dropout_rate=0.1),
+            img(1, (32, 32), (32, 32))),
+    "UNETR": (_monai("UNETR", in_channels=1, out_channels=2, img_size=(32, 32), feature_size=4, hidden_size=32,
+                     mlp_dim=64, num_heads=4, spatial_dims=2), img(1, (32, 32), (32, 32))),
+    "SwinUNETR": (_monai("SwinUNETR", in_channels=1, out_channels=2, feature_size=12, spatial_dims=2,
+                         depths=(1, 1, 1, 1)), img(1, (64, 64), (96, 96))),
+    "AutoEncoder": (_monai("AutoEncoder", spatial_dims=2, in_channels=1, out_channels=1, channels=(4, 8),
+                           strides=(2, 2)), img(1, (32, 32), (48, 48))),
+    "VarAutoEncoder": (_monai("VarAutoEncoder", spatial_dims=2, in_shape=(1, 32, 32), out_channels=1, latent_size=4,
+                              channels=(4, 8), strides=(2, 2)), img(1, (32, 32), (32, 32))),
+    "Regressor": (_monai("Regressor", in_shape=(1, 32, 32), out_shape=(3,), channels=(4, 8), strides=(2, 2)),
+                  img(1, (32, 32), (32, 32))),
+    "Classifier": (_monai("Classifier", in_shape=(1, 32, 32), classes=3, channels=(4, 8), strides=(2, 2)),
+                   img(1, (32, 32), (32, 32))),
+    "Generator": (_monai("Generator", latent_shape=(8,), start_shape=(4, 8, 8), channels=(4, 1), strides=(2, 2)),
+                  vec(8)),
+    "FullyConnectedNet": (_monai("FullyConnectedNet", in_channels=8, out_channels=3, hidden_channels=(16, 16),
+                                 dropout=0.1), vec(8)),
+    "VarFullyConnectedNet": (_monai("VarFullyConnectedNet", in_channels=8, out_channels=8, latent_size=4,
+                                    encode_channels=(16,), decode_channels=(16,)), vec(8)),
+    "LocalNet": (_monai("LocalNet", spatial_dims=2, in_channels=2, out_channels=2, num_channel_initial=4,
+                        extract_levels=(0, 1, 2)), img(2, (32, 32), (48, 48))),
+    "GlobalNet": (_monai("GlobalNet", image_size=(32, 32), spatial_dims=2, in_channels=2, num_channel_initial=4,
+                         depth=2), img(2, (32, 32), (32, 32))),
+    "DiffusionModelUNet": (_monai("DiffusionModelUNet", spatial_dims=2, in_channels=1, out_channels=1,
+                                  channels=(8, 8), attention_levels=(False, True), num_res_blocks=1,
+                                  num_head_channels=8, norm_num_groups=4),
+                           with_timesteps(img(1, (16, 16), (32, 32)))),
+    "AutoencoderKL": (_monai("AutoencoderKL", spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 8),
+                             latent_channels=2, num_res_blocks=1, norm_num_groups=4,
+                             attention_levels=(False, True)), img(1, (16, 16), (32, 32))),
+    "VQVAE": (_monai("VQVAE", spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 8), num_res_channels=8,
+                     num_res_layers=1, downsample_parameters=((2, 4, 1, 1), (2, 4, 1, 1)),
+                     upsample_parameters=((2, 4, 1, 1, 0), (2, 4, 1, 1, 0)), num_embeddings=16, embedding_dim=4),
+              img(1, (16, 16), (32, 32))),
+    "PatchDiscriminator": (_monai("PatchDiscriminator", spatial_dims=2, num_layers_d=2, channels=8, in_channels=1),
+                           img(1, (32, 32), (48, 48))),
+    "MedNeXt": (_monai("MedNeXt", spatial_dims=2, init_filters=4, in_channels=1, out_channels=2, kernel_size=3,
+                       blocks_down=(1, 1, 1, 1), blocks_bottleneck=1, blocks_up=(1, 1, 1, 1), deep_supervision=True),
+                img(1, (32, 32), (48, 48))),
+    "DecoderOnlyTransformer": (_monai("DecoderOnlyTransformer", num_tokens=16, max_seq_len=16, attn_layers_dim=16,
+                                      attn_layers_depth=1, attn_layers_heads=2), tokens(16, 8, 16)),
+    "ViTAutoEnc": (_monai("ViTAutoEnc", in_channels=1, img_size=(32, 32), patch_size=(4, 4), hidden_size=32,
+                          mlp_dim=64, num_layers=2, num_heads=4, spatial_dims=2), img(1, (32, 32), (32, 32))),
+    "MaskedAutoEncoderViT": (_monai("MaskedAutoEncoderViT", in_channels=1, img_size=(32, 32), patch_size=(8, 8),
+                                    hidden_size=32, mlp_dim=64, num_layers=2, num_heads=4, masking_ratio=0.5,
+                                    decoder_hidden_size=32, decoder_mlp_dim=64, decoder_num_layers=1,
+                                    decoder_num_heads=4, spatial_dims=2), img(1, (32, 32), (32, 32))),
+    "FlexibleUNet": (_monai("FlexibleUNet", in_channels=1, out_channels=2, backbone="efficientnet-b0",
+                            pretrained=False, spatial_dims=2), img(1, (64, 64), (96, 96))),
+    "Quicknat": (_monai("Quicknat", num_classes=2, num_channels=1, num_filters=8), img(1, (32, 32), (48, 48))),
+    "Critic": (_monai("Critic", in_shape=(1, 32, 32), channels=(4, 8), strides=(2, 2)), img(1, (32, 32), (32, 32))),
+    "Discriminator": (_monai("Discriminator", in_shape=(1, 32, 32), channels=(4, 8), strides=(2, 2)),
+                      img(1, (32, 32), (32, 32))),
+}
+
+
