@@ -28,16 +28,14 @@ class ProxyIndexIntoPythonObject(Rule):
     ```
 
     ## Use instead
-    `self.bias.narrow(2, 0, T).narrow(3, 0, T)` records the slice, or register the mask
-    as an `nn.Parameter(requires_grad=False)`.
+    `self.bias.narrow(2, 0, T).narrow(3, 0, T)` records the slice (it raises where the slice
+    would clamp a stop past the end), or register the mask as an `nn.Parameter(requires_grad=False)`.
 
     ## Fix safety
-    Unsafe, offered only under proven obligations (`fxlint.fix.eager`): the sliced object is a
-    registered buffer or `nn.Parameter` bound once in the class (a tensor in eager mode), and every
-    bound is a proven non-negative int (`T = x.size(1)` of a proven tensor `x`); declined otherwise
-    (the statement is then hoisted). `narrow` returns the same view as the slice, with one stated
-    difference: Python slicing clamps a stop past the end of the dimension, `narrow` raises there
-    (in the GPT mask pattern a longer sequence fails later anyway).
+    No in-graph rewrite: `narrow` raises where Python's slice clamps a stop past the end of the
+    dimension, and a fix never raises where the original did not. The statement is hoisted into a
+    top-level `@torch.fx.wrap` function that receives the buffer (safe when it calls no submodule:
+    the same slice runs eagerly on every call).
     """
 
     code = "TRC205"

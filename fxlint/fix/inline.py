@@ -168,46 +168,9 @@ def _math_imports(module: cst.Module) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- TRC205
-def buffer_slice_to_narrow(tree: Tree, d: Diagnostic) -> Outcome:
-    """`self.buf[:, :, :T, :T]` -> `self.buf.narrow(2, 0, T).narrow(3, 0, T)`.
-
-    Proof obligations: the sliced object is a registered buffer or `nn.Parameter` bound once in the
-    class (a tensor in eager mode: fxlint.fix.eager), and every bound is a proven non-negative int
-    (`T = x.size(1)`), so `narrow` gets the same start and length the slice meant. UNSAFE for the
-    one stated difference: Python slicing clamps a stop past the end of the dimension, `narrow`
-    raises there (the GPT mask pattern, where a longer sequence fails later anyway)."""
-    node = tree.at(d.location.row, d.location.column, cst.Subscript)
-    if node is None:
-        return None
-    if not d.message.startswith("buffer "):
-        return Decline("the indexed object is a Python container, not a buffer; index it with static values")
-    func = tree.function_of(node)
-    if not (isinstance(node.value, cst.Attribute) and is_tensor(tree, func, node.value)):
-        return Decline(f"`{tree.code(node.value)}` is not proven a registered buffer or parameter bound once "
-                       "in the class; index it with static values")
-    expr: cst.BaseExpression = node.value
-    for dim, element in enumerate(node.slice):
-        piece = element.slice
-        if not isinstance(piece, cst.Slice) or piece.step is not None:
-            return Decline("only `:stop` / `start:stop` slices without a step become `narrow`")
-        if piece.lower is None and piece.upper is None:
-            continue
-        if any(_negative(b) for b in (piece.lower, piece.upper)) or piece.upper is None:
-            return Decline("a negative or open-ended bound has no `narrow` equivalent")
-        for bound in (piece.lower, piece.upper):
-            if bound is not None and integer(tree, func, bound) is not True:
-                return Decline(f"the bound `{tree.code(bound)}` is not proven a non-negative int "
-                               "(a negative one slices from the end; `narrow` would differ)")
-        start = piece.lower if piece.lower is not None else cst.Integer("0")
-        length = piece.upper if piece.lower is None else cst.BinaryOperation(
-            paren(piece.upper), cst.Subtract(), paren(piece.lower))
-        expr = call(cst.Attribute(value=expr, attr=cst.Name("narrow")), cst.Integer(str(dim)), start, length)
-    return Plan(f"Slice buffer `{tree.code(node.value)}` with `narrow`", UNSAFE,
-                {node: expr.with_changes(lpar=node.lpar, rpar=node.rpar)}, [d])
-
-
-def _negative(bound: Optional[cst.BaseExpression]) -> bool:
-    return isinstance(bound, cst.UnaryOperation) and isinstance(bound.operator, cst.Minus)
+# No in-graph rewrite: `buf.narrow(dim, 0, T)` records the slice but raises where Python's slice
+# clamps a stop past the end of the dimension, and an unsafe fix must never raise where the original
+# did not. The statement is hoisted instead (the buffer is passed in; the same slice runs eagerly).
 
 
 # ------------------------------------------------------------------------------- TRC201 pad guard
@@ -797,7 +760,6 @@ INLINE = {
     "TRC202": (int_of_int_arithmetic,),
     "TRC207": (varargs_to_tuple,),
     "TRC303": (math_by_module,),
-    "TRC205": (buffer_slice_to_narrow,),
     "TRC201": (identical_branches, unconditional_pad),
     "TRC101": (identical_branches, conditional_to_where),
     "TRC403": (star_sizes_to_tuple,),
