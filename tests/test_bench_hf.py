@@ -90,3 +90,20 @@ def test_shared_modules_are_the_frames_outside_models_plus_the_fixed_list():
     assert "transformers/masking_utils.py" in shared and "transformers/utils/generic.py" in shared
     assert not any("/models/" in f for f in shared)
     assert set(bench_hf.SHARED_ALWAYS) <= set(shared)
+
+
+def test_a_decorated_root_finding_covers_the_lines_inside_its_wrapper(tmp_path):
+    """TRC405 is reported at the wrapper's first line (its decorator); torch stops inside the wrapper,
+    at a line that depends on the wrapper's body: the whole wrapper counts, nothing past it."""
+    gen = tmp_path / "transformers" / "utils" / "generic.py"
+    gen.parent.mkdir(parents=True)
+    gen.write_text("import functools\n\n\ndef can_return_tuple(func):\n    @functools.wraps(func)\n"
+                   "    def wrapper(self, *args, **kwargs):\n        kwargs.pop('return_dict', None)\n"
+                   "        return func(self, *args, **kwargs)\n\n    return wrapper\n")
+    model = _model("bert", "bert", _fail("transformers/utils/generic.py", 8), PASS, PASS)
+    diag = {"code": "TRC405", "filename": str(gen), "location": {"row": 5, "column": 5},
+            "end_location": {"row": 5, "column": 27}}
+    plain = bench_hf.recall([model], [diag], str(tmp_path))["plain"]
+    assert plain["flagged"] == 1 and plain["lines"][0]["flagged_by"] == ["TRC405"]
+    after = _model("bert", "bert", _fail("transformers/utils/generic.py", 10), PASS, PASS)
+    assert bench_hf.recall([after], [diag], str(tmp_path))["plain"]["flagged"] == 0

@@ -243,9 +243,29 @@ def recall(models, diags, tf_root):
         rel = os.path.relpath(os.path.abspath(d["filename"]), tf_root)
         by_file.setdefault(rel, []).append(d)
 
+    spans = {}
+
+    def last_row(file, d):
+        """A diagnostic's last row; a TRC405 finding names a decorator's wrapper (reported at its
+        first line), and torch stops somewhere inside it, at a line that depends on the wrapper's body
+        and on the model's signature: the whole wrapper is its span."""
+        end = (d.get("end_location") or d["location"])["row"]
+        if d["code"] != "TRC405":
+            return end
+        if file not in spans:
+            try:
+                with open(os.path.join(tf_root, file), encoding="utf-8") as fh:
+                    tree = ast.parse(fh.read())
+                spans[file] = [(min([n.lineno] + [x.lineno for x in n.decorator_list]), n.end_lineno)
+                               for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            except (OSError, SyntaxError, ValueError):
+                spans[file] = []
+        row = d["location"]["row"]
+        return max([e for s, e in spans[file] if s == row] + [end])
+
     def flagged(file, line):
         return sorted({d["code"] for d in by_file.get(file, [])
-                       if d["location"]["row"] <= line <= (d.get("end_location") or d["location"])["row"]})
+                       if d["location"]["row"] <= line <= last_row(file, d)})
 
     out = {}
     for m, lines in failing_lines(models).items():
