@@ -729,6 +729,13 @@ def _module_attrs(tree: Tree, func: cst.FunctionDef) -> Set[str]:
     """Attrs the enclosing class assigns (`self.x = ...`, any method) only from capitalised
     constructor calls (`nn.Linear(...)`, `A(...) if flag else B(...)`)."""
     cls = next((a for a in tree.ancestors(func) if isinstance(a, cst.ClassDef)), None)
+    key = ("module_attrs", id(cls))
+    if key not in tree.memo:
+        tree.memo[key] = _assigned_modules(cls)
+    return tree.memo[key]  # type: ignore[return-value]
+
+
+def _assigned_modules(cls: Optional[cst.ClassDef]) -> Set[str]:
     verdict: Dict[str, bool] = {}
     for node in walk(cls) if cls is not None else ():
         if isinstance(node, cst.Assign) and len(node.targets) == 1:
@@ -771,10 +778,14 @@ def _binds(target: Optional[cst.CSTNode], name: str) -> bool:
 
 
 def _locals(func: cst.FunctionDef, tree: Tree) -> Set[str]:
-    names = {p.name.value for p in _params(func)}
-    names |= {n.value for n in walk(func.body) if isinstance(n, cst.Name)
-              and tree.contexts.get(n) == ExpressionContext.STORE}
-    return names
+    key = ("locals", id(func))
+    names = tree.memo.get(key)
+    if names is None:
+        names = {p.name.value for p in _params(func)}
+        names |= {n.value for n in walk(func.body) if isinstance(n, cst.Name)
+                  and tree.contexts.get(n) == ExpressionContext.STORE}
+        tree.memo[key] = names
+    return names  # type: ignore[return-value]
 
 
 def _params(func: cst.FunctionDef) -> List[cst.Param]:

@@ -110,7 +110,15 @@ def method_names(region, methods: Dict[str, cst.FunctionDef]) -> Set[str]:
 
 def module_names(tree: Tree) -> Set[str]:
     """Every bare name the module binds or reads (not attribute names, call keywords, or the names of
-    methods, which live in their class): a copied method's new name must avoid them all."""
+    methods, which live in their class): a copied method's new name must avoid them all. Read once
+    per tree (every hoist of a round asks)."""
+    found = tree.memo.get("module_names")
+    if found is None:
+        found = tree.memo["module_names"] = _bare_names(tree)
+    return found  # type: ignore[return-value]
+
+
+def _bare_names(tree: Tree) -> Set[str]:
     parents = tree.parents
     out = set()
     for node in walk(tree.module):
