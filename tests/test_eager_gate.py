@@ -32,12 +32,7 @@ FIXTURES = fs.discover()
 RELS = [p.relative_to(fs.FIXTURE_ROOT).as_posix() for p in FIXTURES]
 
 #: fixture -> why its fixed model is known to change eager behaviour (a cause outside this branch)
-KNOWN = {
-    "zoo_detection/det_imagelist_hasattr.py":
-        "eager (fxlint/fix/silent.py, TRC502 `hasattr` rewrite): `if hasattr(images, 'tensors'): images = "
-        "images.tensors` is replaced by the branch a tensor takes, so the detectron2-style ImageList input the "
-        "model documents as accepted now raises TypeError in conv2d",
-}
+KNOWN: dict = {}  # none since the eager proofs (fxlint/fix/eager.py) gate the TRC502 `hasattr` rewrite
 
 
 def _param(rel: str):

@@ -184,8 +184,8 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
         return a
     if a.is_proxy or b.is_proxy:
         base = a if a.is_proxy else b
-        if b.is_proxy and b.param is not None and a.param is None:
-            base = b  # `if mask is None: mask = torch.ones(...)`: the input itself names the provenance
+        if b.is_proxy and b.param is not None and a.param is None and a.origin != b.origin:
+            base = b  # `if mask is None: mask = torch.ones(x.shape)`: the input itself names the provenance
         other = b if base is a else a
         return base.derived(taint=either(a.taint, b.taint), param=a.param if a.param == b.param else None,
                             opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque,

@@ -395,7 +395,11 @@ def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool,
                 and d.code.startswith(HOIST_PREFIXES):
             # a declined in-graph rewrite falls back to a hoist, as in plan_round (not a final decline)
             hoisted = hoist_plans(tree, [d])
-            outcome = hoisted[0] if hoisted and (isinstance(hoisted[0], Plan) or outcome is None) else outcome
+            first = hoisted[0] if hoisted else None
+            if isinstance(first, Decline) and isinstance(outcome, Decline):  # both reasons are the user's to read
+                outcome = Decline(f"{first.reason}; in the graph: {outcome.reason}")
+            elif first is not None and (isinstance(first, Plan) or outcome is None):
+                outcome = first
         if isinstance(outcome, Plan) and import_problem(tree, outcome):
             outcome = Decline(import_problem(tree, outcome))
         if isinstance(outcome, Plan) and outcome.applicability is Applicability.UNSAFE and not unsafe:
