@@ -201,3 +201,42 @@ def test_finding_seen_only_from_another_files_model_is_fixed_or_reported(tmp_pat
     assert {"TRC101", "TRC204"} <= handled
     assert "TRC204" in {a[0] for a in result.applied}
     assert "len(x)" not in result.text.split("def rescale", 1)[1]
+
+
+OPTIONAL_SHAPE = """
+    class Emb(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.word = nn.Embedding(10, 4)
+            self.position_ids = nn.Buffer(torch.arange(32).expand((1, -1)), persistent=False)
+
+        def forward(self, input_ids=None, inputs_embeds=None):
+            if input_ids is not None:
+                input_shape = input_ids.size()
+            else:
+                input_shape = inputs_embeds.shape[:-1]
+            position_ids = self.position_ids[:, :input_shape[1]]
+            if inputs_embeds is None:
+                inputs_embeds = self.word(input_ids)
+            return inputs_embeds + position_ids[..., None]
+"""
+
+
+def test_a_size_read_on_some_paths_only_is_not_moved_to_the_call():
+    """transformers (deberta): a hoist passed `inputs_embeds.shape` where the region reads it only when
+    `input_ids` is None, so every call with `input_ids` raised AttributeError on None. The input
+    itself is passed; eager results are the same on both paths."""
+    import torch
+
+    result = fixed(OPTIONAL_SHAPE)
+    assert "@torch.fx.wrap" in result.text and "inputs_embeds.shape," not in result.text
+    before, after = {}, {}
+    exec(compile(HEAD + textwrap.dedent(OPTIONAL_SHAPE), "before.py", "exec"), before)
+    exec(compile(result.text, "after.py", "exec"), after)
+    torch.manual_seed(0)
+    a = before["Emb"]()
+    b = after["Emb"]()
+    b.load_state_dict(a.state_dict())
+    ids, embeds = torch.randint(0, 10, (2, 5)), torch.randn(2, 5, 4)
+    assert torch.equal(a(input_ids=ids), b(input_ids=ids))
+    assert torch.equal(a(inputs_embeds=embeds), b(inputs_embeds=embeds))

@@ -900,8 +900,13 @@ def _shape_only_inputs(region: _Region, positional: Sequence[str], used: Set[str
     tensor is not. A wrapped call that receives only sizes and numbers then returns "no tensor" to
     QAT, which leaves its result alone; given the tensor, QAT fake-quantizes the Python number it
     returns where it feeds `F.interpolate(scale_factor=...)` or a `mul`, and the prepared model
-    crashes. Eager is unchanged (the body reads the same sizes). Blind spot: `x.size(i)`, `x.dim()`
-    and `x.ndim` reads keep `x` itself."""
+    crashes. Proof obligation: the call evaluates `x.shape` before the region runs, so the region's
+    first statement must read it unconditionally, or `x` must be a proven tensor (fxlint.fix.eager);
+    where the region reads it on some paths only (transformers' `inputs_embeds`, None when
+    `input_ids` is given) `x` itself is passed. Eager is then unchanged (the body reads the same sizes). Blind
+    spot: `x.size(i)`, `x.dim()` and `x.ndim` reads keep `x` itself."""
+    from fxlint.fix.eager import EagerKind, eager_kind
+
     tree, out = region.tree, {}
     taken = set(used)
     for name in positional:
@@ -910,10 +915,28 @@ def _shape_only_inputs(region: _Region, positional: Sequence[str], used: Set[str
         uses = [_shape_use(tree, n) for n in reads]
         if not reads or any(u is None for u in uses):
             continue
+        if not (_read_first(region, reads) or
+                eager_kind(tree, region.func, cst.Name(name), at=region.stmts[0]) is EagerKind.TENSOR):
+            continue  # `x.shape` would be read before the region, on every path: maybe None
         param = unique_name(f"{name}_shape", taken)
         taken.add(param)
         out[name] = (param, uses)
     return out
+
+
+def _read_first(region: _Region, reads: Sequence[cst.Name]) -> bool:
+    """Does the region's first statement read the name unconditionally (a simple statement without
+    conditional expressions, `and`/`or`, lambdas or comprehensions)? Then reading `x.shape` at the
+    call instead is the same read, with the same error if there is one."""
+    first = region.stmts[0]
+    if not isinstance(first, cst.SimpleStatementLine):
+        return False
+    inside = list(walk(first))
+    if any(isinstance(n, (cst.IfExp, cst.BooleanOperation, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp,
+                          cst.GeneratorExp)) for n in inside):
+        return False
+    held = {id(n) for n in inside}
+    return any(id(r) in held for r in reads)
 
 
 def _shape_use(tree: Tree, name: cst.Name) -> Optional[cst.CSTNode]:
