@@ -210,15 +210,18 @@ OPTIONAL_SHAPE = """
             self.word = nn.Embedding(10, 4)
             self.position_ids = nn.Buffer(torch.arange(32).expand((1, -1)), persistent=False)
 
-        def forward(self, input_ids=None, inputs_embeds=None):
+        def forward(self, input_ids=None, inputs_embeds=None, position_ids=None):
             if input_ids is not None:
                 input_shape = input_ids.size()
             else:
                 input_shape = inputs_embeds.shape[:-1]
-            position_ids = self.position_ids[:, :input_shape[1]]
-            if inputs_embeds is None:
-                inputs_embeds = self.word(input_ids)
-            return inputs_embeds + position_ids[..., None]
+            seq_length = input_shape[1]
+            if position_ids is None:
+                position_ids = self.position_ids[:, :seq_length]
+            embeds = inputs_embeds
+            if embeds is None:
+                embeds = self.word(input_ids)
+            return embeds + position_ids[..., None]
 """
 
 
