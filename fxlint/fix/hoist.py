@@ -925,11 +925,16 @@ def _shape_only_inputs(region: _Region, positional: Sequence[str], used: Set[str
 
 
 def _read_first(region: _Region, reads: Sequence[cst.Name]) -> bool:
-    """Does the region's first statement read the name unconditionally (a simple statement without
-    conditional expressions, `and`/`or`, lambdas or comprehensions)? Then reading `x.shape` at the
-    call instead is the same read, with the same error if there is one."""
+    """Does the region's first statement read the name unconditionally (a simple statement, or the
+    test of an `if`/`while` / the iterable of a `for`, without conditional expressions, `and`/`or`,
+    lambdas or comprehensions)? Then reading `x.shape` at the call instead is the same read, with
+    the same error if there is one."""
     first = region.stmts[0]
-    if not isinstance(first, cst.SimpleStatementLine):
+    if isinstance(first, (cst.If, cst.While)):
+        first = first.test
+    elif isinstance(first, cst.For):
+        first = first.iter
+    elif not isinstance(first, cst.SimpleStatementLine):
         return False
     inside = list(walk(first))
     if any(isinstance(n, (cst.IfExp, cst.BooleanOperation, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp,
