@@ -671,22 +671,23 @@ class _InitScanner:
         if qualified.startswith(NN_PREFIX):
             last = qualified.rsplit(".", 1)[-1]
             return qualified if last[:1].isupper() else None
+        hit = self._class_named(qualified)
+        return hit if hit is not None and self.project.is_module_class(hit) else None
+
+    def _class_named(self, qualified: str) -> Optional[ClassInfo]:
+        """The class of the checked files a (resolved) name denotes: this module's, or another's."""
         local = self.module.classes.get(qualified.rsplit(".", 1)[-1]) if qualified.startswith(
             f"{self.module.name}.") or "." not in qualified else None
         hit = local if local is not None else self.project.lookup(qualified)
-        if isinstance(hit, ClassInfo) and self.project.is_module_class(hit):
-            return hit
-        return None
+        return hit if isinstance(hit, ClassInfo) else None
 
     def _plain_class_for(self, qualified: str) -> Optional[ClassInfo]:
         """A class of the checked files that is not an nn.Module (a box coder, an attention
         processor): FX runs its methods like any Python code reached from `forward`."""
         if qualified.startswith(NN_PREFIX) or _is_external_prefix(qualified):
             return None
-        local = self.module.classes.get(qualified.rsplit(".", 1)[-1]) if qualified.startswith(
-            f"{self.module.name}.") or "." not in qualified else None
-        hit = local if local is not None else self.project.lookup(qualified)
-        return hit if isinstance(hit, ClassInfo) and not self.project.is_module_class(hit) else None
+        hit = self._class_named(qualified)
+        return hit if hit is not None and not self.project.is_module_class(hit) else None
 
     def _element_classes(self, call) -> Tuple[object, ...]:
         found: List[object] = []
