@@ -351,14 +351,47 @@ def hoist_plans(tree: Tree, diagnostics: Sequence[Diagnostic]) -> List[object]:
             continue
         key = hoisting.region_key(region)
         regions.setdefault(key, (region, []))[1].append(d)
-    outer = [k for k in regions if not any(o != k and o[0] <= k[0] and k[1] <= o[1] for o in regions)]
-    for key in list(regions):
-        if key not in outer:  # nested in a bigger region: hoisted with it
-            container = next(o for o in outer if o[0] <= key[0] and key[1] <= o[1])
-            regions[container][1].extend(regions[key][1])
-    taken = tree.names()
-    merged = hoisting.merge(tree, [regions[k] for k in outer])
-    return declined + _uncovered([hoisting.hoist(tree, region, diags, taken) for region, diags in merged], tree)
+    return declined + _uncovered(_plan_regions(tree, regions, tree.names()), tree)
+
+
+def _plan_regions(tree: Tree, regions: Dict[tuple, Tuple[object, List[Diagnostic]]], taken) -> List[object]:
+    """Hoist the outermost regions, each with the findings of the regions nested in it; where an
+    outer region (or a merge of neighbours) declines, its parts are planned on their own instead, so a
+    declined `return`-tail region does not take the fixable statements inside it down with it."""
+    def within(key, outer_key):
+        return outer_key[0] <= key[0] and key[1] <= outer_key[1]
+
+    outer = [k for k in regions if not any(o != k and within(k, o) for o in regions)]
+    nested = {k: [n for n in regions if n != k and within(n, k)] for k in outer}
+    merged = hoisting.merge(tree, [(regions[k][0], regions[k][1] + [d for n in nested[k] for d in regions[n][1]])
+                                   for k in outer])
+    outcomes: List[object] = []
+    for region, diags in merged:
+        outcome = hoisting.hoist(tree, region, diags, taken)
+        parts = [k for k in outer if within(k, hoisting.region_key(region))]
+        if isinstance(outcome, Decline) and (len(parts) > 1 or any(nested[k] for k in parts)):
+            outcomes.extend(_split_declined(tree, regions, parts, nested, taken))
+            continue
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _split_declined(tree: Tree, regions, parts, nested, taken) -> List[object]:
+    """The outcomes for the parts of a declined region: each joined neighbour alone, and inside a part
+    that still declines, the regions nested in it (recursively)."""
+    outcomes: List[object] = []
+    for key in parts:
+        region, diags = regions[key]
+        own = diags + [d for n in nested[key] for d in regions[n][1]]
+        outcome = hoisting.hoist(tree, region, own, taken) if len(parts) > 1 else Decline("")
+        if isinstance(outcome, Decline) and nested[key]:
+            alone = hoisting.hoist(tree, region, diags, taken)
+            outcomes.append(alone)  # a Plan (the nested findings were what declined) or its own reason
+            if isinstance(alone, Decline):
+                outcomes.extend(_plan_regions(tree, {n: regions[n] for n in nested[key]}, taken))
+        else:
+            outcomes.append(outcome)
+    return outcomes
 
 
 def _uncovered(outcomes: List[object], tree: Tree) -> List[object]:
