@@ -274,3 +274,47 @@ def test_a_fixable_statement_inside_a_declined_tail_region_is_still_hoisted():
     x = torch.randn(2, 3, 4)
     for mask in (None, torch.ones(2, 3), torch.ones(1, 2, 3, 4)):
         assert torch.equal(before["M"]()(x, mask), after["M"]()(x, mask))
+
+
+OPTIONAL_MASK = """
+    class M(nn.Module):
+        def forward(self, x, mask=None):
+            if mask is not None and mask.ndim == 2:
+                mask = mask.to(device=x.device, dtype=torch.bool)
+            n = x.shape[1] if mask is None else mask.shape[-1]
+            return x[:, :n] * 2
+"""
+
+
+def test_a_none_guard_stays_at_the_call_site_so_none_stays_none_while_tracing():
+    """transformers (`_preprocess_mask_arguments`): hoisting `if attention_mask is not None and
+    attention_mask.ndim == 2: attention_mask = attention_mask.to(device=inputs_embeds.device, ...)`
+    whole handed back a Proxy for a None mask (the call also got `inputs_embeds`), so the later
+    `attention_mask is None` test took the mask path and the traced model raised on None. The
+    `is not None` test stays outside the wrapped call; eager is the same, and both traces work."""
+    import torch
+    from torch.fx import symbolic_trace
+
+    result = fixed(OPTIONAL_MASK)
+    assert "if mask is not None:\n            mask = _fx_forward_" in result.text, result.text
+    assert any(code == "TRC501" and "may still be None" in why for code, _, why in result.manual), result.manual
+    before, after = _module("before_mask", HEAD + textwrap.dedent(OPTIONAL_MASK)), _module("after_mask", result.text)
+    x = torch.randn(2, 6)
+    for mask in (None, torch.ones(2, 4), torch.ones(2, 3, 5)):
+        assert torch.equal(before.M()(x, mask), after.M()(x, mask))
+    no_mask = symbolic_trace(after.M(), concrete_args={"mask": None})
+    assert torch.equal(no_mask(x), before.M()(x))
+    with_mask = symbolic_trace(after.M())
+    for mask in (torch.ones(2, 4), torch.ones(2, 3, 5)):
+        assert torch.equal(with_mask(x, mask), before.M()(x, mask))
+
+
+def _module(name: str, text: str):
+    """``text`` run as an importable module (FX needs a wrapped function's `__module__`)."""
+    import sys
+    import types
+
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    exec(compile(text, f"{name}.py", "exec"), module.__dict__)
+    return module

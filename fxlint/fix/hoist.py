@@ -38,7 +38,7 @@ recognised by name (one level of same-file wrapping), not through imports of ano
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
@@ -228,6 +228,14 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         return hoist(tree, wider, diagnostics, taken)
     positional = [n for n in inputs if n in tainted]
     keyword = [n for n in inputs if n not in tainted]
+    guard = none_guard(region, outputs)
+    guard = guard if guard is not None and set(positional) - {guard.name} else None  # else no Proxy comes back
+    if guard is not None:
+        diagnostics = [d for d in diagnostics if not _on_guard(tree, guard, d)]
+        if not diagnostics:
+            return Decline(f"`{guard.name}` may still be None after this statement, and the statement passes "
+                           "other traced values: handed back from a wrapped call it would be a Proxy while "
+                           "tracing even when it is None, and later `is None` tests would take the wrong path")
     own_chains = dict(chains)
     chains.update(copied_methods.method_chains(region, methods))
     chain_params = _chain_params(chains, set(names.all_names) | set(inputs) | copied_methods.method_names(region, methods))
@@ -254,8 +262,8 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     replaced = {node: shapes[n][0] for n in shapes for node in shapes[n][1]}
     replaced.update({node: local_methods[text.split(".", 1)[1]] for node, text in method_calls.items()})
     definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics, replaced,
-                             methods, local_methods, rebinds)
-    call_stmt = _call_site(region, func_name, arg_text, outputs)
+                             methods, local_methods, rebinds, guard)
+    call_stmt = _call_site(region, func_name, arg_text, outputs, guard)
     replacements: Dict[cst.CSTNode, object] = {region.stmts[0]: call_stmt}
     for stmt in region.stmts[1:]:
         replacements[stmt] = cst.RemovalSentinel.REMOVE
@@ -993,11 +1001,13 @@ def _definition(tree: Tree, region: _Region, name: str, params: List[str], outpu
                 chains: Dict[cst.Attribute, str], chain_params: Dict[str, str],
                 diagnostics: Sequence[Diagnostic], replaced: Dict[cst.CSTNode, str],
                 methods: Dict[str, cst.FunctionDef], local_methods: Dict[str, str],
-                rebinds: Dict[cst.Assign, str]) -> cst.FunctionDef:
+                rebinds: Dict[cst.Assign, str], guard: "Optional[NoneGuard]" = None) -> cst.FunctionDef:
     mapping = {node: chain_params[text] for node, text in chains.items()}
     mapping.update(replaced)
     replacer = _ReplaceChains(mapping, {a: chain_params[f"self.{buffer}"] for a, buffer in rebinds.items()})
     body = [stmt.visit(replacer) for stmt in region.stmts]
+    if guard is not None:  # the `x is not None` test stays at the call site (none_guard)
+        body = _without_first_conjunct(body[0])
     body = [*copied_methods.copied_definitions(methods, replacer, local_methods), *body]
     body[0] = body[0].with_changes(leading_lines=())
     if outputs:
@@ -1007,7 +1017,8 @@ def _definition(tree: Tree, region: _Region, name: str, params: List[str], outpu
                        f"Hoisted from `{region.func.name.value}` by `fxlint fix` ({codes}): FX records one call.")
 
 
-def _call_site(region: _Region, name: str, arg_text: str, outputs: List[str]) -> cst.BaseStatement:
+def _call_site(region: _Region, name: str, arg_text: str, outputs: List[str],
+               guard: "Optional[NoneGuard]" = None) -> cst.BaseStatement:
     call_text = f"{name}({arg_text})"
     if region.tail:
         text = f"return {call_text}"
@@ -1015,8 +1026,62 @@ def _call_site(region: _Region, name: str, arg_text: str, outputs: List[str]) ->
         text = call_text
     else:
         text = f"{', '.join(outputs)} = {call_text}"
+    if guard is not None:
+        text = f"if {guard.name} is not None:\n    {text}"
     stmt = cst.parse_statement(text + "\n")
     return stmt.with_changes(leading_lines=region.stmts[0].leading_lines)
+
+
+class NoneGuard(NamedTuple):
+    """`if <name> is not None and <rest>:` (no else) whose body rebinds ``name``: ``first`` is the
+    `<name> is not None` test."""
+    name: str
+    first: cst.CSTNode
+
+
+def none_guard(region: _Region, outputs: Sequence[str]) -> Optional[NoneGuard]:
+    """The `x is not None` test a hoist keeps at its call site: when the region rebinds ``x`` and ``x``
+    may still be None after it (the None path skips the body), a wrapped call that also receives
+    other traced values would hand back a Proxy for a None while tracing, and every later `is None`
+    test of ``x`` would take the wrong path (transformers' attention masks: `kv_length =
+    attention_mask.shape[-1]` ran on None). `if x is not None: x = wrapped(...)` runs the same tests
+    in the same order in eager. Blind spot: only the first conjunct, only `is not None` on a name."""
+    stmt = region.stmts[0]
+    if region.tail or len(region.stmts) != 1 or not isinstance(stmt, cst.If) or stmt.orelse is not None:
+        return None
+    first = _conjuncts(stmt.test)[0]
+    if not (isinstance(first, cst.Comparison) and isinstance(first.left, cst.Name) and len(first.comparisons) == 1
+            and isinstance(first.comparisons[0].operator, cst.IsNot)
+            and isinstance(first.comparisons[0].comparator, cst.Name)
+            and first.comparisons[0].comparator.value == "None"):
+        return None
+    name = first.left.value
+    return NoneGuard(name, first) if name in outputs else None
+
+
+def _conjuncts(test: cst.BaseExpression) -> List[cst.BaseExpression]:
+    """`a and b and c` -> [a, b, c] (LibCST nests `and` to the left); parenthesised groups stay whole."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And) and not test.lpar:
+        return [*_conjuncts(test.left), test.right]
+    return [test]
+
+
+def _on_guard(tree: Tree, guard: NoneGuard, d: Diagnostic) -> bool:
+    """Is ``d`` the `is None` finding of the guard itself (it stays at the call site, unfixed)?"""
+    (row, col), (end_row, end_col) = tree.start(guard.first), tree.end(guard.first)
+    return d.code == "TRC501" and (row, col) <= (d.location.row, d.location.column - 1) < (end_row, end_col)
+
+
+def _without_first_conjunct(stmt: cst.If) -> List[cst.BaseStatement]:
+    """The guarded statement without its first test: `if rest: body`, or the body when nothing is left."""
+    parts = _conjuncts(stmt.test)[1:]
+    if not parts:
+        body = list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else [cst.SimpleStatementLine(list(stmt.body.body))]
+        return [body[0].with_changes(leading_lines=()), *body[1:]]
+    rest = parts[0]
+    for part in parts[1:]:
+        rest = cst.BooleanOperation(left=rest, operator=cst.And(), right=part)
+    return [stmt.with_changes(test=rest, leading_lines=())]
 
 
 def region_key(region: _Region) -> Tuple[Tuple[int, int], Tuple[int, int]]:
