@@ -318,3 +318,39 @@ def _module(name: str, text: str):
     sys.modules[name] = module
     exec(compile(text, f"{name}.py", "exec"), module.__dict__)
     return module
+
+
+OPTIONAL_BIAS = """
+    class M(nn.Module):
+        def forward(self, x, bias=None):
+            q = x.shape[1]
+            if q > 2 and x.sum() > 0:
+                x = x[:, :2]
+                if bias is not None:
+                    bias = bias[:, :2]
+            if bias is not None:
+                x = x + bias
+            return x.contiguous()
+"""
+
+
+def test_an_output_rebound_only_when_not_none_comes_back_only_where_it_was_not_none():
+    """transformers (sdpa attention): `position_bias`, None for BERT, is sliced inside a hoisted
+    region only under `if position_bias is not None:`; handed back from the wrapped call it was a
+    Proxy while tracing, so the traced model ran `create_position_bias_mask(None, ...).contiguous()`.
+    The call site now keeps a None a None; eager is the same."""
+    import torch
+    from torch.fx import symbolic_trace
+
+    result = fixed(OPTIONAL_BIAS)
+    assert "bias_hoisted = _fx_forward_" in result.text and "if bias is not None:\n            bias = bias_hoisted" \
+        in result.text, result.text
+    before, after = _module("before_bias", HEAD + textwrap.dedent(OPTIONAL_BIAS)), _module("after_bias", result.text)
+    for x in (torch.randn(2, 4), -torch.ones(2, 4), torch.randn(2, 2)):
+        for bias in (None, torch.randn(2, 4), torch.randn(2, 2)):
+            if bias is not None and bias.shape != x.shape:
+                continue
+            assert torch.equal(before.M()(x, bias), after.M()(x, bias))
+    no_bias = symbolic_trace(after.M(), concrete_args={"bias": None})
+    for x in (torch.randn(2, 4), -torch.ones(2, 4)):
+        assert torch.equal(no_bias(x), before.M()(x))

@@ -38,6 +38,7 @@ recognised by name (one level of same-file wrapping), not through imports of ano
 
 from __future__ import annotations
 
+import textwrap
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -230,6 +231,9 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     keyword = [n for n in inputs if n not in tainted]
     guard = none_guard(region, outputs)
     guard = guard if guard is not None and set(positional) - {guard.name} else None  # else no Proxy comes back
+    kept_none = {o: unique_name(f"{o}_hoisted", taken | set(names.all_names)) for o in outputs
+                 if o in inputs and (guard is None or o != guard.name) and set(positional) - {o}
+                 and _rebound_only_when_not_none(region, o)}
     if guard is not None:
         diagnostics = [d for d in diagnostics if not _on_guard(tree, guard, d)]
         if not diagnostics:
@@ -263,7 +267,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     replaced.update({node: local_methods[text.split(".", 1)[1]] for node, text in method_calls.items()})
     definition = _definition(tree, region, func_name, params, outputs, chains, chain_params, diagnostics, replaced,
                              methods, local_methods, rebinds, guard)
-    call_stmt = _call_site(region, func_name, arg_text, outputs, guard)
+    call_stmt = _call_site(region, func_name, arg_text, outputs, guard, kept_none)
     replacements: Dict[cst.CSTNode, object] = {region.stmts[0]: call_stmt}
     for stmt in region.stmts[1:]:
         replacements[stmt] = cst.RemovalSentinel.REMOVE
@@ -1018,18 +1022,66 @@ def _definition(tree: Tree, region: _Region, name: str, params: List[str], outpu
 
 
 def _call_site(region: _Region, name: str, arg_text: str, outputs: List[str],
-               guard: "Optional[NoneGuard]" = None) -> cst.BaseStatement:
+               guard: "Optional[NoneGuard]" = None, kept_none: Optional[Dict[str, str]] = None):
+    """The call replacing the region; ``kept_none`` (output -> temporary): outputs handed back only
+    where they were not None (:func:`_rebound_only_when_not_none`)."""
+    kept_none = kept_none or {}
     call_text = f"{name}({arg_text})"
     if region.tail:
         text = f"return {call_text}"
     elif not outputs:
         text = call_text
     else:
-        text = f"{', '.join(outputs)} = {call_text}"
+        text = f"{', '.join(kept_none.get(o, o) for o in outputs)} = {call_text}"
+    text += "".join(f"\nif {o} is not None:\n    {o} = {temp}" for o, temp in kept_none.items())
     if guard is not None:
-        text = f"if {guard.name} is not None:\n    {text}"
-    stmt = cst.parse_statement(text + "\n")
-    return stmt.with_changes(leading_lines=region.stmts[0].leading_lines)
+        text = f"if {guard.name} is not None:\n" + textwrap.indent(text, "    ")
+    stmts = [cst.parse_statement(line + "\n") for line in _top_level_chunks(text)]
+    stmts[0] = stmts[0].with_changes(leading_lines=region.stmts[0].leading_lines)
+    return stmts[0] if len(stmts) == 1 else cst.FlattenSentinel(stmts)
+
+
+def _top_level_chunks(text: str) -> List[str]:
+    """``text`` split into its top-level statements (a line that is not indented starts one)."""
+    chunks: List[str] = []
+    for line in text.split("\n"):
+        if chunks and line.startswith(" "):
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return chunks
+
+
+def _rebound_only_when_not_none(region: _Region, name: str) -> bool:
+    """Is every binding of ``name`` in the region inside the body of an `if name is not None ...:` of
+    the region (first conjunct)? Then the region never changes whether ``name`` is None, and the call
+    site can hand the result back only where it was not None: a None that a wrapped call with other
+    traced arguments would return as a Proxy while tracing stays None (transformers' sdpa attention:
+    `position_bias` sliced under `if position_bias is not None:`, None for BERT, came back a Proxy
+    and the traced model called `.contiguous()` on None). Eager: the same value either way."""
+    tree = region.tree
+    stores = [n for n in region.nodes() if isinstance(n, cst.Name) and n.value == name
+              and tree.contexts.get(n) == ExpressionContext.STORE]
+    return bool(stores) and all(_under_not_none_test(region, store, name) for store in stores)
+
+
+def _under_not_none_test(region: _Region, node: cst.CSTNode, name: str) -> bool:
+    tree = region.tree
+    child = node
+    for parent in tree.ancestors(node):
+        if isinstance(parent, cst.FunctionDef) or not region.inside(parent):
+            return False
+        if isinstance(parent, cst.If) and child is parent.body and _tests_not_none(parent.test, name):
+            return True
+        child = parent
+    return False
+
+
+def _tests_not_none(test: cst.BaseExpression, name: str) -> bool:
+    first = _conjuncts(test)[0]
+    return (isinstance(first, cst.Comparison) and isinstance(first.left, cst.Name) and first.left.value == name
+            and len(first.comparisons) == 1 and isinstance(first.comparisons[0].operator, cst.IsNot)
+            and isinstance(first.comparisons[0].comparator, cst.Name) and first.comparisons[0].comparator.value == "None")
 
 
 class NoneGuard(NamedTuple):
@@ -1050,13 +1102,8 @@ def none_guard(region: _Region, outputs: Sequence[str]) -> Optional[NoneGuard]:
     if region.tail or len(region.stmts) != 1 or not isinstance(stmt, cst.If) or stmt.orelse is not None:
         return None
     first = _conjuncts(stmt.test)[0]
-    if not (isinstance(first, cst.Comparison) and isinstance(first.left, cst.Name) and len(first.comparisons) == 1
-            and isinstance(first.comparisons[0].operator, cst.IsNot)
-            and isinstance(first.comparisons[0].comparator, cst.Name)
-            and first.comparisons[0].comparator.value == "None"):
-        return None
-    name = first.left.value
-    return NoneGuard(name, first) if name in outputs else None
+    name = first.left.value if isinstance(first, cst.Comparison) and isinstance(first.left, cst.Name) else ""
+    return NoneGuard(name, first) if name in outputs and _tests_not_none(stmt.test, name) else None
 
 
 def _conjuncts(test: cst.BaseExpression) -> List[cst.BaseExpression]:
