@@ -354,3 +354,23 @@ def test_an_output_rebound_only_when_not_none_comes_back_only_where_it_was_not_n
     no_bias = symbolic_trace(after.M(), concrete_args={"bias": None})
     for x in (torch.randn(2, 4), -torch.ones(2, 4)):
         assert torch.equal(no_bias(x), before.M()(x))
+
+
+MAYBE_CREATED = """
+    class M(nn.Module):
+        def forward(self, x, cache=None, use_cache=False):
+            if use_cache and cache is None:
+                cache = []
+            if cache is not None:
+                cache.append(x)
+            return x * 2
+"""
+
+
+def test_a_value_whose_none_ness_the_region_decides_is_not_handed_back():
+    """transformers (llama): `if use_cache and cache is None: cache = DynamicCache(...)` was hoisted
+    with its neighbours; the cache came back from the wrapped call as a Proxy even when it was None,
+    and the traced model called `cache.get_query_offset(0)` on None. Declined, with the reason."""
+    result = fixed(MAYBE_CREATED)
+    assert "@torch.fx.wrap" not in result.text
+    assert any(code == "TRC501" and "may be None after the region or not" in why for code, _, why in result.manual)

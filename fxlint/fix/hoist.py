@@ -234,6 +234,12 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     kept_none = {o: unique_name(f"{o}_hoisted", taken | set(names.all_names)) for o in outputs
                  if o in inputs and (guard is None or o != guard.name) and set(positional) - {o}
                  and _rebound_only_when_not_none(region, o)}
+    flipping = [o for o in outputs if o not in kept_none and (guard is None or o != guard.name)
+                and set(positional) - {o} and _none_tested(region, o) and not _none_path_rebinds(region, o)]
+    if flipping:
+        return Decline(f"`{', '.join(flipping)}` may be None after the region or not, depending on values the "
+                       "wrapped call would decide: handed back from it, a None would be a Proxy while tracing "
+                       "and later `is None` tests would take one path for good")
     if guard is not None:
         diagnostics = [d for d in diagnostics if not _on_guard(tree, guard, d)]
         if not diagnostics:
@@ -1063,6 +1069,29 @@ def _rebound_only_when_not_none(region: _Region, name: str) -> bool:
     stores = [n for n in region.nodes() if isinstance(n, cst.Name) and n.value == name
               and tree.contexts.get(n) == ExpressionContext.STORE]
     return bool(stores) and all(_under_not_none_test(region, store, name) for store in stores)
+
+
+def _none_tested(region: _Region, name: str) -> bool:
+    """Does the region compare ``name`` with None (`is None` / `is not None`)?"""
+    return any(isinstance(n, cst.Comparison) and isinstance(n.left, cst.Name) and n.left.value == name
+               and any(isinstance(c.operator, (cst.Is, cst.IsNot)) and isinstance(c.comparator, cst.Name)
+                       and c.comparator.value == "None" for c in n.comparisons) for n in region.nodes())
+
+
+def _none_path_rebinds(region: _Region, name: str) -> bool:
+    """`if name is None: name = ...` (no else, the binding unconditional in its body): ``name`` is not
+    None after the region on either path (the `inputs_embeds = self.embed(input_ids)` idiom)."""
+    stmt = region.stmts[0]
+    if len(region.stmts) != 1 or not isinstance(stmt, cst.If) or stmt.orelse is not None:
+        return False
+    test = stmt.test
+    if not (isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and test.left.value == name
+            and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.Is)
+            and isinstance(test.comparisons[0].comparator, cst.Name) and test.comparisons[0].comparator.value == "None"):
+        return False
+    return any(isinstance(line, cst.SimpleStatementLine) and any(
+        isinstance(small, (cst.Assign, cst.AnnAssign)) and _binds(getattr(small, "target", None) or small.targets[0].target, name)
+        for small in line.body) for line in getattr(stmt.body, "body", ()))
 
 
 def _under_not_none_test(region: _Region, node: cst.CSTNode, name: str) -> bool:
