@@ -215,3 +215,50 @@ def test_functions_reached_through_a_registry_are_analyzed(tmp_path):
     found = _check(tmp_path, {"masks.py": REGISTRY, "model.py": DISPATCHER})
     assert ("masks.py", 6, "TRC207") in found  # sdpa_mask, through both dispatches
     assert ("masks.py", 10, "TRC209") in found  # eager_mask: finfo of a traced dtype
+
+
+QUANTIZER_BLOCKS = """
+    import torch.nn as nn
+
+    class Quantizer(nn.Module):
+        def forward(self, x):
+            size = list(x.shape)
+            return x.view(size)
+
+    class Wrapper(nn.Module):
+        def __init__(self, quantizer: Quantizer, plain=None):
+            super().__init__()
+            self.quantizer: Quantizer = quantizer
+            self.plain = plain
+
+        def forward(self, x):
+            return self.quantizer(x) + self.plain(x)
+"""
+
+QUANTIZER_MODEL = """
+    import torch.nn as nn
+    from blocks import Quantizer, Wrapper
+
+    class VQ(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wrapper = Wrapper(quantizer=Quantizer())
+
+        def forward(self, x):
+            return self.wrapper(x)
+"""
+
+
+def test_a_submodule_whose_class_is_only_declared_is_followed(tmp_path):
+    """Issue 17 (MONAI VQVAE -> VectorQuantizer -> EMAQuantizer): a parent in another file builds the
+    block and hands it to a wrapper whose `__init__` names its class only in annotations (`self.q:
+    Quantizer = q`). Since annotations make no block (the pipeline repro above), the block was
+    analyzed by neither route; now the attribute's annotated class is its class, and the block is
+    analyzed through the model with its values."""
+    for name, text in {"blocks.py": QUANTIZER_BLOCKS, "model.py": QUANTIZER_MODEL}.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
+    [d] = result.diagnostics
+    assert (Path(d.filename).name, d.location.row, d.code) == ("blocks.py", 6, "TRC403")
+    assert d.reached_from == ("VQ.forward", "Wrapper.forward", "Quantizer.forward")
+

@@ -171,3 +171,43 @@ def test_the_ast_reading_needs_no_libcst_parse(tmp_path: Path, newline: str):
 
     assert kinds["buf"] == "buffer" and kinds["seq"] == "container"
     assert not module.has_tree  # __init__ was never parsed with LibCST
+
+
+ANNOTATED = '''\
+from typing import Optional
+
+from torch import nn
+
+
+class A(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class Net(nn.Module):
+    def __init__(self, block: A, quoted: "A", maybe: Optional[A] = None, *, layer: nn.Module, plain=None):
+        super().__init__()
+        self.block = block
+        self.quoted = quoted
+        self.maybe = maybe
+        self.layer = layer
+        self.declared: A = plain
+        self.quoted_attr: "A" = quoted
+        self.loose: nn.Module = block
+        self.plain = plain
+'''
+
+
+def test_annotated_submodules_are_read_alike(tmp_path: Path):
+    """A submodule handed in and declared by the attribute's annotation (`self.x: A = plain`, also
+    quoted) is of the declared class when that is a module class of the checked files; a parameter's
+    annotation (`block: A`), torch's own `nn.Module` and unannotated values stay unknown (const)."""
+    project, module = _load(tmp_path, ANNOTATED)
+    a = module.classes["A"]
+
+    kinds, classes, _, _, _ = _both(project, module, module.classes["Net"])
+
+    assert dict(kinds) == {"block": "const", "quoted": "const", "maybe": "const", "layer": "const",
+                           "declared": "module", "quoted_attr": "module", "loose": "const", "plain": "const"}
+    assert dict(classes) == {"declared": (a,), "quoted_attr": (a,)}
+
