@@ -262,3 +262,67 @@ def test_a_submodule_whose_class_is_only_declared_is_followed(tmp_path):
     assert (Path(d.filename).name, d.location.row, d.code) == ("blocks.py", 6, "TRC403")
     assert d.reached_from == ("VQ.forward", "Wrapper.forward", "Quantizer.forward")
 
+
+BUILDER_BLOCKS = """
+    import torch.nn as nn
+
+    class Down(nn.Module):
+        def forward(self, x):
+            for s in x.shape[2:]:
+                pass
+            return x
+
+    class Head(nn.Module):
+        def forward(self, x):
+            return x
+
+    class StrictHead(nn.Module):
+        def forward(self, x):
+            return x[: len(x)]
+"""
+
+BUILDER_MODELS = """
+    import torch.nn as nn
+    from blocks import Down, Head, StrictHead
+
+    class Base(nn.Module):
+        def __init__(self, depth=2):
+            super().__init__()
+            self.depth = depth
+            self.build_layers()
+
+        def build_layers(self):
+            self.downs = nn.ModuleList([self.build_down() for _ in range(self.depth)])
+            self.head = self.build_head()
+
+        def build_down(self):
+            block = Down()
+            return block
+
+        def build_head(self):
+            return Head()
+
+        def forward(self, x):
+            for down in self.downs:
+                x = down(x)
+            return self.head(x)
+
+    class Strict(Base):
+        def build_head(self):
+            return StrictHead()
+"""
+
+
+def test_submodules_built_by_init_helper_methods_are_followed(tmp_path):
+    """Issue 17 (MONAI RegUNet, LocalNet, GlobalNet): `__init__` builds its layers in helper methods
+    (`self.build_layers()` assigning `self.downs = nn.ModuleList([self.build_down() ...])`, and
+    `self.head = self.build_head()`); the classes they return are the submodules' classes, each
+    method looked up on the class being read, so a subclass's override builds its own head."""
+    for name, text in {"blocks.py": BUILDER_BLOCKS, "models.py": BUILDER_MODELS}.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
+    found = {(Path(d.filename).name, d.location.row, d.code): d for d in result.diagnostics}
+    assert sorted(found) == [("blocks.py", 6, "TRC403"), ("blocks.py", 16, "TRC204")]
+    assert found[("blocks.py", 6, "TRC403")].reached_from[-1] == "Down.forward"
+    assert found[("blocks.py", 16, "TRC204")].reached_from == ("Strict.forward (Base.forward)", "StrictHead.forward")
+

@@ -85,6 +85,9 @@ class ClassInfo:
     _bases: Optional[List[object]] = None
     is_module: Optional[bool] = None  #: memo of Project.is_module_class
     attrs_scanned: bool = False  #: memo of Project.class_attrs
+    #: methods its ``__init__`` runs or builds submodules with (`self.build_layers()`, `self.x =
+    #: self.make_block()`), by name: a subclass overriding one is scanned with its own (class_attrs)
+    init_helpers: Set[str] = field(default_factory=set)
 
     @property
     def qualname(self) -> str:

@@ -162,12 +162,34 @@ class Project:
                 for k, v in base.attr_kinds.items():
                     cls.attr_kinds.setdefault(k, v)
                     cls.attr_classes.setdefault(k, base.attr_classes.get(k, ()))
-        init = cls.methods.get("__init__")
-        if init is not None:
-            # read from its `ast` when it can be (no LibCST parse: the analysis never enters __init__)
-            syntax = init_syntax(cls.module, cls.name) if init._node is None else None
-            _InitScanner(self, cls, syntax if syntax is not None else CstSyntax(init.node)).scan()
+                cls.init_helpers |= base.init_helpers
+                if any(self.find_method(cls, m) is not self.find_method(base, m) for m in base.init_helpers):
+                    # GlobalNet overrides RegUNet's build_output_block: the base's __init__ builds with it
+                    owner = self._init_owner(base)
+                    if owner is not None:
+                        self._scan_init(owner, cls, replace=True)
+        if "__init__" in cls.methods:
+            self._scan_init(cls, cls)
         return cls.attr_kinds
+
+    def _init_owner(self, cls: ClassInfo, _depth: int = 0) -> Optional[ClassInfo]:
+        """The class (``cls`` or a base) whose ``__init__`` ``cls`` runs."""
+        if "__init__" in cls.methods:
+            return cls
+        for base in self.bases(cls) if _depth < 20 else ():
+            if isinstance(base, ClassInfo):
+                found = self._init_owner(base, _depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def _scan_init(self, owner: ClassInfo, cls: ClassInfo, replace: bool = False) -> None:
+        """Read ``owner.__init__`` into ``cls``'s attributes (``self.m()`` resolved on ``cls``)."""
+        init = owner.methods["__init__"]
+        # read from its `ast` when it can be (no LibCST parse: the analysis never enters __init__)
+        syntax = init_syntax(owner.module, owner.name) if init._node is None else None
+        _InitScanner(self, cls, syntax if syntax is not None else CstSyntax(init.node), module=owner.module,
+                     replace=replace).scan()
 
     # ------------------------------------------------------------------ names
     def global_value(self, module: ModuleSource, name: str) -> Value:
@@ -551,11 +573,21 @@ class _InitScanner:
     """Reads ``self.x = ...`` / ``register_buffer`` / ``register_parameter`` in ``__init__``, through
     ``syntax``: :class:`CstSyntax` over the LibCST def, or ``init_syntax.AstSyntax`` over its ``ast``."""
 
-    def __init__(self, project: Project, cls: ClassInfo, syntax) -> None:
+    #: how deep ``__init__``'s own helper methods are followed (`self.build_layers()` ->
+    #: `self.build_encode_layers()` -> `return Block(...)`)
+    MAX_HELPER_DEPTH = 4
+
+    def __init__(self, project: Project, cls: ClassInfo, syntax, module: Optional[ModuleSource] = None,
+                 replace: bool = False, depth: int = 0, touched: Optional[Set[str]] = None) -> None:
         self.project = project
         self.cls = cls
-        self.module = cls.module
+        self.module = module if module is not None else cls.module
         self.syntax = syntax
+        self.depth = depth
+        #: re-reading a base's __init__ for a subclass: the first assignment of an attribute in this
+        #: scan replaces what was copied from the base (instead of joining it as another branch)
+        self.replace = replace
+        self.touched: Set[str] = touched if touched is not None else set()
         #: __init__ parameters whose default is a class (`block_fn=Block`), by name
         self.aliases: Dict[str, str] = {}
         #: every module class instantiated anywhere in __init__ (fallback for containers built in loops)
@@ -585,7 +617,11 @@ class _InitScanner:
                 continue
             call = syntax.expression_call(node)
             if call is not None:
-                self._register_call(call)
+                helper = self._helper(call)
+                if helper is not None:  # `self.build_layers()`: it assigns submodules like __init__ does
+                    self._sub_scanner(helper).scan()
+                else:
+                    self._register_call(call)
 
     def _register_call(self, call) -> None:
         name = self.syntax.callee(call)
@@ -603,7 +639,46 @@ class _InitScanner:
             not_none = len(args) < 2 or self.syntax.dotted(args[1]) != "None"
             self._set(str(attr), kind if kind != "parameter" or not_none else "const")
 
+    def _helper(self, call) -> Optional[FunctionRef]:
+        """The method of this class a `self.m(...)` call runs (found from the scanned class, so a
+        subclass's override counts), while helpers are followed (MAX_HELPER_DEPTH)."""
+        name = self.syntax.callee(call)
+        if not name.startswith("self.") or name.count(".") != 1 or self.depth >= self.MAX_HELPER_DEPTH:
+            return None
+        method = self.project.find_method(self.cls, name[5:])
+        if method is None or method.name == "__init__" or method.is_static or method.cls is None:
+            return None
+        self.cls.init_helpers.add(method.name)
+        return method
+
+    def _sub_scanner(self, method: FunctionRef) -> "_InitScanner":
+        return _InitScanner(self.project, self.cls, CstSyntax(method.node), module=method.module,
+                            replace=self.replace, depth=self.depth + 1, touched=self.touched)
+
+    def _returned(self, call) -> Optional[Tuple["_InitScanner", object]]:
+        """`self.make_block(...)`: the helper's scanner and the one value it returns (`return Block(...)`),
+        if it has exactly one return with a value."""
+        helper = self._helper(call)
+        if helper is None:
+            return None
+        scanner = self._sub_scanner(helper)
+        syntax = scanner.syntax
+        returns = [n for n in syntax.small_statements(syntax.body) if isinstance(n, cst.Return)]
+        if len(returns) != 1 or returns[0].value is None:
+            return None
+        for node in syntax.small_statements(syntax.body):  # `block = Block(...)` then `return block`
+            assignment = syntax.assignment(node)
+            if assignment is not None:
+                for target in assignment[0]:
+                    if syntax.is_name_target(target):
+                        scanner._remember_local(syntax.name(target), assignment[1])
+        return scanner, returns[0].value
+
     def _set(self, attr: str, kind: str, classes: Tuple[object, ...] = ()) -> None:
+        if self.replace and attr not in self.touched:
+            self.cls.attr_kinds.pop(attr, None)
+            self.cls.attr_classes.pop(attr, None)
+        self.touched.add(attr)
         previous = self.cls.attr_kinds.get(attr)
         if previous in ("parameter", "buffer", "module", "object", "mapping", "defaultdict", "container") \
                 and kind == "const":
@@ -628,6 +703,11 @@ class _InitScanner:
 
     def _record(self, attr: str, value, annotation: str = "") -> None:
         if self.syntax.is_call(value):
+            returned = self._returned(value)
+            if returned is not None:  # `self.output_block = self.build_output_block()`
+                scanner, result = returned
+                scanner._record(attr, result, annotation)
+                return
             qualified = self._callee_name(value)
             last = qualified.rsplit(".", 1)[-1]
             if qualified in PARAMETER_CTORS or last == "Parameter":
@@ -687,7 +767,15 @@ class _InitScanner:
     def _calls_in(self, node) -> List[object]:
         return [self._class_for(self._callee_name(n)) for n in self.syntax.calls(node)]
 
-    def _class_for(self, qualified: str) -> Optional[object]:
+    def _class_for(self, qualified: str, call=None) -> Optional[object]:
+        if call is not None:
+            returned = self._returned(call)
+            if returned is not None:  # `nn.ModuleList([self.build_down_sampling_block(c) for c in ...])`
+                scanner, result = returned
+                if scanner.syntax.is_call(result):
+                    return scanner._class_for(scanner._callee_name(result), result)
+                name = scanner.syntax.name(result)
+                return scanner.locals.get(name) if name is not None else None
         if qualified.startswith(NN_PREFIX):
             last = qualified.rsplit(".", 1)[-1]
             return qualified if last[:1].isupper() else None
@@ -713,7 +801,7 @@ class _InitScanner:
         found: List[object] = []
         for node in self.syntax.calls(call):
             if node is not call:
-                target = self._class_for(self._callee_name(node))
+                target = self._class_for(self._callee_name(node), node)
                 if target is not None and target not in found:
                     found.append(target)
         # `nn.Sequential(*stages)` after a loop of `stages.append(Stage(...))`: any class built here
