@@ -326,3 +326,28 @@ def test_submodules_built_by_init_helper_methods_are_followed(tmp_path):
     assert found[("blocks.py", 6, "TRC403")].reached_from[-1] == "Down.forward"
     assert found[("blocks.py", 16, "TRC204")].reached_from == ("Strict.forward (Base.forward)", "StrictHead.forward")
 
+
+EINOPS_LAYERS = """
+    import torch.nn as nn
+    from monai.utils import optional_import
+
+    Rearrange, _ = optional_import("einops.layers.torch", name="Rearrange")
+    Reduce = optional_import("einops.layers.torch", "", None, "Reduce")[0]
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.split = Rearrange("b n (h d) -> b h n d", h=2)
+            self.pool = nn.Sequential(nn.Identity(), Reduce("b h n d -> b n d", "mean"))
+
+        def forward(self, x):
+            return self.pool(self.split(x))
+"""
+
+
+def test_einops_layers_from_optional_import_are_foreign_calls(tmp_path):
+    """Issue 17 (MONAI ViT, UNETR, DecoderOnlyTransformer): an einops layer obtained through MONAI's
+    `optional_import` (bound like `from einops.layers.torch import Rearrange`) and called on a traced
+    value, directly or inside an nn.Sequential, is TRC301 (`KeyError: Proxy(...)` in einops' recipe cache)."""
+    found = _check(tmp_path, {"attention.py": EINOPS_LAYERS})
+    assert found == [("attention.py", 15, "TRC301"), ("attention.py", 15, "TRC301")]

@@ -26,7 +26,8 @@ from fxlint.analysis.interp import (
 )
 from fxlint.analysis.init_syntax import init_syntax
 from fxlint.analysis.registries import registry_names
-from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
+from fxlint.analysis.project import (MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource,
+                                     foreign_layer)
 from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, join, proxy_from
 
 #: loads a file: returns a ModuleSource, or None when it cannot be read or parsed
@@ -779,6 +780,8 @@ class _InitScanner:
         if qualified.startswith(NN_PREFIX):
             last = qualified.rsplit(".", 1)[-1]
             return qualified if last[:1].isupper() else None
+        if foreign_layer(qualified):  # `Rearrange(...)` of einops: a module, called like a leaf (TRC301)
+            return qualified
         hit = self._class_named(qualified)
         return hit if hit is not None and self.project.is_module_class(hit) else None
 
