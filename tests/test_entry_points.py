@@ -215,3 +215,139 @@ def test_functions_reached_through_a_registry_are_analyzed(tmp_path):
     found = _check(tmp_path, {"masks.py": REGISTRY, "model.py": DISPATCHER})
     assert ("masks.py", 6, "TRC207") in found  # sdpa_mask, through both dispatches
     assert ("masks.py", 10, "TRC209") in found  # eager_mask: finfo of a traced dtype
+
+
+QUANTIZER_BLOCKS = """
+    import torch.nn as nn
+
+    class Quantizer(nn.Module):
+        def forward(self, x):
+            size = list(x.shape)
+            return x.view(size)
+
+    class Wrapper(nn.Module):
+        def __init__(self, quantizer: Quantizer, plain=None):
+            super().__init__()
+            self.quantizer: Quantizer = quantizer
+            self.plain = plain
+
+        def forward(self, x):
+            return self.quantizer(x) + self.plain(x)
+"""
+
+QUANTIZER_MODEL = """
+    import torch.nn as nn
+    from blocks import Quantizer, Wrapper
+
+    class VQ(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wrapper = Wrapper(quantizer=Quantizer())
+
+        def forward(self, x):
+            return self.wrapper(x)
+"""
+
+
+def test_a_submodule_whose_class_is_only_declared_is_followed(tmp_path):
+    """Issue 17 (MONAI VQVAE -> VectorQuantizer -> EMAQuantizer): a parent in another file builds the
+    block and hands it to a wrapper whose `__init__` names its class only in annotations (`self.q:
+    Quantizer = q`). Since annotations make no block (the pipeline repro above), the block was
+    analyzed by neither route; now the attribute's annotated class is its class, and the block is
+    analyzed through the model with its values."""
+    for name, text in {"blocks.py": QUANTIZER_BLOCKS, "model.py": QUANTIZER_MODEL}.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
+    [d] = result.diagnostics
+    assert (Path(d.filename).name, d.location.row, d.code) == ("blocks.py", 6, "TRC403")
+    assert d.reached_from == ("VQ.forward", "Wrapper.forward", "Quantizer.forward")
+
+
+BUILDER_BLOCKS = """
+    import torch.nn as nn
+
+    class Down(nn.Module):
+        def forward(self, x):
+            for s in x.shape[2:]:
+                pass
+            return x
+
+    class Head(nn.Module):
+        def forward(self, x):
+            return x
+
+    class StrictHead(nn.Module):
+        def forward(self, x):
+            return x[: len(x)]
+"""
+
+BUILDER_MODELS = """
+    import torch.nn as nn
+    from blocks import Down, Head, StrictHead
+
+    class Base(nn.Module):
+        def __init__(self, depth=2):
+            super().__init__()
+            self.depth = depth
+            self.build_layers()
+
+        def build_layers(self):
+            self.downs = nn.ModuleList([self.build_down() for _ in range(self.depth)])
+            self.head = self.build_head()
+
+        def build_down(self):
+            block = Down()
+            return block
+
+        def build_head(self):
+            return Head()
+
+        def forward(self, x):
+            for down in self.downs:
+                x = down(x)
+            return self.head(x)
+
+    class Strict(Base):
+        def build_head(self):
+            return StrictHead()
+"""
+
+
+def test_submodules_built_by_init_helper_methods_are_followed(tmp_path):
+    """Issue 17 (MONAI RegUNet, LocalNet, GlobalNet): `__init__` builds its layers in helper methods
+    (`self.build_layers()` assigning `self.downs = nn.ModuleList([self.build_down() ...])`, and
+    `self.head = self.build_head()`); the classes they return are the submodules' classes, each
+    method looked up on the class being read, so a subclass's override builds its own head."""
+    for name, text in {"blocks.py": BUILDER_BLOCKS, "models.py": BUILDER_MODELS}.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    result = check_paths([tmp_path], Config(), jobs=1, use_cache=False)
+    found = {(Path(d.filename).name, d.location.row, d.code): d for d in result.diagnostics}
+    assert sorted(found) == [("blocks.py", 6, "TRC403"), ("blocks.py", 16, "TRC204")]
+    assert found[("blocks.py", 6, "TRC403")].reached_from[-1] == "Down.forward"
+    assert found[("blocks.py", 16, "TRC204")].reached_from == ("Strict.forward (Base.forward)", "StrictHead.forward")
+
+
+EINOPS_LAYERS = """
+    import torch.nn as nn
+    from monai.utils import optional_import
+
+    Rearrange, _ = optional_import("einops.layers.torch", name="Rearrange")
+    Reduce = optional_import("einops.layers.torch", "", None, "Reduce")[0]
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.split = Rearrange("b n (h d) -> b h n d", h=2)
+            self.pool = nn.Sequential(nn.Identity(), Reduce("b h n d -> b n d", "mean"))
+
+        def forward(self, x):
+            return self.pool(self.split(x))
+"""
+
+
+def test_einops_layers_from_optional_import_are_foreign_calls(tmp_path):
+    """Issue 17 (MONAI ViT, UNETR, DecoderOnlyTransformer): an einops layer obtained through MONAI's
+    `optional_import` (bound like `from einops.layers.torch import Rearrange`) and called on a traced
+    value, directly or inside an nn.Sequential, is TRC301 (`KeyError: Proxy(...)` in einops' recipe cache)."""
+    found = _check(tmp_path, {"attention.py": EINOPS_LAYERS})
+    assert found == [("attention.py", 15, "TRC301"), ("attention.py", 15, "TRC301")]

@@ -4,11 +4,12 @@ order differs between the two trees."""
 
 from pathlib import Path
 
+import libcst as cst
 import pytest
 
 from fxlint import registry
 from fxlint.analysis.init_syntax import init_syntax
-from fxlint.analysis.project import ClassInfo, module_name_for
+from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for
 from fxlint.analysis.semantics import CstSyntax, _InitScanner
 from fxlint.engine import Checker, load_light
 
@@ -171,3 +172,67 @@ def test_the_ast_reading_needs_no_libcst_parse(tmp_path: Path, newline: str):
 
     assert kinds["buf"] == "buffer" and kinds["seq"] == "container"
     assert not module.has_tree  # __init__ was never parsed with LibCST
+
+
+ANNOTATED = '''\
+from typing import Optional
+
+from torch import nn
+
+
+class A(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class Net(nn.Module):
+    def __init__(self, block: A, quoted: "A", maybe: Optional[A] = None, *, layer: nn.Module, plain=None):
+        super().__init__()
+        self.block = block
+        self.quoted = quoted
+        self.maybe = maybe
+        self.layer = layer
+        self.declared: A = plain
+        self.quoted_attr: "A" = quoted
+        self.loose: nn.Module = block
+        self.plain = plain
+'''
+
+
+def test_annotated_submodules_are_read_alike(tmp_path: Path):
+    """A submodule handed in and declared by the attribute's annotation (`self.x: A = plain`, also
+    quoted) is of the declared class when that is a module class of the checked files; a parameter's
+    annotation (`block: A`), torch's own `nn.Module` and unannotated values stay unknown (const)."""
+    project, module = _load(tmp_path, ANNOTATED)
+    a = module.classes["A"]
+
+    kinds, classes, _, _, _ = _both(project, module, module.classes["Net"])
+
+    assert dict(kinds) == {"block": "const", "quoted": "const", "maybe": "const", "layer": "const",
+                           "declared": "module", "quoted_attr": "module", "loose": "const", "plain": "const"}
+    assert dict(classes) == {"declared": (a,), "quoted_attr": (a,)}
+
+
+OPTIONAL_IMPORTS = '''\
+from monai.utils import optional_import, min_version
+
+Rearrange, _ = optional_import("einops.layers.torch", name="Rearrange")
+rearrange, has_einops = optional_import("einops", "0.6", min_version, "rearrange")
+np = optional_import("numpy")[0]
+skipped, _ = optional_import(name_variable)
+other = something("einops")
+'''
+
+
+def test_optional_import_is_an_import_in_both_indexes(tmp_path: Path):
+    """MONAI's `X, _ = optional_import("pkg.mod", name="Y")` binds X like `from pkg.mod import Y as X`,
+    in the LibCST index (checked source) and in the `ast` index (engine.load_light) alike."""
+    path = tmp_path / "mod.py"
+    path.write_text(OPTIONAL_IMPORTS)
+    light = load_light(path).module
+    whole = ModuleSource(str(path), "mod", OPTIONAL_IMPORTS, tree=cst.parse_module(OPTIONAL_IMPORTS))
+
+    expected = {"optional_import": "monai.utils.optional_import", "min_version": "monai.utils.min_version",
+                "Rearrange": "einops.layers.torch.Rearrange", "rearrange": "einops.rearrange", "np": "numpy"}
+    assert light.imports == whole.imports == expected
+    assert light.globals_assigned == whole.globals_assigned == {"other"}

@@ -109,6 +109,11 @@ class AstSyntax:
         out += [(arg.arg, dotted(d)) for arg, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
         return out
 
+    @staticmethod
+    def annotation(stmt: ast.stmt) -> str:
+        """The dotted annotation of an annotated assignment (`self.x: Block = x`), else ""."""
+        return annotation_name(stmt.annotation) if isinstance(stmt, ast.AnnAssign) else ""
+
     def calls(self, node: Node) -> Iterator[ast.Call]:
         """The calls under ``node`` (itself included) in the order LibCST's walk meets them: pre-order,
         the last child first (semantics._walk_expressions)."""
@@ -218,6 +223,15 @@ def dotted(node: Optional[ast.AST]) -> str:
     if isinstance(node, ast.Call):
         return dotted(node.func)
     return ""
+
+
+def annotation_name(node: Optional[ast.AST]) -> str:
+    """``Block`` / ``layers.Block`` of an annotation, also written as a string (``"Block"``); "" for
+    anything else (``Optional[Block]``, a union: the value may be something else)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value.strip()
+        return text if all(part.isidentifier() for part in text.split(".")) else ""
+    return dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else ""
 
 
 def _arguments(call: ast.Call) -> List[ast.AST]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from typing import Dict, List, Optional, Tuple
 
-from fxlint.analysis.project import FX_WRAP, ClassInfo, FunctionRef, ModuleSource
+from fxlint.analysis.project import FX_WRAP, ClassInfo, FunctionRef, ModuleSource, optional_import_target
 
 
 def index_with_ast(module: ModuleSource, tree: Optional[object] = None) -> None:
@@ -91,12 +91,43 @@ def _statement(module: ModuleSource, stmt: ast.stmt) -> None:
                 module.wrapped.add(arg.value)
             elif isinstance(arg, ast.Name):
                 module.wrapped.add(arg.id)
+    elif isinstance(stmt, ast.Assign) and _optional_import(module, stmt):
+        pass
     elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         module.globals_assigned.update(t.id for t in targets if isinstance(t, ast.Name))
     elif isinstance(stmt, (ast.If, ast.Try)):
         for child in _suites(stmt):
             _statement(module, child)
+
+
+def _optional_import(module: ModuleSource, node: ast.Assign) -> bool:
+    """ModuleSource._index_optional_import for the `ast` index."""
+    if len(node.targets) != 1:
+        return False
+    target, value = node.targets[0], node.value
+    if isinstance(target, (ast.Tuple, ast.List)) and target.elts:
+        target = target.elts[0]
+    elif isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) and value.slice.value == 0 \
+            and type(value.slice.value) is int:
+        value = value.value
+    else:
+        return False
+    if not isinstance(target, ast.Name) or not isinstance(value, ast.Call):
+        return False
+    positional = [a for a in value.args if not isinstance(a, ast.Starred)]
+    named = {k.arg: k.value for k in value.keywords if k.arg}
+    strings = [_string(v) for v in (named.get("module", positional[0] if positional else None),
+                                    named.get("name", positional[3] if len(positional) > 3 else None))]
+    found = optional_import_target(_dotted(value.func), strings[0], strings[1])
+    if found is None:
+        return False
+    module.imports[target.id] = found
+    return True
+
+
+def _string(node: Optional[ast.AST]) -> Optional[str]:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def _import(module: ModuleSource, node: ast.stmt) -> None:

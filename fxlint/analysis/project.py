@@ -24,6 +24,36 @@ FX_WRAP = {"torch.fx.wrap", "torch.fx._symbolic_trace.wrap"}
 MODULE_CONTAINERS = {"ModuleList", "ModuleDict", "Sequential", "ParameterList", "ParameterDict"}
 
 
+#: nn.Module classes of other libraries that are no torch.nn leaf: symbolic_trace traces into their
+#: forward, which runs the library's Python on the Proxy (einops' layers parse the input's shape: a
+#: `KeyError: Proxy(getattr_1)` in their recipe cache)
+FOREIGN_LAYER_PREFIXES = ("einops.layers.",)
+
+
+def foreign_layer(name: object) -> bool:
+    """Whether ``name`` (a resolved dotted class name) is a layer class of FOREIGN_LAYER_PREFIXES."""
+    return isinstance(name, str) and name.startswith(FOREIGN_LAYER_PREFIXES) and \
+        name.rpartition(".")[2][:1].isupper()
+
+
+#: a function that imports a module by its name given as a string and returns (the module or its
+#: attribute ``name=``, a flag): MONAI's ``X, _ = optional_import("einops.layers.torch", name="Rearrange")``
+OPTIONAL_IMPORT = "optional_import"
+
+
+def optional_import_target(callee: str, module_name: Optional[str], name: Optional[str]) -> Optional[str]:
+    """The dotted name ``X`` is bound to by ``X, _ = optional_import(module_name, ..., name=name)``
+    (also ``X = optional_import(...)[0]``), from the call's string arguments; None when the callee is
+    no optional_import or the module is not a plain string."""
+    if callee.rpartition(".")[2] != OPTIONAL_IMPORT or not module_name:
+        return None
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        return None
+    if name and not all(part.isidentifier() for part in name.split(".")):
+        return None
+    return f"{module_name}.{name}" if name else module_name
+
+
 class FunctionRef:
     """A function or method definition in a checked file.
 
@@ -85,6 +115,9 @@ class ClassInfo:
     _bases: Optional[List[object]] = None
     is_module: Optional[bool] = None  #: memo of Project.is_module_class
     attrs_scanned: bool = False  #: memo of Project.class_attrs
+    #: methods its ``__init__`` runs or builds submodules with (`self.build_layers()`, `self.x =
+    #: self.make_block()`), by name: a subclass overriding one is scanned with its own (class_attrs)
+    init_helpers: Set[str] = field(default_factory=set)
 
     @property
     def qualname(self) -> str:
@@ -276,6 +309,8 @@ class ModuleSource:
                 elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
                     self._index_wrap_call(small.value)
                 elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    if isinstance(small, cst.Assign) and self._index_optional_import(small):
+                        continue
                     targets = small.targets if isinstance(small, cst.Assign) else [small]
                     for t in targets:
                         if isinstance(t.target, cst.Name):
@@ -284,6 +319,32 @@ class ModuleSource:
             # `try: import numpy as np except ImportError: np = None` and `if TYPE_CHECKING:`
             for child in _suite_statements(stmt):
                 self._index_statement(child)
+
+    def _index_optional_import(self, node: cst.Assign) -> bool:
+        """`X, _ = optional_import("pkg.mod", name="Y")` or `X = optional_import(...)[0]` binds X like
+        `from pkg.mod import Y as X` (light_index._optional_import for the `ast` index)."""
+        if len(node.targets) != 1:
+            return False
+        target, value = node.targets[0].target, node.value
+        if isinstance(target, (cst.Tuple, cst.List)) and target.elements:
+            target = target.elements[0].value
+        elif isinstance(value, cst.Subscript) and len(value.slice) == 1 and \
+                isinstance(value.slice[0].slice, cst.Index) and isinstance(value.slice[0].slice.value, cst.Integer) \
+                and value.slice[0].slice.value.value == "0":
+            value = value.value
+        else:
+            return False
+        if not isinstance(target, cst.Name) or not isinstance(value, cst.Call):
+            return False
+        positional = [a.value for a in value.args if a.keyword is None and not a.star]
+        named = {a.keyword.value: a.value for a in value.args if a.keyword is not None}
+        strings = [_string(v) for v in (named.get("module", positional[0] if positional else None),
+                                        named.get("name", positional[3] if len(positional) > 3 else None))]
+        found = optional_import_target(dotted(value.func), strings[0], strings[1])
+        if found is None:
+            return False
+        self.imports[target.value] = found
+        return True
 
     def _index_wrap_call(self, call: cst.Call) -> None:
         if self.resolve_name(dotted(call.func)) in FX_WRAP and call.args:
@@ -434,3 +495,11 @@ def module_name_for(path: Path) -> Tuple[str, Path]:
         parts.insert(0, directory.name)
         directory = directory.parent
     return ".".join(parts), directory
+
+
+def _string(node: Optional[cst.BaseExpression]) -> Optional[str]:
+    """The value of one plain string literal, else None."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None

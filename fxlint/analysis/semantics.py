@@ -26,7 +26,8 @@ from fxlint.analysis.interp import (
 )
 from fxlint.analysis.init_syntax import init_syntax
 from fxlint.analysis.registries import registry_names
-from fxlint.analysis.project import MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource
+from fxlint.analysis.project import (MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource,
+                                     foreign_layer)
 from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, join, proxy_from
 
 #: loads a file: returns a ModuleSource, or None when it cannot be read or parsed
@@ -162,12 +163,34 @@ class Project:
                 for k, v in base.attr_kinds.items():
                     cls.attr_kinds.setdefault(k, v)
                     cls.attr_classes.setdefault(k, base.attr_classes.get(k, ()))
-        init = cls.methods.get("__init__")
-        if init is not None:
-            # read from its `ast` when it can be (no LibCST parse: the analysis never enters __init__)
-            syntax = init_syntax(cls.module, cls.name) if init._node is None else None
-            _InitScanner(self, cls, syntax if syntax is not None else CstSyntax(init.node)).scan()
+                cls.init_helpers |= base.init_helpers
+                if any(self.find_method(cls, m) is not self.find_method(base, m) for m in base.init_helpers):
+                    # GlobalNet overrides RegUNet's build_output_block: the base's __init__ builds with it
+                    owner = self._init_owner(base)
+                    if owner is not None:
+                        self._scan_init(owner, cls, replace=True)
+        if "__init__" in cls.methods:
+            self._scan_init(cls, cls)
         return cls.attr_kinds
+
+    def _init_owner(self, cls: ClassInfo, _depth: int = 0) -> Optional[ClassInfo]:
+        """The class (``cls`` or a base) whose ``__init__`` ``cls`` runs."""
+        if "__init__" in cls.methods:
+            return cls
+        for base in self.bases(cls) if _depth < 20 else ():
+            if isinstance(base, ClassInfo):
+                found = self._init_owner(base, _depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def _scan_init(self, owner: ClassInfo, cls: ClassInfo, replace: bool = False) -> None:
+        """Read ``owner.__init__`` into ``cls``'s attributes (``self.m()`` resolved on ``cls``)."""
+        init = owner.methods["__init__"]
+        # read from its `ast` when it can be (no LibCST parse: the analysis never enters __init__)
+        syntax = init_syntax(owner.module, owner.name) if init._node is None else None
+        _InitScanner(self, cls, syntax if syntax is not None else CstSyntax(init.node), module=owner.module,
+                     replace=replace).scan()
 
     # ------------------------------------------------------------------ names
     def global_value(self, module: ModuleSource, name: str) -> Value:
@@ -551,11 +574,21 @@ class _InitScanner:
     """Reads ``self.x = ...`` / ``register_buffer`` / ``register_parameter`` in ``__init__``, through
     ``syntax``: :class:`CstSyntax` over the LibCST def, or ``init_syntax.AstSyntax`` over its ``ast``."""
 
-    def __init__(self, project: Project, cls: ClassInfo, syntax) -> None:
+    #: how deep ``__init__``'s own helper methods are followed (`self.build_layers()` ->
+    #: `self.build_encode_layers()` -> `return Block(...)`)
+    MAX_HELPER_DEPTH = 4
+
+    def __init__(self, project: Project, cls: ClassInfo, syntax, module: Optional[ModuleSource] = None,
+                 replace: bool = False, depth: int = 0, touched: Optional[Set[str]] = None) -> None:
         self.project = project
         self.cls = cls
-        self.module = cls.module
+        self.module = module if module is not None else cls.module
         self.syntax = syntax
+        self.depth = depth
+        #: re-reading a base's __init__ for a subclass: the first assignment of an attribute in this
+        #: scan replaces what was copied from the base (instead of joining it as another branch)
+        self.replace = replace
+        self.touched: Set[str] = touched if touched is not None else set()
         #: __init__ parameters whose default is a class (`block_fn=Block`), by name
         self.aliases: Dict[str, str] = {}
         #: every module class instantiated anywhere in __init__ (fallback for containers built in loops)
@@ -579,13 +612,17 @@ class _InitScanner:
                 for target in targets:
                     attr = syntax.self_attribute(target)
                     if attr is not None:
-                        self._record(attr, value)
+                        self._record(attr, value, syntax.annotation(node))
                     elif syntax.is_name_target(target):
                         self._remember_local(syntax.name(target), value)
                 continue
             call = syntax.expression_call(node)
             if call is not None:
-                self._register_call(call)
+                helper = self._helper(call)
+                if helper is not None:  # `self.build_layers()`: it assigns submodules like __init__ does
+                    self._sub_scanner(helper).scan()
+                else:
+                    self._register_call(call)
 
     def _register_call(self, call) -> None:
         name = self.syntax.callee(call)
@@ -603,7 +640,46 @@ class _InitScanner:
             not_none = len(args) < 2 or self.syntax.dotted(args[1]) != "None"
             self._set(str(attr), kind if kind != "parameter" or not_none else "const")
 
+    def _helper(self, call) -> Optional[FunctionRef]:
+        """The method of this class a `self.m(...)` call runs (found from the scanned class, so a
+        subclass's override counts), while helpers are followed (MAX_HELPER_DEPTH)."""
+        name = self.syntax.callee(call)
+        if not name.startswith("self.") or name.count(".") != 1 or self.depth >= self.MAX_HELPER_DEPTH:
+            return None
+        method = self.project.find_method(self.cls, name[5:])
+        if method is None or method.name == "__init__" or method.is_static or method.cls is None:
+            return None
+        self.cls.init_helpers.add(method.name)
+        return method
+
+    def _sub_scanner(self, method: FunctionRef) -> "_InitScanner":
+        return _InitScanner(self.project, self.cls, CstSyntax(method.node), module=method.module,
+                            replace=self.replace, depth=self.depth + 1, touched=self.touched)
+
+    def _returned(self, call) -> Optional[Tuple["_InitScanner", object]]:
+        """`self.make_block(...)`: the helper's scanner and the one value it returns (`return Block(...)`),
+        if it has exactly one return with a value."""
+        helper = self._helper(call)
+        if helper is None:
+            return None
+        scanner = self._sub_scanner(helper)
+        syntax = scanner.syntax
+        returns = [n for n in syntax.small_statements(syntax.body) if isinstance(n, cst.Return)]
+        if len(returns) != 1 or returns[0].value is None:
+            return None
+        for node in syntax.small_statements(syntax.body):  # `block = Block(...)` then `return block`
+            assignment = syntax.assignment(node)
+            if assignment is not None:
+                for target in assignment[0]:
+                    if syntax.is_name_target(target):
+                        scanner._remember_local(syntax.name(target), assignment[1])
+        return scanner, returns[0].value
+
     def _set(self, attr: str, kind: str, classes: Tuple[object, ...] = ()) -> None:
+        if self.replace and attr not in self.touched:
+            self.cls.attr_kinds.pop(attr, None)
+            self.cls.attr_classes.pop(attr, None)
+        self.touched.add(attr)
         previous = self.cls.attr_kinds.get(attr)
         if previous in ("parameter", "buffer", "module", "object", "mapping", "defaultdict", "container") \
                 and kind == "const":
@@ -626,8 +702,13 @@ class _InitScanner:
         name = self.syntax.callee(call)
         return self.aliases.get(name) or self.module.resolve_name(name)
 
-    def _record(self, attr: str, value) -> None:
+    def _record(self, attr: str, value, annotation: str = "") -> None:
         if self.syntax.is_call(value):
+            returned = self._returned(value)
+            if returned is not None:  # `self.output_block = self.build_output_block()`
+                scanner, result = returned
+                scanner._record(attr, result, annotation)
+                return
             qualified = self._callee_name(value)
             last = qualified.rsplit(".", 1)[-1]
             if qualified in PARAMETER_CTORS or last == "Parameter":
@@ -657,6 +738,10 @@ class _InitScanner:
         if name is not None and name in self.locals:
             self._set(attr, "module", (self.locals[name],))
             return
+        declared = self._declared_class(annotation) if name else None
+        if declared is not None:  # `self.quantizer: EMAQuantizer = quantizer`: the block a parent builds
+            self._set(attr, "module", (declared,))
+            return
         if self.syntax.is_choice(value):  # `A(...) if flag else B(...)`
             options = tuple(c for c in self._calls_in(value) if c is not None)
             if options:
@@ -664,13 +749,39 @@ class _InitScanner:
                 return
         self._set(attr, "const")
 
+    def _declared_class(self, annotation: str) -> Optional[ClassInfo]:
+        """The module class of the checked files an attribute's own annotation names (`self.quantizer:
+        EMAQuantizer = quantizer`, MONAI's VectorQuantizer), if any: the block a parent builds and
+        hands in, analyzed with the caller's values. Only those: a declared `nn.Module` (or a torch
+        layer) says nothing about which forward runs. A parameter's annotation (`attn_layers:
+        AttentionLayers`) is not read: it names what callers may pass, often a base of several
+        classes (x-transformers' Encoder/Decoder), and following it joined the wrappers' contexts
+        into the block's, which hid findings the block's own analysis makes (3 on x-transformers)."""
+        if not annotation or annotation == "None":
+            return None
+        qualified = self.module.resolve_name(annotation)
+        if qualified.startswith(NN_PREFIX) or _is_external_prefix(qualified):
+            return None
+        hit = self._class_named(qualified)
+        return hit if hit is not None and self.project.is_module_class(hit) else None
+
     def _calls_in(self, node) -> List[object]:
         return [self._class_for(self._callee_name(n)) for n in self.syntax.calls(node)]
 
-    def _class_for(self, qualified: str) -> Optional[object]:
+    def _class_for(self, qualified: str, call=None) -> Optional[object]:
+        if call is not None:
+            returned = self._returned(call)
+            if returned is not None:  # `nn.ModuleList([self.build_down_sampling_block(c) for c in ...])`
+                scanner, result = returned
+                if scanner.syntax.is_call(result):
+                    return scanner._class_for(scanner._callee_name(result), result)
+                name = scanner.syntax.name(result)
+                return scanner.locals.get(name) if name is not None else None
         if qualified.startswith(NN_PREFIX):
             last = qualified.rsplit(".", 1)[-1]
             return qualified if last[:1].isupper() else None
+        if foreign_layer(qualified):  # `Rearrange(...)` of einops: a module, called like a leaf (TRC301)
+            return qualified
         hit = self._class_named(qualified)
         return hit if hit is not None and self.project.is_module_class(hit) else None
 
@@ -693,7 +804,7 @@ class _InitScanner:
         found: List[object] = []
         for node in self.syntax.calls(call):
             if node is not call:
-                target = self._class_for(self._callee_name(node))
+                target = self._class_for(self._callee_name(node), node)
                 if target is not None and target not in found:
                     found.append(target)
         # `nn.Sequential(*stages)` after a loop of `stages.append(Stage(...))`: any class built here
@@ -711,6 +822,10 @@ class CstSyntax:
         params = self.func.params
         return [(p.name.value, dotted(p.default)) for p in list(params.params) + list(params.kwonly_params)
                 if p.default is not None]
+
+    @staticmethod
+    def annotation(node: cst.CSTNode) -> str:
+        return _annotation_name(node.annotation.annotation) if isinstance(node, cst.AnnAssign) else ""
 
     @staticmethod
     def calls(node: cst.CSTNode):
@@ -773,6 +888,14 @@ class CstSyntax:
     @staticmethod
     def dotted(node: cst.CSTNode) -> str:
         return dotted(node)
+
+
+def _annotation_name(node: cst.BaseExpression) -> str:
+    """init_syntax.annotation_name for a LibCST annotation."""
+    if isinstance(node, cst.SimpleString):
+        text = str(node.evaluated_value).strip()
+        return text if all(part.isidentifier() for part in text.split(".")) else ""
+    return dotted(node) if isinstance(node, (cst.Name, cst.Attribute)) else ""
 
 
 def _walk_expressions(node: cst.CSTNode):
