@@ -40,7 +40,7 @@ import hf_models  # noqa: E402
 from _measure import HERE, fxlint_cmd, fxlint_env, log, md_table, run_measured, write_json  # noqa: E402
 
 WORKER = os.path.join(HERE, "hf_trace.py")
-MODES = ("plain", "wrapped", "wrapped_mask")
+MODES = ("plain", "wrapped", "wrapped_mask", "wrapped_eager_attn", "wrapped_mask_eager_attn")  # hf_trace.MODES
 # shared modules fixed (and checked) beside the model directories, besides those the failures point to:
 # the attention-mask builders, RoPE and the SDPA integration every decoder runs through
 SHARED_ALWAYS = ("transformers/masking_utils.py", "transformers/utils/generic.py",
@@ -480,7 +480,7 @@ def markdown(res):
            f"{p['eager_calls']} eager calls ({p['eager_failing_calls']} raise) on transformers {res['transformers']}."]
     fix = res.get("fix")
     rows = []
-    for m in MODES:
+    for m in (m for m in MODES if m in p):   # results measured before a mode existed lack it
         row = [m, f"{p[m]['traced_and_match']}/{p[m]['attempted']}"]
         if fix:
             c = fix["retrace"]["modes"][m]

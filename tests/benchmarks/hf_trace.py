@@ -40,7 +40,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from hf_models import MODELS  # noqa: E402
 
-MODES = ("plain", "wrapped", "wrapped_mask")
+MODES = ("plain", "wrapped", "wrapped_mask", "wrapped_eager_attn", "wrapped_mask_eager_attn")
+#: modes traced on a second copy of the model switched to `set_attn_implementation("eager")`: the
+#: attention written out in Python (matmul, softmax), as FX quantization wants it (QAT observes the
+#: matmuls; SDPA is one opaque call), and the mask built without SDPA's shape-dependent "skip the mask"
+#: decision (masking_utils `_ignore_causal_mask_sdpa`), which no rewrite can keep in a graph
+EAGER_ATTN = "_eager_attn"
 ATOL = 1e-5
 torch = transformers = None
 TF_ROOT = TF_PKG = None
@@ -233,9 +238,11 @@ def trace_mode(model, kind, cfg, mode, main_args, takes_mask):
     from torch.fx import symbolic_trace
 
     rec = {"ok": False}
-    if mode == "wrapped_mask" and not takes_mask:
+    if mode.startswith("wrapped_mask") and not takes_mask:
         return {"skipped": "no attention_mask"}
-    args = list(main_args) + (["attention_mask"] if mode == "wrapped_mask" else [])
+    if model is None:
+        return {"skipped": "no eager attention implementation"}
+    args = list(main_args) + (["attention_mask"] if mode.startswith("wrapped_mask") else [])
     root = model if mode == "plain" else make_wrapper(model, args)
     root.eval()
     t0 = time.perf_counter()
@@ -283,6 +290,20 @@ def main_args_of(kind):
             "audio": ["input_values"], "multimodal": ["input_ids", "pixel_values"]}[kind]
 
 
+def eager_attention_copy(name, rec):
+    """The model built again (same seed, same weights) with `set_attn_implementation("eager")`, or
+    None (recorded in ``rec``) when the architecture has no attention to switch or refuses."""
+    try:
+        model, _ = build(name)
+        if getattr(model.config, "_attn_implementation", None) == "eager":
+            return model
+        model.set_attn_implementation("eager")
+        return model if model.config._attn_implementation == "eager" else None
+    except Exception as e:  # noqa: BLE001
+        rec["eager_attn_error"] = err_record(e)
+        return None
+
+
 def run_model(name, outputs_dir):
     import inspect
 
@@ -299,11 +320,17 @@ def run_model(name, outputs_dir):
     takes_mask = "attention_mask" in inspect.signature(model.forward).parameters
     rec["takes_mask"] = takes_mask
     rec["eager"], tensors = run_eager(model, kind, cfg, takes_mask)
+    eager_attn = eager_attention_copy(name, rec)
+    if eager_attn is not None:   # the fix gate compares these eager outputs bit for bit too
+        more, more_tensors = run_eager(eager_attn, kind, cfg, takes_mask)
+        rec["eager"].update({f"eager_attn/{k}": v for k, v in more.items()})
+        tensors.update({f"eager_attn/{k}": v for k, v in more_tensors.items()})
     torch.save(tensors, os.path.join(outputs_dir, f"{name}.pt"))
     rec["trace"] = {}
     for mode in MODES:
+        root = eager_attn if mode.endswith(EAGER_ATTN) else model
         try:
-            rec["trace"][mode] = trace_mode(model, kind, cfg, mode, main_args_of(kind), takes_mask)
+            rec["trace"][mode] = trace_mode(root, kind, cfg, mode, main_args_of(kind), takes_mask)
         except Exception as e:  # noqa: BLE001 (the harness itself must not lose the model)
             rec["trace"][mode] = {"ok": False, "error": err_record(e), "stage": "harness"}
     rec["wall_s"] = round(time.perf_counter() - t0, 2)
