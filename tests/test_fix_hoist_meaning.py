@@ -31,8 +31,8 @@ GUARDED = """
 
 
 def test_tracing_guards_are_never_hoisted():
-    for guard in ("torch.fx._symbolic_trace.is_fx_tracing()", "torch.compiler.is_compiling()",
-                  "torch.jit.is_tracing()", "isinstance(x, torch.fx.Proxy)", "is_torch_fx_proxy(x)"):
+    for guard in ("torch.fx._symbolic_trace.is_fx_tracing()", "torch.jit.is_tracing()",
+                  "isinstance(x, torch.fx.Proxy)", "is_torch_fx_proxy(x)"):
         result = fixed(GUARDED.format(guard=guard))
         assert "@torch.fx.wrap" not in result.text, guard
         assert any("answers differently while FX traces" in m[2] for m in result.manual), (guard, result.manual)
@@ -374,3 +374,32 @@ def test_a_value_whose_none_ness_the_region_decides_is_not_handed_back():
     result = fixed(MAYBE_CREATED)
     assert "@torch.fx.wrap" not in result.text
     assert any(code == "TRC501" and "may be None after the region or not" in why for code, _, why in result.manual)
+
+
+def test_a_compiler_only_check_is_hoisted_with_its_branch():
+    """transformers (sdpa attention, GQA decoders): `elif q_length == 1 and not is_torchdynamo_compiling():`
+    was declined as a tracing guard. A compiler-only check answers False while FX traces and False
+    inside a wrapped function run eagerly (dynamo traces through the wrapper), so the branch is hoisted;
+    eager is the same and the model traces."""
+    import torch
+    from torch.fx import symbolic_trace
+
+    body = """
+        def is_torchdynamo_compiling():
+            return torch.compiler.is_compiling()
+
+
+        class M(nn.Module):
+            def forward(self, x):
+                if x.shape[1] == 1 and not is_torchdynamo_compiling():
+                    x = x * 2
+                else:
+                    x = x - 1
+                return x
+    """
+    result = fixed(body)
+    assert "@torch.fx.wrap" in result.text and not result.manual, (result.text, result.manual)
+    before, after = _module("before_compiling", HEAD + textwrap.dedent(body)), _module("after_compiling", result.text)
+    traced = symbolic_trace(after.M())
+    for x in (torch.randn(2, 1), torch.randn(2, 3)):
+        assert torch.equal(before.M()(x), after.M()(x)) and torch.equal(traced(x), before.M()(x))

@@ -352,10 +352,13 @@ def _binds_any(tree: Tree, stmt: cst.CSTNode, wanted: Sequence[str]) -> bool:
                for n in _own_nodes(stmt))
 
 
-#: calls whose answer depends on being traced (True / a Proxy while FX or a compiler traces): code
-#: written around them has a tracing path of its own, which a wrapped function would hide
-TRACING_CALLS = {"is_torch_fx_proxy", "is_tracing", "is_fx_tracing", "is_compiling", "is_torchdynamo_compiling",
-                 "is_dynamo_compiling", "is_fx_proxy", "is_proxy"}
+#: calls whose answer depends on FX tracing (True, or a Proxy, while FX traces): code written around
+#: them has an FX path of its own, which a wrapped function would hide (inside it they see real
+#: values). `is_tracing` is transformers' (it asks `is_torch_fx_proxy(x)`) and torch.jit's.
+#: Compiler-only checks (`torch.compiler.is_compiling()`, `is_torchdynamo_compiling()`) are not here:
+#: they answer False while FX traces and False inside a wrapped function run eagerly, and dynamo
+#: traces through a wrapped function, so they answer the same on every side of a hoist.
+TRACING_CALLS = {"is_torch_fx_proxy", "is_tracing", "is_fx_tracing", "is_fx_proxy", "is_proxy"}
 
 
 def tracing_guard(tree: Tree, nodes: Iterable[cst.CSTNode]) -> str:

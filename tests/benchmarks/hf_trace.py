@@ -238,7 +238,9 @@ def trace_mode(model, kind, cfg, mode, main_args, takes_mask):
     from torch.fx import symbolic_trace
 
     rec = {"ok": False}
-    if mode.startswith("wrapped_mask") and not takes_mask:
+    if mode.startswith("wrapped_mask") and not (takes_mask and "attention_mask" in make_inputs(kind, cfg, 0)):
+        # (vision models whose forward takes an attention_mask get no mask input: the traced root would be
+        # called without its required argument)
         return {"skipped": "no attention_mask"}
     if model is None:
         return {"skipped": "no eager attention implementation"}
