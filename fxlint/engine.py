@@ -462,7 +462,13 @@ class Checker:
         return None
 
     def _diagnostic(self, f: Finding) -> Diagnostic:
-        line, col, end_line, end_col = self.positions(f.module, f.tree).span(f.node, f.statement)
+        positions = self.positions(f.module, f.tree)
+        line, col, end_line, end_col = positions.span(f.node, f.statement)
+        through = positions.statement_line(f.through) if f.through is not None else None
+        if through is not None and through > end_line:  # the span runs to the end of that statement's line
+            index = through - positions.line_offset - 1
+            text = positions.lines[index] if 0 <= index < len(positions.lines) else ""
+            end_line, end_col = through, len(text.rstrip("\r\n"))
         steps: List[Step] = []
         source = ""
         if f.value is not None:

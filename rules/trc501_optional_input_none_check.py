@@ -1,5 +1,7 @@
 """TRC501: `is None` / `is not None` on a forward() input."""
 
+from typing import Optional
+
 import libcst as cst
 
 from fxlint.analysis.context import RuleContext, from_block_input
@@ -152,11 +154,14 @@ class OptionalInputNoneCheck(Rule):
                 if value is not None and value.param is not None and not from_block_input(value):
                     branching = _branching(node, ctx)
                     verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
-                    if branching is not None and _raise_taken(branching, ctx):
+                    raising = _raise_taken(branching, ctx) if branching is not None else None
+                    if raising is not None:
+                        # the span runs through the `raise`: that is the line FX's traceback ends at
                         ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
                                          f"`{value.param}` is a Proxy, never None, so tracing takes the branch that "
                                          "raises (`if a is not None and b is not None: raise ValueError(...)` on "
-                                         "two Optional inputs stops every plain `symbolic_trace`)", value)
+                                         "two Optional inputs stops every plain `symbolic_trace`)", value,
+                                   through=raising)
                         return
                     if branching is not None and ctx.analysis.optional_uses.only_forwarded(value, branching):
                         return  # the baked branch only hands the input on: None passes through at run time
@@ -167,21 +172,22 @@ class OptionalInputNoneCheck(Rule):
             left = target.comparator
 
 
-def _raise_taken(branching: cst.CSTNode, ctx: RuleContext) -> bool:
-    """Does tracing (every input a Proxy) take a side of ``branching`` that starts with `raise`?"""
+def _raise_taken(branching: cst.CSTNode, ctx: RuleContext) -> Optional[cst.CSTNode]:
+    """The `raise` statement that tracing (every input a Proxy) runs first on the side of ``branching``
+    it takes, or None."""
     if not isinstance(branching, cst.If):
-        return False
+        return None
     test = ctx.value(branching.test)
     if test is None or not test.has_const or test.traced:
-        return False
+        return None
     if test.const:
         block = branching.body
     elif isinstance(branching.orelse, cst.Else):
         block = branching.orelse.body
     else:
-        return False
+        return None
     first = block.body[0] if isinstance(block, cst.IndentedBlock) and block.body else None
-    return isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Raise)
+    return first if isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Raise) else None
 
 
 def _branching(node: cst.CSTNode, ctx: RuleContext):

@@ -81,3 +81,22 @@ def test_second_identical_multi_line_expression_is_placed_on_its_own_lines():
              if isinstance(n, cst.Call) and tree.code_for_node(n).startswith("torch.zeros(")]
     body = tree.body[1].body.body[0].body.body[0]  # the `if` in forward
     assert [index.span(c, body)[0] for c in calls] == [7, 14]
+
+
+def test_a_test_that_sends_tracing_into_a_raise_spans_through_the_raise():
+    """FX's traceback ends at the `raise` (transformers: `raise ValueError("You cannot specify both
+    input_ids and inputs_embeds ...")`), the line a user searches for; the finding starts at the test
+    that decides it and runs through that line."""
+    from fxlint.api import check_source
+
+    source = (
+        "import torch.nn as nn\n\n\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, input_ids=None, inputs_embeds=None):\n"
+        "        if input_ids is not None and inputs_embeds is not None:\n"
+        "            raise ValueError('both')\n"
+        "        return input_ids\n"
+    )
+    found = [d for d in check_source(source, "m.py") if d.code == "TRC501"]
+    assert found and all((d.location.row, d.end_location.row) == (6, 7) for d in found)
+    assert all(d.end_location.column == len("            raise ValueError('both')") + 1 for d in found)

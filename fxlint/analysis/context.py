@@ -37,6 +37,9 @@ class Finding:
     tree: Optional[cst.Module] = None
     #: the models ("module.Class") whose tracing reaches the reporting function
     entries: Tuple[str, ...] = ()
+    #: a later statement the finding's span runs through (where FX stops because of ``node``: the
+    #: `raise` a test sends tracing into), or None
+    through: Optional[cst.CSTNode] = None
 
 
 class RuleContext:
@@ -149,10 +152,11 @@ class RuleContext:
 
     # ------------------------------------------------------------- findings
     def report(self, node: cst.CSTNode, message: str, value: Optional[Value] = None,
-               fix: Optional[Fix] = None, help: str = "") -> None:
+               fix: Optional[Fix] = None, help: str = "", through: Optional[cst.CSTNode] = None) -> None:
+        """``through``: a later statement of this function the finding's span extends to (see Finding)."""
         self._sink.append(Finding(self.rule, node, self.module, message, value, self.reach.chain, fix,
                                   help or getattr(self.rule, "help", ""), self.statement_of(node),
-                                  self.reach.func.tree, self.analysis.entries_of(self.reach.func.node)))
+                                  self.reach.func.tree, self.analysis.entries_of(self.reach.func.node), through))
 
     def report_in(self, func: FunctionRef, node: cst.CSTNode, message: str, chain_tail: str) -> None:
         """Report ``node``, a statement of ``func`` (another function, maybe of another file) that
