@@ -331,6 +331,11 @@ class Analysis:
         step = (frame.func, frame.stmt) if frame.stmt is not None else None  # the function knows its tree
         stepped = value.with_step(step) if step is not None else value
         if isinstance(target, cst.Name):
+            if value.param is not None and stepped.param is None:
+                # `mask = attention_mask` is still the input, unchanged: its `is None` test is the
+                # input's (transformers' OPT: `position_attention_mask = attention_mask` then
+                # `if position_attention_mask is None:` builds the mask a caller omitting it gets)
+                stepped = stepped.derived(param=value.param)
             frame.env[target.value] = stepped
             self._record(target, stepped)
         elif isinstance(target, (cst.Tuple, cst.List)):
