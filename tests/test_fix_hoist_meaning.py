@@ -374,3 +374,60 @@ def test_a_value_whose_none_ness_the_region_decides_is_not_handed_back():
     result = fixed(MAYBE_CREATED)
     assert "@torch.fx.wrap" not in result.text
     assert any(code == "TRC501" and "may be None after the region or not" in why for code, _, why in result.manual)
+
+
+SHAPE_LIST = """
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(5, 3)
+            self.flatten_permutation = [0, 2, 3, 1]
+
+        def forward(self, inputs):
+            encoding_indices_view = list(inputs.shape)
+            del encoding_indices_view[1]
+            flat_input = inputs.permute(self.flatten_permutation).contiguous().view(-1, 3)
+            distances = (flat_input**2).sum(dim=1, keepdim=True) - 2 * torch.mm(flat_input, self.embedding.weight.t())
+            encoding_indices = torch.max(-distances, dim=1)[1]
+            encoding_indices = encoding_indices.view(encoding_indices_view)
+            return flat_input, encoding_indices
+"""
+
+
+def test_a_list_built_by_a_call_takes_its_consumers_into_the_region():
+    """MONAI (VQVAE, `EMAQuantizer.quantize`): only `encoding_indices_view = list(inputs.shape)` was
+    hoisted; the list came back from the wrapped call as a Proxy and `del encoding_indices_view[1]`
+    stopped the trace. A `list(...)` result is a container like a display: its consumers join the
+    region (`del` of its own item included) until the list is no longer handed back."""
+    import torch
+    from torch.fx import symbolic_trace
+
+    result = fixed(SHAPE_LIST)
+    wrapped = result.text.split("@torch.fx.wrap", 1)[1].split("class M", 1)[0]
+    assert "del encoding_indices_view[1]" in wrapped and ".view(encoding_indices_view)" in wrapped, result.text
+    before, after = _module("before_list", HEAD + textwrap.dedent(SHAPE_LIST)), _module("after_list", result.text)
+    for shape in ((1, 3, 2, 2), (2, 3, 4, 1)):
+        x = torch.randn(*shape)
+        torch.manual_seed(0)
+        b = before.M()
+        torch.manual_seed(0)
+        a = after.M()
+        eager_before, eager_after = b(x), a(x)
+        assert all(torch.equal(p, q) for p, q in zip(eager_before, eager_after))
+        traced = symbolic_trace(a)
+        assert all(torch.equal(p, q) for p, q in zip(traced(x), eager_before))
+
+
+def test_a_list_call_shadowed_by_a_module_function_is_no_container():
+    from fxlint.fix import hoist as h
+    from fxlint.fix.tree import Tree
+
+    def binds(helper_name):
+        text = HEAD + f"def {helper_name}(x):\n    return x\n\n\nclass M(nn.Module):\n" \
+            "    def forward(self, x):\n        s = list(x.shape)\n        return s\n"
+        tree = Tree(text)
+        func = next(n for n in tree.module.body if isinstance(n, cst.ClassDef)).body.body[0]
+        return h._binds_container(h._Region(tree, func, [func.body.body[0]], False), "s")
+
+    assert not binds("list") and binds("other")
+

@@ -420,15 +420,36 @@ def _with_key_readers(region: _Region) -> Optional[_Region]:
 
 
 CONTAINERS = (cst.List, cst.ListComp, cst.Dict, cst.DictComp)
+#: builtins whose call builds a new list/dict (`list(x.shape)`): a container like a display
+CONTAINER_BUILTINS = frozenset(("list", "dict", "sorted"))
+
+
+def _is_container(region: _Region, value: cst.BaseExpression) -> bool:
+    if isinstance(value, CONTAINERS):
+        return True
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) \
+        and value.func.value in CONTAINER_BUILTINS and value.func.value not in _shadowing_names(region)
+
+
+def _shadowing_names(region: _Region) -> Set[str]:
+    """Names bound in the region's function or at module level (a local `list` is not the builtin)."""
+    tree = region.tree
+    module_names = tree.memo.get("module-names")
+    if module_names is None:
+        module_names = tree.memo["module-names"] = {
+            n.value for stmt in tree.module.body if not isinstance(stmt, cst.ClassDef) for n in walk(stmt)
+            if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.STORE}
+    return set(_locals(region.func, tree)) | module_names  # type: ignore[operator]
 
 
 def _binds_container(region: _Region, name: str) -> bool:
-    """Does the region bind ``name`` to a list/dict (`xs = []`, or unpacked: `xs, ys = [], []`)?"""
+    """Does the region bind ``name`` to a list/dict (`xs = []`, `xs = list(x.shape)`, or unpacked:
+    `xs, ys = [], []`)?"""
     for node in region.nodes():
         if not isinstance(node, cst.Assign):
             continue
         for t in node.targets:
-            if isinstance(t.target, cst.Name) and t.target.value == name and isinstance(node.value, CONTAINERS):
+            if isinstance(t.target, cst.Name) and t.target.value == name and _is_container(region, node.value):
                 return True
             if isinstance(t.target, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)) \
                     and len(t.target.elements) == len(node.value.elements):
@@ -586,6 +607,21 @@ def _stores_on_self(tree: Tree, node: cst.CSTNode) -> bool:
     return tree.contexts.get(node) == ExpressionContext.STORE and _root_name(node) == "self"
 
 
+def _deletes_own_item(region: _Region, node: cst.Del) -> bool:
+    """`del xs[i]` of a list/dict the region itself builds before it (`xs = list(x.shape)`): an
+    item of the region's own object, not a name, and the same inside a wrapped function."""
+    target = node.target
+    if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)):
+        return False
+    name = target.value.value
+    for stmt in region.stmts:
+        if any(n is node for n in walk(stmt)):
+            return False
+        if _binds_container(_Region(region.tree, region.func, [stmt], False), name):
+            return True
+    return False
+
+
 def _unsupported(region: _Region, allowed_stores: "frozenset" = frozenset()) -> str:
     """Why the region cannot move into a function; ``allowed_stores``: Assign statements of buffer
     rebinds that are rewritten (see fxlint/fix/methods.py)."""
@@ -600,7 +636,7 @@ def _unsupported(region: _Region, allowed_stores: "frozenset" = frozenset()) -> 
             return "the region declares `global`/`nonlocal` names"
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             return "the region defines a function, class or lambda"
-        if isinstance(node, cst.Del):
+        if isinstance(node, cst.Del) and not _deletes_own_item(region, node):
             return "the region deletes names"
         if isinstance(node, cst.Name) and node.value == "super":
             return "the region calls `super()`"
