@@ -431,3 +431,41 @@ def test_a_list_call_shadowed_by_a_module_function_is_no_container():
 
     assert not binds("list") and binds("other")
 
+
+MAYBE_MISSING_HEAD = """
+    class M(nn.Module):
+        def __init__(self, with_head=False):
+            super().__init__()
+            self.proj = nn.Linear(4, 4)
+            if with_head:
+                self.head = nn.Linear(4, 4)
+
+        def forward(self, x, return_head=False):
+            x = self.proj(x)
+            if return_head:
+                x = (x, self.head(x))
+            return x
+"""
+
+
+def test_an_attribute_init_sets_only_under_a_condition_is_never_read_at_the_call_site():
+    """x-transformers (TransformerWrapper, `if add_continuous_pred_head: self.to_next_embed_pred =
+    ...`, read only under `if return_next_embed_pred:`): the TRC506 hoist passed
+    `to_next_embed_pred=self.to_next_embed_pred` at the call site, so every eager call of a wrapper
+    built without the head raised AttributeError. Declined with the reason; eager is unchanged."""
+    import torch
+
+    result = fixed(MAYBE_MISSING_HEAD)
+    assert "self.head)" not in result.text and "=self.head" not in result.text, result.text
+    assert any("`self.head` is assigned in `__init__` only under a condition" in why
+               for _, _, why in result.manual), result.manual
+    before = _module("before_head", HEAD + textwrap.dedent(MAYBE_MISSING_HEAD))
+    after = _module("after_head", result.text)
+    x = torch.randn(2, 4)
+    for with_head in (False, True):
+        torch.manual_seed(0)
+        b = before.M(with_head)
+        torch.manual_seed(0)
+        a = after.M(with_head)
+        assert torch.equal(b(x), a(x))
+

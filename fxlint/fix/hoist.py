@@ -248,6 +248,12 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                            "tracing even when it is None, and later `is None` tests would take the wrong path")
     own_chains = dict(chains)
     chains.update(copied_methods.method_chains(region, methods))
+    missing = sorted(_maybe_missing_attrs(region, set(chains.values())))
+    if missing:
+        return Decline(f"`{'`, `'.join('self.' + a for a in missing)}` is assigned in `__init__` only under a "
+                       "condition, so it may not exist: passed into the wrapped function it would be read at the "
+                       "call site on every call, where the code read it only on some paths (eager would raise "
+                       "AttributeError)")
     chain_params = _chain_params(chains, set(names.all_names) | set(inputs) | copied_methods.method_names(region, methods))
     # a copy named like a module-level function would shadow it, for the region and the copies alike
     # (`def rotate(x)` copied beside a global `rotate` it calls recursed forever, issue 16)
@@ -702,6 +708,38 @@ def _self_chains(region: _Region) -> Dict[cst.Attribute, str]:
         # the parameter `default_k\n)` (fuzzing found it, tests/test_fix_fuzz.py)
         chains[node] = dotted(node)
     return chains
+
+
+def _maybe_missing_attrs(region: _Region, chains: Set[str]) -> Set[str]:
+    """First attrs of ``chains`` (`self.head` of `self.head.weight`) that the region's class's own
+    `__init__` assigns only inside compound statements (`if`/`for`/`try`), never at its top level
+    (x-transformers: `if add_continuous_pred_head: self.to_next_embed_pred = ...`, read only under
+    `if return_next_embed_pred:`). Attrs `__init__` does not assign (inherited, set by a helper
+    method, registered dynamically) are left as they were."""
+    tree = region.tree
+    cls = next((a for a in tree.ancestors(region.func) if isinstance(a, cst.ClassDef)), None)
+    if cls is None or not chains:
+        return set()
+    key = ("attr-assignments", id(cls))
+    found = tree.memo.get(key)
+    if found is None:
+        always: Set[str] = set()
+        sometimes: Set[str] = set()
+        init = next((f for f in getattr(cls.body, "body", ()) if isinstance(f, cst.FunctionDef)
+                     and f.name.value == "__init__"), None)
+        top = set(getattr(init.body, "body", ())) if init is not None else set()
+        for node in walk(init) if init is not None else ():
+            if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                names = {n.attr.value for t in targets for n in walk(t) if isinstance(n, cst.Attribute)
+                         and isinstance(n.value, cst.Name) and n.value.value == "self"}
+                if not names or (isinstance(node, cst.AnnAssign) and node.value is None):
+                    continue
+                line = tree.parents.get(node)
+                (always if line in top else sometimes).update(names)
+        found = tree.memo[key] = frozenset(sometimes - always)
+    first = {c.split(".")[1] for c in chains if c.startswith("self.") and c.count(".") >= 1}
+    return first & found  # type: ignore[operator]
 
 
 def _pure_chain(node: cst.BaseExpression) -> bool:
