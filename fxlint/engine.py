@@ -557,7 +557,10 @@ def _blocks_run_by_wrapped_calls(module, syntax_tree: Optional[ast.Module] = Non
     """Classes whose instances (`self.rot = Rotary(...)`) are passed into a call of a `@torch.fx.wrap`
     function of the module (`_fx_forward_59(v, rotary_emb=self.rot)`): FX runs them eagerly inside
     the wrapped call, so their hazards are not FX's (what `fxlint fix` does with a submodule that
-    updates its own state). Blind spot: an instance reached through a local is not followed."""
+    updates its own state). An attr built by a method of the file (`self.head = self.build_head()`)
+    has the classes that method returns (`return AffineHead(...)`, in any class defining it: MONAI
+    GlobalNet overrides RegUNet's `build_output_block`). Blind spot: an instance reached through a
+    local is not followed."""
     wrapped = getattr(module, "wrapped", set())
     if not wrapped:
         return set()
@@ -567,13 +570,21 @@ def _blocks_run_by_wrapped_calls(module, syntax_tree: Optional[ast.Module] = Non
         return set()
     classes_of: Dict[str, Set[str]] = {}
     passed: Set[str] = set()
+    returned: Dict[str, Set[str]] = {}  #: method name -> callees of its return values
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and _self_attr(node.targets[0]):
             built = {_callee(c.func) for c in ast.walk(node.value) if isinstance(c, ast.Call)}
             classes_of.setdefault(_self_attr(node.targets[0]), set()).update(built)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in wrapped:
             passed |= {_self_attr(a) for a in [*node.args, *(k.value for k in node.keywords)]}
-    return {c for attr in passed if attr for c in classes_of.get(attr, ())}
+        elif isinstance(node, ast.ClassDef):
+            for f in node.body:
+                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    returned.setdefault(f.name, set()).update(
+                        _callee(c.func) for r in ast.walk(f) if isinstance(r, ast.Return) and r.value is not None
+                        for c in ast.walk(r.value) if isinstance(c, ast.Call))
+    return {c for attr in passed if attr for built in classes_of.get(attr, ())
+            for c in (built, *returned.get(built, ()))}
 
 
 def _self_attr(expr: ast.AST) -> str:

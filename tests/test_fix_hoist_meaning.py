@@ -469,3 +469,65 @@ def test_an_attribute_init_sets_only_under_a_condition_is_never_read_at_the_call
         a = after.M(with_head)
         assert torch.equal(b(x), a(x))
 
+
+FACTORY_HEAD = """
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.grid = torch.arange(4.0)
+
+        def forward(self, x):
+            self.grid = self.grid.to(device=x.device)
+            return self.fc(x) - self.grid
+
+
+    class Base(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(4, 4)
+            self.build_layers()
+
+        def build_layers(self):
+            self.out_block = self.build_output_block()
+
+        def build_output_block(self):
+            return nn.Identity()
+
+        def forward(self, x):
+            x = self.proj(x)
+            out = self.out_block(x)
+            return out
+
+
+    class Net(Base):
+        def build_output_block(self):
+            return Head()
+"""
+
+
+def test_a_state_update_in_a_factory_built_submodule_hoists_the_inherited_call_site():
+    """MONAI GlobalNet: `AffineHead.forward` runs `self.grid = self.grid.to(device=f.device)`; the
+    head is built by GlobalNet's override of RegUNet's `build_output_block` and called in the
+    inherited `RegUNet.forward`. Left in the graph, tracing stored a Proxy in `head.grid`, the
+    GraphModule copied it, and the traced model returned Proxies (RecursionError in
+    `__instancecheck__` when compared); the original model was broken too. The call site in the
+    inherited forward is now hoisted with the head passed in: it runs eagerly, state included."""
+    import torch
+    from torch.fx import symbolic_trace
+
+    result = fixed(FACTORY_HEAD)
+    assert "out_block=self.out_block" in result.text, result.text
+    # the head now runs inside the wrapped call: its state update is no longer FX's (engine)
+    assert not [m for m in result.manual if m[0] == "TRC503"], result.manual
+    before, after = _module("before_factory", HEAD + textwrap.dedent(FACTORY_HEAD)), _module("after_factory", result.text)
+    x = torch.randn(2, 4)
+    torch.manual_seed(0)
+    b = before.Net()
+    torch.manual_seed(0)
+    a = after.Net()
+    expected = b(x)
+    assert torch.equal(expected, a(x))
+    traced = symbolic_trace(a)
+    assert isinstance(a.out_block.grid, torch.Tensor) and torch.equal(traced(x), expected)
+    assert torch.equal(a(x), expected)

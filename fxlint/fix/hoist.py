@@ -132,16 +132,28 @@ def call_site_region(tree: Tree, d: Diagnostic) -> "Optional[_Region]":
 
 
 def _submodule_call_site(tree: Tree, caller: str, callee_class: str) -> "Optional[_Region]":
-    cls_name, method = caller.split(".", 1)
-    cls = next((c for c in tree.module.body if isinstance(c, cst.ClassDef) and c.name.value == cls_name), None)
+    """``caller``: "Class.method", or "Entry.forward (Base.forward)" for a method ``Entry``
+    inherits: then the call site is in ``Base``'s method, and ``Entry``'s own factory methods may
+    build the submodule (MONAI GlobalNet: `self.output_block = self.build_output_block()` in
+    RegUNet, GlobalNet's `build_output_block` returning `AffineHead(...)`)."""
+    entry_name = caller.split(".", 1)[0]
+    defined = caller.partition(" (")[2].rstrip(")") if " (" in caller else caller
+    cls_name, method = defined.split(".", 1) if "." in defined else (defined, "")
+    classes = {c.name.value: c for c in tree.module.body if isinstance(c, cst.ClassDef)}
+    cls = classes.get(cls_name)
     func = next((f for f in walk(cls) if isinstance(f, cst.FunctionDef) and f.name.value == method), None) \
         if cls is not None else None
     if func is None:
         return None
+    owners = [c for c in (cls, classes.get(entry_name)) if c is not None]
+    builders = {f.name.value for owner in owners for f in walk(owner) if isinstance(f, cst.FunctionDef)
+                and any(isinstance(c, cst.Call) and _call_name(c.func) == callee_class
+                        for r in walk(f) if isinstance(r, cst.Return) and r.value is not None for c in walk(r.value))}
     attrs = set()
     for node in walk(cls):
         if isinstance(node, cst.Assign) and len(node.targets) == 1 and _root_name(node.targets[0].target) == "self" \
-                and any(isinstance(c, cst.Call) and _call_name(c.func) == callee_class for c in walk(node.value)):
+                and any(isinstance(c, cst.Call) and (_call_name(c.func) == callee_class or (
+                    _root_name(c.func) == "self" and _call_name(c.func) in builders)) for c in walk(node.value)):
             attrs.add(_self_attr(node.targets[0].target))
     calls = [n for n in walk(func.body) if isinstance(n, cst.Call) and _root_name(n.func) == "self"
              and _self_attr(n.func) in attrs and _call_name(n.func) in attrs | {""}]
@@ -823,11 +835,11 @@ def _module_attrs(tree: Tree, func: cst.FunctionDef) -> Set[str]:
     cls = next((a for a in tree.ancestors(func) if isinstance(a, cst.ClassDef)), None)
     key = ("module_attrs", id(cls))
     if key not in tree.memo:
-        tree.memo[key] = _assigned_modules(cls)
+        tree.memo[key] = _assigned_modules(cls, _module_factories(tree))
     return tree.memo[key]  # type: ignore[return-value]
 
 
-def _assigned_modules(cls: Optional[cst.ClassDef]) -> Set[str]:
+def _assigned_modules(cls: Optional[cst.ClassDef], factories: "frozenset" = frozenset()) -> Set[str]:
     verdict: Dict[str, bool] = {}
     for node in walk(cls) if cls is not None else ():
         if isinstance(node, cst.Assign) and len(node.targets) == 1:
@@ -835,8 +847,31 @@ def _assigned_modules(cls: Optional[cst.ClassDef]) -> Set[str]:
             if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
                     and target.value.value == "self":
                 name = target.attr.value
-                verdict[name] = verdict.get(name, True) and _constructs_module(node.value)
+                verdict[name] = verdict.get(name, True) and (_constructs_module(node.value) or (
+                    isinstance(node.value, cst.Call) and _root_name(node.value.func) == "self"
+                    and isinstance(node.value.func, cst.Attribute) and isinstance(node.value.func.value, cst.Name)
+                    and node.value.func.attr.value in factories))
     return {name for name, ok in verdict.items() if ok}
+
+
+def _module_factories(tree: Tree) -> "frozenset":
+    """Method names that every class of the file defining them uses as a submodule factory: each
+    definition returns (at least once, and only) capitalised constructor calls (MONAI RegUNet's
+    `build_output_block`, overridden by GlobalNet and LocalNet). A subclass elsewhere returning
+    something else makes FX refuse the hoisted call loudly while tracing; eager is the same call."""
+    key = "module_factories"
+    if key not in tree.memo:
+        verdict: Dict[str, bool] = {}
+        for cls in tree.module.body:
+            if not isinstance(cls, cst.ClassDef) or not isinstance(cls.body, cst.IndentedBlock):
+                continue
+            for f in cls.body.body:
+                if isinstance(f, cst.FunctionDef):
+                    returns = [r.value for r in walk(f.body) if isinstance(r, cst.Return)]
+                    verdict[f.name.value] = verdict.get(f.name.value, True) and bool(returns) and all(
+                        v is not None and _constructs_module(v) for v in returns)
+        tree.memo[key] = frozenset(name for name, ok in verdict.items() if ok and name != "forward")
+    return tree.memo[key]  # type: ignore[return-value]
 
 
 def _constructs_module(value: cst.BaseExpression) -> bool:
