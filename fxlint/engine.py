@@ -19,7 +19,7 @@ from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
 from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for, parse_module
 from fxlint.analysis.light_index import first_line
-from fxlint.analysis.references import referenced_class_names
+from fxlint.analysis.references import package_exports, referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step, merge_reports
 from fxlint.positions import PositionIndex
@@ -292,7 +292,8 @@ class Checker:
             classes = self._module_classes(module)
         analysis = Analysis(self.project)
         local = referenced_class_names(module.text)
-        blocks = [c for c in classes if c.name in local or c.name in self.blocks]
+        exported = self._exported_here(module)
+        blocks = [c for c in classes if (c.name in local or c.name in self.blocks) and c.name not in exported]
         module.kept_ast = syntax_tree  # for positions and init_syntax, while this file is checked
         try:
             for cls in classes:
@@ -309,6 +310,27 @@ class Checker:
         self._headers = {}
         module.release_tree()
         return diagnostics, None, used
+
+    def _exported_here(self, module: ModuleSource) -> Set[str]:
+        """Names of this file's classes that its top-level package's ``__init__.py`` re-exports
+        (references.package_exports): public models, entry points even when another class builds
+        them. The ``__init__.py`` becomes a dependency of the file's cached result."""
+        top = module.name.partition(".")[0]
+        if not top or top == module.name:
+            return set()
+        init = self.project.module_named(top)
+        if init is None or os.path.basename(init.path) != "__init__.py":
+            return set()
+        exported = package_exports(init.text, top)
+        names = {name for source, name in exported if source == module.name}
+        for source, name in exported:  # re-exported through a subpackage's __init__
+            if source != module.name and name in module.classes and module.name.startswith(source + "."):
+                found = self.project.lookup(f"{source}.{name}")
+                if found is module.classes[name]:
+                    names.add(name)
+        if exported:
+            self.project.used_paths.add(init.path)
+        return names
 
     def _analyze_unreached_blocks(self, blocks: List, analysis: Analysis) -> None:
         """A block used in this very file that no parent's analysis reached (a factory the analysis
@@ -541,7 +563,10 @@ def _blocks_run_by_wrapped_calls(module, syntax_tree: Optional[ast.Module] = Non
     """Classes whose instances (`self.rot = Rotary(...)`) are passed into a call of a `@torch.fx.wrap`
     function of the module (`_fx_forward_59(v, rotary_emb=self.rot)`): FX runs them eagerly inside
     the wrapped call, so their hazards are not FX's (what `fxlint fix` does with a submodule that
-    updates its own state). Blind spot: an instance reached through a local is not followed."""
+    updates its own state). An attr built by a method of the file (`self.head = self.build_head()`)
+    has the classes that method returns (`return AffineHead(...)`, in any class defining it: MONAI
+    GlobalNet overrides RegUNet's `build_output_block`). Blind spot: an instance reached through a
+    local is not followed."""
     wrapped = getattr(module, "wrapped", set())
     if not wrapped:
         return set()
@@ -551,13 +576,21 @@ def _blocks_run_by_wrapped_calls(module, syntax_tree: Optional[ast.Module] = Non
         return set()
     classes_of: Dict[str, Set[str]] = {}
     passed: Set[str] = set()
+    returned: Dict[str, Set[str]] = {}  #: method name -> callees of its return values
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and _self_attr(node.targets[0]):
             built = {_callee(c.func) for c in ast.walk(node.value) if isinstance(c, ast.Call)}
             classes_of.setdefault(_self_attr(node.targets[0]), set()).update(built)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in wrapped:
             passed |= {_self_attr(a) for a in [*node.args, *(k.value for k in node.keywords)]}
-    return {c for attr in passed if attr for c in classes_of.get(attr, ())}
+        elif isinstance(node, ast.ClassDef):
+            for f in node.body:
+                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    returned.setdefault(f.name, set()).update(
+                        _callee(c.func) for r in ast.walk(f) if isinstance(r, ast.Return) and r.value is not None
+                        for c in ast.walk(r.value) if isinstance(c, ast.Call))
+    return {c for attr in passed if attr for built in classes_of.get(attr, ())
+            for c in (built, *returned.get(built, ()))}
 
 
 def _self_attr(expr: ast.AST) -> str:

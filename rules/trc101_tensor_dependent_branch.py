@@ -82,6 +82,30 @@ class TensorDependentBranch(ConditionVisitor, Rule):
                 def forward(self, x):
                     return gate(x)
         """),
+        Valid("""
+            # Wrapper is only built by Pair and not exported: traced through Pair, which
+            # never passes `cache`, so `exists(cache)` is False and `flag` is never tested
+            def exists(val):
+                return val is not None
+            def default(val, d):
+                return val if exists(val) else d
+            class Wrapper(nn.Module):
+                def __init__(self, flag=False):
+                    super().__init__()
+                    self.flag = flag
+                    self.proj = nn.Linear(4, 4)
+                def forward(self, x, cache=None, flag=None):
+                    flag = default(flag, self.flag)
+                    if exists(cache) and flag:
+                        x = x + cache
+                    return self.proj(x)
+            class Pair(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.inner = Wrapper()
+                def forward(self, x):
+                    return self.inner(x)
+        """, helpers=(("__init__.py", "from .example import Pair\n"),)),
     ]
     INVALID = [
         Invalid("""
@@ -107,6 +131,31 @@ class TensorDependentBranch(ConditionVisitor, Rule):
                         x = x / 2
                     return x
         """, message_contains="`while`"),
+        Invalid("""
+            # the package exports Wrapper: users trace it on its own, where `cache` and `flag`
+            # are Proxies and `exists(cache) and flag` takes the truth of one (x-transformers)
+            def exists(val):
+                return val is not None
+            def default(val, d):
+                return val if exists(val) else d
+            class Wrapper(nn.Module):
+                def __init__(self, flag=False):
+                    super().__init__()
+                    self.flag = flag
+                    self.proj = nn.Linear(4, 4)
+                def forward(self, x, cache=None, flag=None):
+                    flag = default(flag, self.flag)
+                    if exists(cache) and flag:
+                        x = x + cache
+                    return self.proj(x)
+            class Pair(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.inner = Wrapper()
+                def forward(self, x):
+                    return self.inner(x)
+        """, message_contains="forward input `flag`", line=14,
+                helpers=(("__init__.py", "from .example import Pair, Wrapper\n"),)),
     ]
 
     def check_condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:

@@ -403,3 +403,159 @@ def test_a_compiler_only_check_is_hoisted_with_its_branch():
     traced = symbolic_trace(after.M())
     for x in (torch.randn(2, 1), torch.randn(2, 3)):
         assert torch.equal(before.M()(x), after.M()(x)) and torch.equal(traced(x), before.M()(x))
+
+SHAPE_LIST = """
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(5, 3)
+            self.flatten_permutation = [0, 2, 3, 1]
+
+        def forward(self, inputs):
+            encoding_indices_view = list(inputs.shape)
+            del encoding_indices_view[1]
+            flat_input = inputs.permute(self.flatten_permutation).contiguous().view(-1, 3)
+            distances = (flat_input**2).sum(dim=1, keepdim=True) - 2 * torch.mm(flat_input, self.embedding.weight.t())
+            encoding_indices = torch.max(-distances, dim=1)[1]
+            encoding_indices = encoding_indices.view(encoding_indices_view)
+            return flat_input, encoding_indices
+"""
+
+
+def test_a_list_built_by_a_call_takes_its_consumers_into_the_region():
+    """MONAI (VQVAE, `EMAQuantizer.quantize`): only `encoding_indices_view = list(inputs.shape)` was
+    hoisted; the list came back from the wrapped call as a Proxy and `del encoding_indices_view[1]`
+    stopped the trace. A `list(...)` result is a container like a display: its consumers join the
+    region (`del` of its own item included) until the list is no longer handed back."""
+    import torch
+    from torch.fx import symbolic_trace
+
+    result = fixed(SHAPE_LIST)
+    wrapped = result.text.split("@torch.fx.wrap", 1)[1].split("class M", 1)[0]
+    assert "del encoding_indices_view[1]" in wrapped and ".view(encoding_indices_view)" in wrapped, result.text
+    before, after = _module("before_list", HEAD + textwrap.dedent(SHAPE_LIST)), _module("after_list", result.text)
+    for shape in ((1, 3, 2, 2), (2, 3, 4, 1)):
+        x = torch.randn(*shape)
+        torch.manual_seed(0)
+        b = before.M()
+        torch.manual_seed(0)
+        a = after.M()
+        eager_before, eager_after = b(x), a(x)
+        assert all(torch.equal(p, q) for p, q in zip(eager_before, eager_after))
+        traced = symbolic_trace(a)
+        assert all(torch.equal(p, q) for p, q in zip(traced(x), eager_before))
+
+
+def test_a_list_call_shadowed_by_a_module_function_is_no_container():
+    from fxlint.fix import hoist as h
+    from fxlint.fix.tree import Tree
+
+    def binds(helper_name):
+        text = HEAD + f"def {helper_name}(x):\n    return x\n\n\nclass M(nn.Module):\n" \
+            "    def forward(self, x):\n        s = list(x.shape)\n        return s\n"
+        tree = Tree(text)
+        func = next(n for n in tree.module.body if isinstance(n, cst.ClassDef)).body.body[0]
+        return h._binds_container(h._Region(tree, func, [func.body.body[0]], False), "s")
+
+    assert not binds("list") and binds("other")
+
+
+MAYBE_MISSING_HEAD = """
+    class M(nn.Module):
+        def __init__(self, with_head=False):
+            super().__init__()
+            self.proj = nn.Linear(4, 4)
+            if with_head:
+                self.head = nn.Linear(4, 4)
+
+        def forward(self, x, return_head=False):
+            x = self.proj(x)
+            if return_head:
+                x = (x, self.head(x))
+            return x
+"""
+
+
+def test_an_attribute_init_sets_only_under_a_condition_is_never_read_at_the_call_site():
+    """x-transformers (TransformerWrapper, `if add_continuous_pred_head: self.to_next_embed_pred =
+    ...`, read only under `if return_next_embed_pred:`): the TRC506 hoist passed
+    `to_next_embed_pred=self.to_next_embed_pred` at the call site, so every eager call of a wrapper
+    built without the head raised AttributeError. Declined with the reason; eager is unchanged."""
+    import torch
+
+    result = fixed(MAYBE_MISSING_HEAD)
+    assert "self.head)" not in result.text and "=self.head" not in result.text, result.text
+    assert any("`self.head` is assigned in `__init__` only under a condition" in why
+               for _, _, why in result.manual), result.manual
+    before = _module("before_head", HEAD + textwrap.dedent(MAYBE_MISSING_HEAD))
+    after = _module("after_head", result.text)
+    x = torch.randn(2, 4)
+    for with_head in (False, True):
+        torch.manual_seed(0)
+        b = before.M(with_head)
+        torch.manual_seed(0)
+        a = after.M(with_head)
+        assert torch.equal(b(x), a(x))
+
+
+FACTORY_HEAD = """
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.grid = torch.arange(4.0)
+
+        def forward(self, x):
+            self.grid = self.grid.to(device=x.device)
+            return self.fc(x) - self.grid
+
+
+    class Base(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(4, 4)
+            self.build_layers()
+
+        def build_layers(self):
+            self.out_block = self.build_output_block()
+
+        def build_output_block(self):
+            return nn.Identity()
+
+        def forward(self, x):
+            x = self.proj(x)
+            out = self.out_block(x)
+            return out
+
+
+    class Net(Base):
+        def build_output_block(self):
+            return Head()
+"""
+
+
+def test_a_state_update_in_a_factory_built_submodule_hoists_the_inherited_call_site():
+    """MONAI GlobalNet: `AffineHead.forward` runs `self.grid = self.grid.to(device=f.device)`; the
+    head is built by GlobalNet's override of RegUNet's `build_output_block` and called in the
+    inherited `RegUNet.forward`. Left in the graph, tracing stored a Proxy in `head.grid`, the
+    GraphModule copied it, and the traced model returned Proxies (RecursionError in
+    `__instancecheck__` when compared); the original model was broken too. The call site in the
+    inherited forward is now hoisted with the head passed in: it runs eagerly, state included."""
+    import torch
+    from torch.fx import symbolic_trace
+
+    result = fixed(FACTORY_HEAD)
+    assert "out_block=self.out_block" in result.text, result.text
+    # the head now runs inside the wrapped call: its state update is no longer FX's (engine)
+    assert not [m for m in result.manual if m[0] == "TRC503"], result.manual
+    before, after = _module("before_factory", HEAD + textwrap.dedent(FACTORY_HEAD)), _module("after_factory", result.text)
+    x = torch.randn(2, 4)
+    torch.manual_seed(0)
+    b = before.Net()
+    torch.manual_seed(0)
+    a = after.Net()
+    expected = b(x)
+    assert torch.equal(expected, a(x))
+    traced = symbolic_trace(a)
+    assert isinstance(a.out_block.grid, torch.Tensor) and torch.equal(traced(x), expected)
+    assert torch.equal(a(x), expected)

@@ -12,9 +12,18 @@ a dict value (``dict(block=...)``, ``{'block': ...}``) or a subscript assignment
 factories pass building blocks that way, while the model class itself is called or passed
 positionally (``build_model_with_cfg(DLA, variant, ...)``).
 
+A class the package's top-level ``__init__.py`` re-exports unconditionally (``from .x import
+TransformerWrapper`` at module level, not under ``if TYPE_CHECKING``) is public API: users build it
+and trace it on its own, so it is an entry point as well, even when another class of the package
+builds it too (x-transformers' ``XTransformer`` builds two ``TransformerWrapper``; analyzed only
+through it, the wrapper's ``cache`` input was never a Proxy and the `exists(cache) and flag` test
+that stops a direct ``symbolic_trace(TransformerWrapper(...))`` went unreported). See
+:func:`package_exports`.
+
 Blind spot: a block reached only through a dynamic factory the analysis cannot resolve is
 analyzed by neither route; a root model that another class refers to (e.g. in an
-``isinstance`` check) is analyzed only through that class.
+``isinstance`` check) and that the package does not export at its top level is analyzed only
+through that class.
 """
 
 from __future__ import annotations
@@ -150,3 +159,36 @@ def _configuration_names(node: ast.AST, kind: type) -> List[str]:
     else:
         return []
     return [v.id for v in values if isinstance(v, ast.Name) and v.id[:1].isupper()]
+
+
+_EXPORTS: Dict[int, FrozenSet[Tuple[str, str]]] = {}
+
+
+def package_exports(text: str, package: str) -> FrozenSet[Tuple[str, str]]:
+    """(absolute module, name) of each ``from M import name`` at the top level of a package's
+    ``__init__.py`` (``text``; ``package``: its dotted name): what the package hands to its users.
+    Imports under ``if``/``try`` (``TYPE_CHECKING``, optional dependencies) are left out: transformers
+    lists every model class there, and its models are traced through their task heads."""
+    key = hash((text, package))
+    found = _EXPORTS.get(key)
+    if found is not None:
+        return found
+    out: Set[Tuple[str, str]] = set()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        tree = ast.Module(body=[], type_ignores=[])
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.ImportFrom):
+            continue
+        if stmt.level:
+            parts = package.split(".")
+            if stmt.level - 1 >= len(parts):
+                continue
+            base = ".".join(parts[:len(parts) - (stmt.level - 1)])
+            source = f"{base}.{stmt.module}" if stmt.module else base
+        else:
+            source = stmt.module or ""
+        out.update((source, alias.name) for alias in stmt.names if alias.name != "*")
+    found = _EXPORTS[key] = frozenset(out)
+    return found

@@ -132,16 +132,28 @@ def call_site_region(tree: Tree, d: Diagnostic) -> "Optional[_Region]":
 
 
 def _submodule_call_site(tree: Tree, caller: str, callee_class: str) -> "Optional[_Region]":
-    cls_name, method = caller.split(".", 1)
-    cls = next((c for c in tree.module.body if isinstance(c, cst.ClassDef) and c.name.value == cls_name), None)
+    """``caller``: "Class.method", or "Entry.forward (Base.forward)" for a method ``Entry``
+    inherits: then the call site is in ``Base``'s method, and ``Entry``'s own factory methods may
+    build the submodule (MONAI GlobalNet: `self.output_block = self.build_output_block()` in
+    RegUNet, GlobalNet's `build_output_block` returning `AffineHead(...)`)."""
+    entry_name = caller.split(".", 1)[0]
+    defined = caller.partition(" (")[2].rstrip(")") if " (" in caller else caller
+    cls_name, method = defined.split(".", 1) if "." in defined else (defined, "")
+    classes = {c.name.value: c for c in tree.module.body if isinstance(c, cst.ClassDef)}
+    cls = classes.get(cls_name)
     func = next((f for f in walk(cls) if isinstance(f, cst.FunctionDef) and f.name.value == method), None) \
         if cls is not None else None
     if func is None:
         return None
+    owners = [c for c in (cls, classes.get(entry_name)) if c is not None]
+    builders = {f.name.value for owner in owners for f in walk(owner) if isinstance(f, cst.FunctionDef)
+                and any(isinstance(c, cst.Call) and _call_name(c.func) == callee_class
+                        for r in walk(f) if isinstance(r, cst.Return) and r.value is not None for c in walk(r.value))}
     attrs = set()
     for node in walk(cls):
         if isinstance(node, cst.Assign) and len(node.targets) == 1 and _root_name(node.targets[0].target) == "self" \
-                and any(isinstance(c, cst.Call) and _call_name(c.func) == callee_class for c in walk(node.value)):
+                and any(isinstance(c, cst.Call) and (_call_name(c.func) == callee_class or (
+                    _root_name(c.func) == "self" and _call_name(c.func) in builders)) for c in walk(node.value)):
             attrs.add(_self_attr(node.targets[0].target))
     calls = [n for n in walk(func.body) if isinstance(n, cst.Call) and _root_name(n.func) == "self"
              and _self_attr(n.func) in attrs and _call_name(n.func) in attrs | {""}]
@@ -248,6 +260,12 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
                            "tracing even when it is None, and later `is None` tests would take the wrong path")
     own_chains = dict(chains)
     chains.update(copied_methods.method_chains(region, methods))
+    missing = sorted(_maybe_missing_attrs(region, set(chains.values())))
+    if missing:
+        return Decline(f"`{'`, `'.join('self.' + a for a in missing)}` is assigned in `__init__` only under a "
+                       "condition, so it may not exist: passed into the wrapped function it would be read at the "
+                       "call site on every call, where the code read it only on some paths (eager would raise "
+                       "AttributeError)")
     chain_params = _chain_params(chains, set(names.all_names) | set(inputs) | copied_methods.method_names(region, methods))
     # a copy named like a module-level function would shadow it, for the region and the copies alike
     # (`def rotate(x)` copied beside a global `rotate` it calls recursed forever, issue 16)
@@ -423,15 +441,36 @@ def _with_key_readers(region: _Region) -> Optional[_Region]:
 
 
 CONTAINERS = (cst.List, cst.ListComp, cst.Dict, cst.DictComp)
+#: builtins whose call builds a new list/dict (`list(x.shape)`): a container like a display
+CONTAINER_BUILTINS = frozenset(("list", "dict", "sorted"))
+
+
+def _is_container(region: _Region, value: cst.BaseExpression) -> bool:
+    if isinstance(value, CONTAINERS):
+        return True
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) \
+        and value.func.value in CONTAINER_BUILTINS and value.func.value not in _shadowing_names(region)
+
+
+def _shadowing_names(region: _Region) -> Set[str]:
+    """Names bound in the region's function or at module level (a local `list` is not the builtin)."""
+    tree = region.tree
+    module_names = tree.memo.get("module-names")
+    if module_names is None:
+        module_names = tree.memo["module-names"] = {
+            n.value for stmt in tree.module.body if not isinstance(stmt, cst.ClassDef) for n in walk(stmt)
+            if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.STORE}
+    return set(_locals(region.func, tree)) | module_names  # type: ignore[operator]
 
 
 def _binds_container(region: _Region, name: str) -> bool:
-    """Does the region bind ``name`` to a list/dict (`xs = []`, or unpacked: `xs, ys = [], []`)?"""
+    """Does the region bind ``name`` to a list/dict (`xs = []`, `xs = list(x.shape)`, or unpacked:
+    `xs, ys = [], []`)?"""
     for node in region.nodes():
         if not isinstance(node, cst.Assign):
             continue
         for t in node.targets:
-            if isinstance(t.target, cst.Name) and t.target.value == name and isinstance(node.value, CONTAINERS):
+            if isinstance(t.target, cst.Name) and t.target.value == name and _is_container(region, node.value):
                 return True
             if isinstance(t.target, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)) \
                     and len(t.target.elements) == len(node.value.elements):
@@ -589,6 +628,21 @@ def _stores_on_self(tree: Tree, node: cst.CSTNode) -> bool:
     return tree.contexts.get(node) == ExpressionContext.STORE and _root_name(node) == "self"
 
 
+def _deletes_own_item(region: _Region, node: cst.Del) -> bool:
+    """`del xs[i]` of a list/dict the region itself builds before it (`xs = list(x.shape)`): an
+    item of the region's own object, not a name, and the same inside a wrapped function."""
+    target = node.target
+    if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)):
+        return False
+    name = target.value.value
+    for stmt in region.stmts:
+        if any(n is node for n in walk(stmt)):
+            return False
+        if _binds_container(_Region(region.tree, region.func, [stmt], False), name):
+            return True
+    return False
+
+
 def _unsupported(region: _Region, allowed_stores: "frozenset" = frozenset()) -> str:
     """Why the region cannot move into a function; ``allowed_stores``: Assign statements of buffer
     rebinds that are rewritten (see fxlint/fix/methods.py)."""
@@ -603,7 +657,7 @@ def _unsupported(region: _Region, allowed_stores: "frozenset" = frozenset()) -> 
             return "the region declares `global`/`nonlocal` names"
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             return "the region defines a function, class or lambda"
-        if isinstance(node, cst.Del):
+        if isinstance(node, cst.Del) and not _deletes_own_item(region, node):
             return "the region deletes names"
         if isinstance(node, cst.Name) and node.value == "super":
             return "the region calls `super()`"
@@ -669,6 +723,38 @@ def _self_chains(region: _Region) -> Dict[cst.Attribute, str]:
         # the parameter `default_k\n)` (fuzzing found it, tests/test_fix_fuzz.py)
         chains[node] = dotted(node)
     return chains
+
+
+def _maybe_missing_attrs(region: _Region, chains: Set[str]) -> Set[str]:
+    """First attrs of ``chains`` (`self.head` of `self.head.weight`) that the region's class's own
+    `__init__` assigns only inside compound statements (`if`/`for`/`try`), never at its top level
+    (x-transformers: `if add_continuous_pred_head: self.to_next_embed_pred = ...`, read only under
+    `if return_next_embed_pred:`). Attrs `__init__` does not assign (inherited, set by a helper
+    method, registered dynamically) are left as they were."""
+    tree = region.tree
+    cls = next((a for a in tree.ancestors(region.func) if isinstance(a, cst.ClassDef)), None)
+    if cls is None or not chains:
+        return set()
+    key = ("attr-assignments", id(cls))
+    found = tree.memo.get(key)
+    if found is None:
+        always: Set[str] = set()
+        sometimes: Set[str] = set()
+        init = next((f for f in getattr(cls.body, "body", ()) if isinstance(f, cst.FunctionDef)
+                     and f.name.value == "__init__"), None)
+        top = set(getattr(init.body, "body", ())) if init is not None else set()
+        for node in walk(init) if init is not None else ():
+            if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                names = {n.attr.value for t in targets for n in walk(t) if isinstance(n, cst.Attribute)
+                         and isinstance(n.value, cst.Name) and n.value.value == "self"}
+                if not names or (isinstance(node, cst.AnnAssign) and node.value is None):
+                    continue
+                line = tree.parents.get(node)
+                (always if line in top else sometimes).update(names)
+        found = tree.memo[key] = frozenset(sometimes - always)
+    first = {c.split(".")[1] for c in chains if c.startswith("self.") and c.count(".") >= 1}
+    return first & found  # type: ignore[operator]
 
 
 def _pure_chain(node: cst.BaseExpression) -> bool:
@@ -752,11 +838,11 @@ def _module_attrs(tree: Tree, func: cst.FunctionDef) -> Set[str]:
     cls = next((a for a in tree.ancestors(func) if isinstance(a, cst.ClassDef)), None)
     key = ("module_attrs", id(cls))
     if key not in tree.memo:
-        tree.memo[key] = _assigned_modules(cls)
+        tree.memo[key] = _assigned_modules(cls, _module_factories(tree))
     return tree.memo[key]  # type: ignore[return-value]
 
 
-def _assigned_modules(cls: Optional[cst.ClassDef]) -> Set[str]:
+def _assigned_modules(cls: Optional[cst.ClassDef], factories: "frozenset" = frozenset()) -> Set[str]:
     verdict: Dict[str, bool] = {}
     for node in walk(cls) if cls is not None else ():
         if isinstance(node, cst.Assign) and len(node.targets) == 1:
@@ -764,8 +850,31 @@ def _assigned_modules(cls: Optional[cst.ClassDef]) -> Set[str]:
             if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
                     and target.value.value == "self":
                 name = target.attr.value
-                verdict[name] = verdict.get(name, True) and _constructs_module(node.value)
+                verdict[name] = verdict.get(name, True) and (_constructs_module(node.value) or (
+                    isinstance(node.value, cst.Call) and _root_name(node.value.func) == "self"
+                    and isinstance(node.value.func, cst.Attribute) and isinstance(node.value.func.value, cst.Name)
+                    and node.value.func.attr.value in factories))
     return {name for name, ok in verdict.items() if ok}
+
+
+def _module_factories(tree: Tree) -> "frozenset":
+    """Method names that every class of the file defining them uses as a submodule factory: each
+    definition returns (at least once, and only) capitalised constructor calls (MONAI RegUNet's
+    `build_output_block`, overridden by GlobalNet and LocalNet). A subclass elsewhere returning
+    something else makes FX refuse the hoisted call loudly while tracing; eager is the same call."""
+    key = "module_factories"
+    if key not in tree.memo:
+        verdict: Dict[str, bool] = {}
+        for cls in tree.module.body:
+            if not isinstance(cls, cst.ClassDef) or not isinstance(cls.body, cst.IndentedBlock):
+                continue
+            for f in cls.body.body:
+                if isinstance(f, cst.FunctionDef):
+                    returns = [r.value for r in walk(f.body) if isinstance(r, cst.Return)]
+                    verdict[f.name.value] = verdict.get(f.name.value, True) and bool(returns) and all(
+                        v is not None and _constructs_module(v) for v in returns)
+        tree.memo[key] = frozenset(name for name, ok in verdict.items() if ok and name != "forward")
+    return tree.memo[key]  # type: ignore[return-value]
 
 
 def _constructs_module(value: cst.BaseExpression) -> bool:
