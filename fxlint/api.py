@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from fxlint.cache import ResultCache, digest_bytes, digest_file, names_digest, rules_fingerprint
 from fxlint.config import Config
-from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, merge_reports
-from fxlint.files import collect
+from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, merge_reports, problem_sort_key
+from fxlint.files import canonical, collect
 
 if TYPE_CHECKING:
     from fxlint.analysis.references import References
@@ -70,7 +71,8 @@ def _check_paths(paths: Sequence[Path], config: Config, jobs: int, use_cache: bo
     blocks: FrozenSet[str] = frozenset().union(*(s.references for s in sources))
     blocks_digest = names_digest(blocks)
     digests: Dict[str, Optional[str]] = {os.path.abspath(s.path): s.digest for s in sources}
-    diagnostics: List[Diagnostic] = []
+    #: each file's diagnostics (they may lie in the helper files it reaches), from the cache or checked
+    found_in: Dict[str, Tuple[Diagnostic, ...]] = {}
     todo: List[_Source] = []
     for source in sources:
         hit = None
@@ -79,21 +81,23 @@ def _check_paths(paths: Sequence[Path], config: Config, jobs: int, use_cache: bo
         if hit is None:
             todo.append(source)
         else:
-            diagnostics.extend(hit)
+            found_in[source.path] = hit
     by_path = {s.path: s for s in todo}
     for key, found, problem, deps in _analyze([s.path for s in todo], jobs, blocks):
         if problem is not None:
             problems.append(problem)
             continue
-        diagnostics.extend(found)
+        found_in[key] = found
         source = by_path[key]
         if cache is not None and source.digest is not None:
             cache.put(key, (source.digest, found, deps, source.references, blocks_digest))
     _PRELOADED.clear()
     if cache is not None:
         cache.save()
-    final = _finalize(diagnostics, config)
-    return CheckResult(final, tuple(sorted(problems, key=lambda p: p.filename)), len(files),
+    # in the files' order, whichever came from the cache: a helper's finding that several files report is
+    # shown as the first of them reports it (a partly warm run listed the cached reports first)
+    final = _finalize([d for s in sources for d in found_in.get(s.path, ())], config)
+    return CheckResult(final, tuple(sorted(problems, key=problem_sort_key)), len(files),
                        len(files) - len(todo))
 
 
@@ -116,7 +120,9 @@ def _read_all(files: Sequence[Path], cache: Optional[ResultCache], jobs: int) ->
     included. Before, those workers parsed every file again: ~20 s of 130 s CPU on transformers."""
     sources, pending = [], []
     for path in files:
-        source, data = _read(str(path), cache)
+        # every file goes by its canonical path from here on (cache key, worker, findings): a file
+        # named relative and then reached through an import (an absolute path) is one file
+        source, data = _read(canonical(path), cache)
         sources.append(source)
         if data is not None:
             pending.append((source, data))
@@ -186,13 +192,38 @@ def _index(path: str, data: bytes) -> Tuple["References", Optional["Loaded"]]:
 
 
 def _finalize(diagnostics: List[Diagnostic], config: Config) -> Tuple[Diagnostic, ...]:
+    """The run's findings: selected, in canonical paths, one per (file, row, column, code), sorted.
+    ``diagnostics`` come in the order of the checked files (whichever worker, or the cache, gave them):
+    reports of one finding are merged in that order (``merge_reports``), paths made canonical (a file
+    reached through an import may carry another spelling), and the sort key is unique after the merge."""
+    names: Dict[str, str] = {}
     unique: Dict[tuple, Diagnostic] = {}
     for d in diagnostics:
+        d = _in_canonical_paths(d, names)
         if not _selected(d.code, config.select, config.ignore + config.ignored_for(d.filename)):
             continue
-        key = (os.path.abspath(d.filename), d.location.row, d.location.column, d.code)
+        key = (d.filename, d.location.row, d.location.column, d.code)
         unique[key] = merge_reports(unique.get(key), d)
     return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
+
+
+def _in_canonical_paths(d: Diagnostic, names: Dict[str, str]) -> Diagnostic:
+    """``d`` with its file and its provenance steps' files canonical (``names``: memo). A step in the
+    finding's own file has no filename, however that file was spelled where the step was recorded."""
+    def canon(name: str) -> str:
+        found = names.get(name)
+        if found is None:
+            found = names[name] = canonical(name)
+        return found
+
+    filename = canon(d.filename)
+    steps = d.provenance
+    if any(s.filename for s in steps):
+        steps = tuple(s if not s.filename else replace(s, filename="" if canon(s.filename) == filename
+                                                       else canon(s.filename)) for s in steps)
+    if filename == d.filename and steps == d.provenance:
+        return d
+    return replace(d, filename=filename, provenance=steps)
 
 
 def _selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:

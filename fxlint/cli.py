@@ -159,7 +159,9 @@ def check(paths: Tuple[Path, ...], select, extend_select, ignore, exclude, confi
         raise click.exceptions.Exit(_print_diff(files, config, exit_zero))
     result = api.check_paths(files, config, jobs=jobs, use_cache=not no_cache)
     if problems:
-        result = replace(result, problems=tuple(sorted(result.problems + tuple(problems), key=lambda p: p.filename)))
+        from fxlint.diagnostics import problem_sort_key
+
+        result = replace(result, problems=tuple(sorted(result.problems + tuple(problems), key=problem_sort_key)))
     for line in unknown_suppression_warnings(files):
         click.echo(f"fxlint: warning: {line}", err=True)
     _emit(result, output_format, statistics, show_fixes, quiet)

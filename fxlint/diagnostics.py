@@ -172,4 +172,12 @@ class CheckResult:
     warnings: Tuple[str, ...] = field(default=())  #: e.g. unknown codes in `# noqa`
 
 
+def problem_sort_key(p: FileProblem) -> tuple:
+    """Skipped files in one order whatever spelling of their path was reported (as named on the
+    command line, or canonical from a worker)."""
+    import os
+
+    return (os.path.realpath(p.filename), p.kind, p.message)
+
+
 FileOutcome = Union[Tuple[Diagnostic, ...], FileProblem]

@@ -15,6 +15,15 @@ from fxlint.config import Config
 from fxlint.diagnostics import FileProblem
 
 
+def canonical(path) -> str:
+    """The one spelling of a checked file's path everywhere in a run's results: absolute, normalized,
+    symlinks resolved (what `module_name_for` resolves a file to when another file imports it). A
+    file named on the command line and the same file reached through an import are then the same
+    key; before, one was relative and the other absolute, and which one a finding carried depended
+    on which a worker happened to load first (so the output's order varied with ``-j``)."""
+    return os.path.realpath(path)
+
+
 def collect(paths: Iterable[Path], config: Config) -> Tuple[List[Path], List[FileProblem]]:
     files: List[Path] = []
     problems: List[FileProblem] = []

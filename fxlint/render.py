@@ -183,8 +183,8 @@ def diagnostic_json(d: Diagnostic) -> Dict[str, object]:
         "url": d.url,
         "hazard": d.hazard.value,
         "source": d.source,
-        "provenance": [{"row": s.row, "text": s.text, **({"filename": s.filename} if s.filename else {})}
-                       for s in d.provenance],
+        "provenance": [{"row": s.row, "text": s.text,
+                        **({"filename": os.path.abspath(s.filename)} if s.filename else {})} for s in d.provenance],
         "reached_from": list(d.reached_from),
         "entries": list(d.entries),
         "help": d.help,
@@ -308,4 +308,4 @@ def _uri(filename: str) -> str:
 
 
 def problem_lines(problems: Iterable[FileProblem]) -> List[str]:
-    return [f"{p.filename}: {p.message}" for p in problems]
+    return [f"{display_path(p.filename)}: {p.message}" for p in problems]

@@ -3,6 +3,7 @@ the result cache and bad input (each a one-line message, never a traceback)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -540,6 +541,131 @@ def test_second_run_comes_from_cache_with_the_same_output(work):
     # options applied after the cache (select) still work on cached results
     fourth = fxlint_subprocess(["check", "--select", "TRC204", "."], cwd=work, env=cache)
     assert "from cache" in fourth.stdout and set(codes(fourth.stdout)) == {"TRC204"}
+
+
+def _package_of_models(root: Path, models: int = 8) -> Path:
+    """A package checked by relative path whose helper files are reached from every model, and more files
+    than `api.PARALLEL_THRESHOLD` (`-j 2` uses workers). ``pkg/a_model.py`` is checked before ``pkg/common.py``
+    (no class: never indexed ahead) and imports it, so a process loads common.py as an import (an absolute
+    path) before it checks it (as named: relative); the later models reach it after. Each helper finding is
+    reported by every model's check, with that model's chain."""
+    write(root / "pkg" / "__init__.py", "")
+    write(root / "pkg" / "common.py", """
+        def pad(x):
+            if x.sum() > 0:
+                return x
+            return x * 2
+
+
+        def half(x):
+            return x[: len(x) // 2]
+
+
+        def late(x):
+            while x.max() > 1:
+                x = x / 2
+            return x
+    """)
+    write(root / "pkg" / "layers" / "__init__.py", "")
+    write(root / "pkg" / "layers" / "block.py", """
+        import torch
+
+        from pkg.common import half, pad
+
+
+        class Block(torch.nn.Module):
+            def forward(self, x):
+                n = x.shape[0]
+                for i in range(n):
+                    x = pad(x)
+                return half(x)
+    """)
+    write(root / "pkg" / "a_model.py", """
+        import torch
+
+        from pkg.common import pad
+
+
+        class ANet(torch.nn.Module):
+            def forward(self, x):
+                return pad(x) + 0
+    """)
+    for i in range(models):
+        write(root / "pkg" / f"model_{i}.py", f"""
+            import torch
+
+            from pkg.common import late, pad
+            from pkg.layers.block import Block
+
+
+            class Net{i}(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.block = Block()
+
+                def forward(self, x):
+                    if x.mean() > {i}:
+                        x = pad(x)
+                    return self.block(late(x)) + {i}
+        """)
+    return root / "pkg"
+
+
+_FROM_CACHE = re.compile(r"(\d+ files? checked), \d+ from cache\)")
+
+
+def _without_cache_count(stdout: str) -> str:
+    """A warm run says how many files came from the cache (text summary, --statistics JSON): nothing else
+    of its output may differ from a cold run's."""
+    return re.sub(r'"files_cached": \d+', '"files_cached": N', _FROM_CACHE.sub(r"\1)", stdout))
+
+
+@pytest.mark.slow
+def test_output_is_byte_identical_across_jobs_cache_and_hash_seeds(tmp_path, monkeypatch):
+    """Issue 17: the same bytes from `-j 1` and `-j 2`, cold and warm, whatever the hash seed, in every format.
+    Checked by relative path, a model's helper is reached by an absolute path: before, which spelling a
+    helper's finding carried depended on which worker reported it first, so the order of the findings (sorted
+    on that spelling) and the "in N files" count changed from run to run."""
+    _package_of_models(tmp_path)
+    cache = str(tmp_path / ".cache")
+
+    def run(*args: str, seed: str = "0", cached: bool = False) -> str:
+        env = {"PYTHONHASHSEED": seed, "FXLINT_CACHE_DIR": cache}
+        proc = fxlint_subprocess(["check", *args, *(() if cached else ("--no-cache",)), "pkg"], cwd=tmp_path, env=env)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        return _without_cache_count(proc.stdout)
+
+    json_cold = run("--format", "json", "-j", "1", seed="0")
+    rows = json.loads(json_cold)
+    place = [(r["filename"], r["location"]["row"], r["location"]["column"], r["code"]) for r in rows]
+    assert place == sorted(set(place)) and all(os.path.isabs(r["filename"]) for r in rows)
+    assert {Path(r["filename"]).name for r in rows} >= {"common.py", "block.py", "model_0.py"}
+    assert max(len(r["entries"]) for r in rows) == 9  # `pad` is reached from every model
+    text_cold = run("-j", "1", seed="1")
+    assert "in 10 files" in text_cold and "pkg/common.py:" in text_cold and str(tmp_path) not in text_cold
+    assert run("--format", "json", "-j", "2", seed="1") == json_cold
+    assert run("--format", "json", "-j", "2", seed="2") == json_cold
+    assert run("-j", "2", seed="3") == text_cold
+    # the cache: filled by a parallel run, read by a single-process one and a parallel one
+    assert run("--format", "json", "-j", "2", seed="4", cached=True) == json_cold
+    assert run("--format", "json", "-j", "1", seed="5", cached=True) == json_cold
+    assert run("-j", "2", seed="6", cached=True) == text_cold
+    # every other rendering: cold in one process (in process), warm in parallel from the cache
+    monkeypatch.chdir(tmp_path)
+    for fmt in (("--statistics",), ("--format", "json", "--statistics"), ("--format", "concise"),
+                ("--format", "full"), ("--format", "sarif"), ("--format", "github")):
+        cold = cli("check", "--no-cache", "-j", "1", *fmt, "pkg")
+        assert cold.exit_code == 1 and "TRC" in cold.stdout, fmt
+        assert run(*fmt, "-j", "2", seed="7", cached=True) == _without_cache_count(cold.stdout), fmt
+    # a partly warm run: the first model changed, so its reports of the helpers' findings come after the
+    # cached ones; the chain shown must not depend on that (before: `ANet.forward -> pad` cold,
+    # `Net0.forward -> pad` warm)
+    model = tmp_path / "pkg" / "a_model.py"
+    model.write_text(model.read_text().replace("+ 0", "+ 1"))
+    changed = run("-j", "1", seed="8")
+    assert "reached from ANet.forward -> pad" in changed
+    assert run("-j", "2", seed="9", cached=True) == changed
+    assert run("--format", "json", "-j", "1", seed="10", cached=True) == run("--format", "json", "-j", "2")
 
 
 @pytest.mark.slow

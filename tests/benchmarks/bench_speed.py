@@ -124,7 +124,7 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single
     first; a timed-out check-1 skips the rest of the corpus's check runs. single_process=False skips check-1
     (--quick)."""
     res = {"path": path, **corpora.corpus_stats(path)}
-    rounds = []
+    rounds, warm = [], []
     warm_cache, warm_ref = None, None  # the last successful cold parallel run's cache folder and stdout
     if skip_check_reason:
         res["check_skipped"] = skip_check_reason
@@ -177,10 +177,24 @@ def bench_corpus(name, path, repeats, have_check, skip_check_reason=None, single
                 res["warm"]["output_identical_to_cold"] = all(_findings(w["stdout"]) == _findings(warm_ref)
                                                               for w in warm)
                 res["warm"]["files_checked_from_cache"] = _from_cache(warm[-1]["stdout"])
+        if have_check:
+            cold = [rd[k] for rd in rounds for k in ("check1", "check_par") if k in rd]
+            res["determinism"] = _determinism(cold + (warm if warm_cache else []))
     finally:
         if warm_cache:
             shutil.rmtree(warm_cache, ignore_errors=True)
     return res
+
+
+def _determinism(runs):
+    """Issue 17: every check run of a corpus (--jobs 1 and default jobs, cold, warm; each with its own hash
+    seed) must print the same bytes, the warm runs' count of files from the cache aside. -> how many runs, how
+    many distinct outputs, and their sha256 (tests/benchmarks/bench_determinism.py runs the full matrix)."""
+    import hashlib
+
+    digests = [hashlib.sha256(_findings(r["stdout"]).encode()).hexdigest() for r in runs
+               if r.get("rc") in (0, 1) and not r.get("timeout")]
+    return {"runs": len(digests), "distinct_outputs": len(set(digests)), "sha256": sorted(set(digests))}
 
 
 def _summarize_rounds(res, rounds, have_check):
@@ -388,6 +402,12 @@ def markdown(res):
         if "output_identical_to_cold" in w:
             out.append(f"\n{n} warm runs: {w.get('files_checked_from_cache') or '?'} files from the cache; findings "
                        f"{'identical to' if w['output_identical_to_cold'] else '**differ from**'} the cold run's.")
+    for n, c in res["corpora"].items():
+        d = c.get("determinism")
+        if d and d["runs"]:
+            outputs = "one output" if d["distinct_outputs"] == 1 else f"**{d['distinct_outputs']} different outputs**"
+            out.append(f"\n{n}: {d['runs']} check runs (--jobs 1, default jobs, cold and warm): {outputs} "
+                       f"(sha256 {', '.join(h[:16] for h in d['sha256'])}).")
     if res.get("verdict"):
         out.append("")
         out.append("Targets: " + "; ".join(f"{k}: {'**met**' if ok else '**missed**'}"
