@@ -404,6 +404,7 @@ def test_a_compiler_only_check_is_hoisted_with_its_branch():
     for x in (torch.randn(2, 1), torch.randn(2, 3)):
         assert torch.equal(before.M()(x), after.M()(x)) and torch.equal(traced(x), before.M()(x))
 
+
 SHAPE_LIST = """
     class M(nn.Module):
         def __init__(self):
