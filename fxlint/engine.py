@@ -318,10 +318,11 @@ class Checker:
         top = module.name.partition(".")[0]
         if not top or top == module.name:
             return set()
-        init = self.project.module_named(top)
-        if init is None or os.path.basename(init.path) != "__init__.py":
+        init = self.project.package_init(top)
+        if init is None:
             return set()
-        exported = package_exports(init.text, top)
+        init_path, init_text = init
+        exported = package_exports(init_text, top)
         names = {name for source, name in exported if source == module.name}
         for source, name in exported:  # re-exported through a subpackage's __init__
             if source != module.name and name in module.classes and module.name.startswith(source + "."):
@@ -329,7 +330,7 @@ class Checker:
                 if found is module.classes[name]:
                     names.add(name)
         if exported:
-            self.project.used_paths.add(init.path)
+            self.project.used_paths.add(init_path)
         return names
 
     def _analyze_unreached_blocks(self, blocks: List, analysis: Analysis) -> None:

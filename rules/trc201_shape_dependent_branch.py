@@ -111,6 +111,37 @@ class ShapeDependentBranch(ConditionVisitor, Rule):
                         x = x.to(self.weight.dtype)
                     return x * self.weight
         """, message_contains="nn.Parameter `self.weight`", line=6),
+        # a user subclass of a torch.nn built-in that overrides forward is traced into, not a leaf
+        Invalid("""
+            class FP32LayerNorm(nn.LayerNorm):
+                def forward(self, x):
+                    if x.dtype == torch.float16:
+                        return super().forward(x.float()).half()
+                    return super().forward(x)
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.norm = FP32LayerNorm(8)
+                def forward(self, x):
+                    return self.norm(x)
+        """, message_contains="forward input `x`", line=3),
+        # a function reached through a registry dict (transformers' attention/mask interfaces)
+        Invalid("""
+            def clipped_attention(q, k):
+                if q.shape[-1] > 64:
+                    q = q[..., :64]
+                return q @ k.transpose(-1, -2)
+
+            ATTENTION_FUNCTIONS = {"clipped": clipped_attention}
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.impl = "clipped"
+                def forward(self, q, k):
+                    return ATTENTION_FUNCTIONS[self.impl](q, k)
+        """, message_contains="forward input `q`", line=2),
     ]
 
     def check_condition(self, node: cst.CSTNode, test: cst.BaseExpression, ctx: RuleContext) -> None:

@@ -200,9 +200,10 @@ def test_every_fixture_converges_in_one_run(tmp_path):
 
 def test_apply_finishes_what_a_helper_file_fix_uncovers(tmp_path):
     """timm's pos_embed_sincos pattern: a helper in one file, reached only from a model in another.
-    Round 1 hoists `list(pos_embed.shape)`; the item assignment to its result is then a hazard only
-    the project view reports (the file alone has no model). A second pass finishes it, so a second
-    `fix` proposes nothing."""
+    Hoisting `list(pos_embed.shape)` alone would hand back a Proxy whose item assignment is then a
+    hazard only the project view reports (the file alone has no model): once a second pass finished
+    it. A list a hoist builds now takes its consumers into the same region, so one pass moves the
+    item assignment too, and a second `fix` proposes nothing."""
     package = tmp_path / "net"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -221,8 +222,10 @@ def test_apply_finishes_what_a_helper_file_fix_uncovers(tmp_path):
     doc = json.loads(result.stdout)
     assert result.exit_code == 0
     [helpers] = doc["files"]
-    assert [a["code"] for a in helpers["applied"]] == ["TRC403", "TRC404"]
-    assert "keep_expand[-2] = -1" not in (package / "helpers.py").read_text().split("def gather_kept")[1]
+    assert [a["code"] for a in helpers["applied"]] == ["TRC403"]
+    text = (package / "helpers.py").read_text()
+    assert "keep_expand[-2] = -1" not in text.split("def gather_kept")[1]
+    assert "keep_expand[-2] = -1" in text.split("@torch.fx.wrap")[1].split("def gather_kept")[0]
     again = run(str(package), "--unsafe-fixes")
     assert again.exit_code == 0 and "Would fix 0 finding(s)" in again.output
 

@@ -8,6 +8,7 @@ Proxies while tracing, buffers are real tensors, submodules are followed or are 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
@@ -55,6 +56,8 @@ class Project:
         self._touch = touch or (lambda path: None)  #: tells the owner's LRU a file is still in use
         self._by_path: Dict[str, Optional[ModuleSource]] = {}
         self._by_name: Dict[str, Optional[ModuleSource]] = {}
+        #: top-level package -> (path, text) of its __init__.py, read but not indexed (package_init)
+        self._inits: Dict[str, Optional[Tuple[str, str]]] = {}
         self.roots: List[Path] = list(roots)
         self.used_paths: Set[str] = set()  #: files whose definitions the analysis used
 
@@ -70,6 +73,9 @@ class Project:
         module = self._by_path.pop(path, None)
         if module is not None and self._by_name.get(module.name) is module:
             del self._by_name[module.name]
+        for package, init in list(self._inits.items()):
+            if init is not None and init[0] == path:
+                del self._inits[package]
 
     def module_named(self, name: str) -> Optional[ModuleSource]:
         if name in self._by_name:
@@ -87,6 +93,27 @@ class Project:
             if found is not None:
                 break
         self._by_name[name] = found
+        return found
+
+    def package_init(self, package: str) -> Optional[Tuple[str, str]]:
+        """(path, text) of a top-level package's ``__init__.py`` under the roots, read without
+        indexing it (the engine only needs its import lines; a worker would otherwise parse it again)."""
+        loaded = self._by_name.get(package)
+        if loaded is not None:
+            return (loaded.path, loaded.text) if os.path.basename(loaded.path) == "__init__.py" else None
+        cached = self._inits.get(package, False)
+        if cached is not False:
+            return cached
+        found = None
+        for root in self.roots:
+            candidate = root / package / "__init__.py"
+            if candidate.is_file():
+                try:
+                    found = (str(candidate), candidate.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError):
+                    found = None
+                break
+        self._inits[package] = found
         return found
 
     def _load(self, path: Path) -> Optional[ModuleSource]:

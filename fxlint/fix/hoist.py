@@ -1191,10 +1191,11 @@ def _none_tested(region: _Region, name: str) -> bool:
 
 
 def _none_path_rebinds(region: _Region, name: str) -> bool:
-    """`if name is None: name = ...` (no else, the binding unconditional in its body): ``name`` is not
-    None after the region on either path (the `inputs_embeds = self.embed(input_ids)` idiom)."""
+    """`if name is None: name = ...` (the binding unconditional in its body; an `else:` is the path where
+    it was not None): ``name`` is not None after the region on either path (the `inputs_embeds =
+    self.embed(input_ids)` idiom)."""
     stmt = region.stmts[0]
-    if len(region.stmts) != 1 or not isinstance(stmt, cst.If) or stmt.orelse is not None:
+    if len(region.stmts) != 1 or not isinstance(stmt, cst.If) or isinstance(stmt.orelse, cst.If):
         return False
     test = stmt.test
     if not (isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and test.left.value == name
