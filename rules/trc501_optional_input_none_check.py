@@ -129,6 +129,31 @@ class OptionalInputNoneCheck(Rule):
                     inputs_embeds = self.embed(input_ids)
                 return inputs_embeds
     """, message_contains="takes the branch that raises", line=6), Invalid("""
+        # one head passes the input itself, another a value made from it (transformers' MPNet)
+        class Encoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(10, 4)
+            def forward(self, input_ids=None, inputs_embeds=None):
+                if input_ids is not None and inputs_embeds is not None:
+                    raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+                return self.embed(input_ids) if inputs_embeds is None else inputs_embeds
+        class ForTokens(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = Encoder()
+            def forward(self, input_ids=None, inputs_embeds=None):
+                return self.encoder(input_ids, inputs_embeds=inputs_embeds)
+        class ForChoice(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = Encoder()
+            def forward(self, input_ids=None, inputs_embeds=None):
+                flat = input_ids.view(-1, input_ids.size(-1)) if input_ids is not None else None
+                flat_embeds = inputs_embeds.flatten(0, 1) if inputs_embeds is not None else None
+                return self.encoder(flat, inputs_embeds=flat_embeds)
+    """, message_contains="forward input `input_ids` is a Proxy, never None, so tracing takes the branch that raises",
+        line=7), Invalid("""
         class M(nn.Module):
             def forward(self, x, **kwargs):
                 mask = kwargs.get("mask")

@@ -374,7 +374,14 @@ class Analysis:
     def _record(self, node: cst.CSTNode, value: Value) -> None:
         old = self.facts.setdefault(node, value)  # one lookup for a node seen the first time
         if old is not value:
-            self.facts[node] = join(old, value)
+            joined = join(old, value)
+            if joined.param is None and joined.is_proxy and (old.param is None) != (value.param is None) \
+                    and old.origin == value.origin:
+                # the same read is the forward input itself in some calls (a head passes `input_ids`)
+                # and a value made from it in others (a head passes `input_ids.view(-1, n)`): its `is
+                # None` test is the input's where it is the input (transformers' MPNet heads)
+                joined = joined.derived(param=old.param or value.param)
+            self.facts[node] = joined
 
     def _ex_children(self, node: cst.CSTNode, frame: Frame) -> Value:
         values = [self.eval(c, frame) for c in _subexpressions(node)]
