@@ -1185,9 +1185,18 @@ def _rebound_only_when_not_none(region: _Region, name: str) -> bool:
 
 def _none_tested(region: _Region, name: str) -> bool:
     """Does the region compare ``name`` with None (`is None` / `is not None`)?"""
-    return any(isinstance(n, cst.Comparison) and isinstance(n.left, cst.Name) and n.left.value == name
-               and any(isinstance(c.operator, (cst.Is, cst.IsNot)) and isinstance(c.comparator, cst.Name)
-                       and c.comparator.value == "None" for c in n.comparisons) for n in region.nodes())
+    return any(_none_test(n) in ((name, True), (name, False)) for n in region.nodes())
+
+
+def _none_test(node: cst.CSTNode) -> Optional[Tuple[str, bool]]:
+    """(name, negated) for `name is None` (False) / `name is not None` (True), else None."""
+    if not (isinstance(node, cst.Comparison) and isinstance(node.left, cst.Name) and len(node.comparisons) == 1):
+        return None
+    target = node.comparisons[0]
+    if not (isinstance(target.operator, (cst.Is, cst.IsNot)) and isinstance(target.comparator, cst.Name)
+            and target.comparator.value == "None"):
+        return None
+    return node.left.value, isinstance(target.operator, cst.IsNot)
 
 
 def _none_path_rebinds(region: _Region, name: str) -> bool:
@@ -1197,10 +1206,7 @@ def _none_path_rebinds(region: _Region, name: str) -> bool:
     stmt = region.stmts[0]
     if len(region.stmts) != 1 or not isinstance(stmt, cst.If) or isinstance(stmt.orelse, cst.If):
         return False
-    test = stmt.test
-    if not (isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and test.left.value == name
-            and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.Is)
-            and isinstance(test.comparisons[0].comparator, cst.Name) and test.comparisons[0].comparator.value == "None"):
+    if _none_test(stmt.test) != (name, False):
         return False
     return any(isinstance(line, cst.SimpleStatementLine) and any(
         isinstance(small, (cst.Assign, cst.AnnAssign)) and _binds(getattr(small, "target", None) or small.targets[0].target, name)
@@ -1220,10 +1226,8 @@ def _under_not_none_test(region: _Region, node: cst.CSTNode, name: str) -> bool:
 
 
 def _tests_not_none(test: cst.BaseExpression, name: str) -> bool:
-    first = _conjuncts(test)[0]
-    return (isinstance(first, cst.Comparison) and isinstance(first.left, cst.Name) and first.left.value == name
-            and len(first.comparisons) == 1 and isinstance(first.comparisons[0].operator, cst.IsNot)
-            and isinstance(first.comparisons[0].comparator, cst.Name) and first.comparisons[0].comparator.value == "None")
+    """Is the first conjunct of ``test`` `name is not None`?"""
+    return _none_test(_conjuncts(test)[0]) == (name, True)
 
 
 class NoneGuard(NamedTuple):
@@ -1244,8 +1248,8 @@ def none_guard(region: _Region, outputs: Sequence[str]) -> Optional[NoneGuard]:
     if region.tail or len(region.stmts) != 1 or not isinstance(stmt, cst.If) or stmt.orelse is not None:
         return None
     first = _conjuncts(stmt.test)[0]
-    name = first.left.value if isinstance(first, cst.Comparison) and isinstance(first.left, cst.Name) else ""
-    return NoneGuard(name, first) if name in outputs and _tests_not_none(stmt.test, name) else None
+    test = _none_test(first)
+    return NoneGuard(test[0], first) if test is not None and test[1] and test[0] in outputs else None
 
 
 def _conjuncts(test: cst.BaseExpression) -> List[cst.BaseExpression]:
