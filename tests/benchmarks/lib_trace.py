@@ -38,6 +38,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _linecov import LineCoverage, relative  # noqa: E402
 SHAPES = (0, 1)
 MODES = ("eval", "train")
 
@@ -65,42 +67,6 @@ def describe_exception(exc):
         info["lib_frame"] = f"{os.path.relpath(os.path.abspath(f), LIB_ROOT)}:{ln}"
         info["source"] = linecache.getline(f, ln).strip()[:200]
     return info
-
-
-class LineCoverage:
-    """The lines of the library's own files that run (line events only in frames of files under LIB_DIR)."""
-
-    def __init__(self):
-        self.cov = {}
-        self.prefix = LIB_DIR + os.sep
-        self.is_lib = {}
-
-    def _global(self, frame, event, arg):
-        code = frame.f_code
-        hit = self.is_lib.get(code)
-        if hit is None:
-            hit = self.is_lib[code] = os.path.abspath(code.co_filename).startswith(self.prefix)
-        if not hit:
-            return None
-        self.cov.setdefault(code.co_filename, set()).add(frame.f_lineno)
-        return self._local
-
-    def _local(self, frame, event, arg):
-        if event == "line":
-            self.cov[frame.f_code.co_filename].add(frame.f_lineno)
-        return self._local
-
-    def __enter__(self):
-        self.old = sys.gettrace()
-        sys.settrace(self._global)
-        return self
-
-    def __exit__(self, *exc):
-        sys.settrace(self.old)
-        return False
-
-    def relative(self):
-        return {os.path.relpath(os.path.abspath(f), LIB_ROOT): sorted(ls) for f, ls in sorted(self.cov.items())}
 
 
 def flatten(out):
@@ -192,7 +158,7 @@ def one(lib, name):
     if any("error" in v for v in eager.values()):
         rec["status"] = "build_error"
         return rec
-    cov = LineCoverage()
+    cov = LineCoverage(LIB_DIR)
     trace, match = {}, {}
     for mode in MODES:
         m = copy.deepcopy(model)
@@ -215,7 +181,7 @@ def one(lib, name):
             match[case] = {"ok": exact or close(got, leaves[case]), "exact": exact}
     rec["trace"] = trace
     rec["traced_vs_eager"] = match
-    rec["executed_lines"] = cov.relative()
+    rec["executed_lines"] = relative(cov.cov, LIB_ROOT)
     if not all(t["ok"] for t in trace.values()):
         rec["status"] = "fail"
     elif all(v["ok"] for v in match.values()):

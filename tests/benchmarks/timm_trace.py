@@ -34,6 +34,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _linecov import LineCoverage, relative  # noqa: E402
 CHECK_MAX_COST = 60.0
 
 # worker globals
@@ -89,44 +91,6 @@ def worker_init(timm_root):
     TIMM_ROOT = os.path.dirname(TIMM_DIR)
     if TIMM_ROOT != os.path.abspath(timm_root):
         raise RuntimeError(f"imported timm from {TIMM_DIR}, expected it under {timm_root}")
-
-
-class LineCoverage:
-    """Records the lines of timm's own files that run while tracing (sys.settrace; line events only in
-    frames of files under TIMM_DIR, so torch's machinery pays just the call-event check)."""
-
-    def __init__(self, cov):
-        self.cov = cov
-        self.prefix = TIMM_DIR + os.sep
-        self.is_timm = {}
-
-    def _global(self, frame, event, arg):
-        code = frame.f_code
-        hit = self.is_timm.get(code)
-        if hit is None:
-            hit = self.is_timm[code] = code.co_filename.startswith(self.prefix)
-        if not hit:
-            return None
-        self.cov.setdefault(code.co_filename, set()).add(frame.f_lineno)
-        return self._local
-
-    def _local(self, frame, event, arg):
-        if event == "line":
-            self.cov[frame.f_code.co_filename].add(frame.f_lineno)
-        return self._local
-
-    def __enter__(self):
-        self.old = sys.gettrace()
-        sys.settrace(self._global)
-        return self
-
-    def __exit__(self, *exc):
-        sys.settrace(self.old)
-        return False
-
-
-def _rel_cov(cov):
-    return {os.path.relpath(f, TIMM_ROOT): sorted(lines) for f, lines in sorted(cov.items())}
 
 
 def _first_line(e):
@@ -236,7 +200,7 @@ def probe(item):
     cov = {}
     try:
         if item.get("coverage", True):
-            with LineCoverage(cov):
+            with LineCoverage(TIMM_DIR, cov):
                 gm = torch.fx.symbolic_trace(model)
         else:
             gm = torch.fx.symbolic_trace(model)
@@ -244,11 +208,11 @@ def probe(item):
         info = describe_exception(e)
         info.update(ok=False, trace_s=round(time.time() - t1, 2))
         res["plain"] = info
-        res["executed_lines"] = _rel_cov(cov)
+        res["executed_lines"] = relative(cov, TIMM_ROOT)
         res["probe_s"] = round(time.time() - t0, 2)
         return res
     p = {"ok": True, "trace_s": round(time.time() - t1, 2)}
-    res["executed_lines"] = _rel_cov(cov)
+    res["executed_lines"] = relative(cov, TIMM_ROOT)
     try:
         p.update(graph_stats(model, gm))
     except Exception as e:  # noqa: BLE001
