@@ -7,7 +7,8 @@ usage: python tests/benchmarks/bench_hf.py [--jobs 2] [--timeout 120] [--fix-tim
 Steps (the worker, hf_trace.py, runs in ~/.cache/fxlint-bench/venv-hf built by corpora.ensure_hf_venv):
   1. ground truth on the pristine transformers 5.24.0 tree: every model of hf_models.MODELS built from a tiny
      config, eager outputs (train/eval x 2 input shapes x mask given/omitted, saved as tensors), and
-     symbolic_trace in three modes (plain, wrapped, wrapped_mask) with traced-vs-eager equality and the
+     symbolic_trace in five modes (plain, wrapped, wrapped_mask, and both wrappers on a copy switched to
+     eager attention: wrapped_eager_attn, wrapped_mask_eager_attn) with traced-vs-eager equality and the
      innermost failing frame inside transformers;
   2. the fix gate: a copy of the pristine tree, `fxlint fix --apply --unsafe-fixes -q TARGETS` run on it
      (the chosen model directories and the shared modules the failures point to) with a timeout: one process
