@@ -81,13 +81,15 @@ def load_baseline():
 
 
 def _venv_torch(info):
-    """The torch version the timm venv was built with (written in its marker), or None."""
+    """The torch version the timm venv was built with (the first word of its marker, which corpora.py writes as
+    'TORCH TORCHVISION_STUB'), or None."""
     marker = os.path.join(info["cache"], "venv-timm", ".fxlint-bench-ok")
     try:
         with open(marker) as fh:
-            return fh.read().strip() or None
+            words = fh.read().split()
     except OSError:
         return None
+    return words[0] if words else None
 
 
 def _gt_reusable(d, info):
