@@ -184,7 +184,7 @@ def ground_truth_variants(info, mode, jobs, timeout):
 def compact_variant(r):
     """What results.json keeps of a variant record (no executed_lines)."""
     p = r.get("plain") or {}
-    out = {k: r[k] for k in ("id", "model", "kwargs", "setup", "targets") if r.get(k) is not None}
+    out = {k: r[k] for k in ("id", "model", "switch", "kwargs", "setup") if r.get(k) is not None}
     out["status"] = status(r)
     if p and not p.get("ok"):
         out.update(lib_frame=p.get("lib_frame"), error=f"{p.get('exc_type')}: {p.get('message', '')[:160]}")
@@ -484,6 +484,9 @@ def evaluate(records, diags, timm_root, coverage, variants=None):
             "flagged_same_statement": sum(1 for x in all_lines if x["flagged_same_statement"]),
             "rate": round(v_hit / len(all_lines), 4) if all_lines else None,
             "lines_only_variants_fail": [x for x in all_lines if not x["families"]],
+            "variant_lines": [{"line": x["line"], "source": x["source"], "flagged": x["flagged"], "codes": x["codes"],
+                               "default_configs_fail_here": bool(x["families"]), "n_variants": len(x["variants"]),
+                               "variants": x["variants"][:5]} for x in all_lines if x["variants"]],
             "failing_variants": len(failing_vars), "variants_flagged": var_flagged,
             "misses": [x for x in all_lines if not x["flagged"]]}
         # by module, new definition: a line where a configuration variant fails is not a false positive
@@ -495,7 +498,7 @@ def evaluate(records, diags, timm_root, coverage, variants=None):
             "lines": len(fp_new), "modules": sorted({e["line"].split(":")[0] for e in fp_new}),
             "families": fams_new, "n_families": len(fams_new),
             "rate_over_passing_families": round(len(fams_new) / len(passing), 4) if passing else None,
-            "lines_where_a_variant_fails": [{"line": e["line"], "codes": e["codes"], "variants": e["variant_fails_here"]}
+            "lines_where_a_variant_fails": [{"line": e["line"], "codes": e["codes"], "variants": e["variant_fails_here"][:5]}
                                             for e in by_module_fp if e["variant_fails_here"]]}
         # passing variants: a flagged line (not on any failing statement) that ran while one traced
         var_pass = [v for v in variants if var_st[v["id"]] == "pass"]
@@ -510,10 +513,14 @@ def evaluate(records, diags, timm_root, coverage, variants=None):
                     a, b = src.stmt_range(rel, int(row))
                     if any(x in ex.get(rel, ()) for x in range(a, b + 1)):
                         var_exec_fp.append({"variant": v["id"], "line": e["line"], "codes": e["codes"]})
+        by_switch = collections.defaultdict(collections.Counter)
+        for v in variants:
+            by_switch[v.get("switch") or "-"][var_st[v["id"]]] += 1
         report["variants"] = {
             "n": len(var_st), "pass": len(var_pass), "fail": len(failing_vars),
             "other": sorted(i for i, s_ in var_st.items() if s_ not in ("pass", "fail")),
-            "records": [compact_variant(v) for v in variants],
+            "by_switch": {k: dict(c, n=sum(c.values())) for k, c in sorted(by_switch.items())},
+            "records_not_passing": [compact_variant(v) for v in variants if var_st[v["id"]] != "pass"],
             "false_positives_by_execution_in_passing_variants": var_exec_fp}
     if coverage:
         fp_exec = [e for e in other if e["ran_in_passing"]]
@@ -602,22 +609,28 @@ def markdown(res):
     var = ev.get("variants")
     if var:
         out.append("")
-        out.append("Configuration variants (documented switches of a selected family; the flagged line each was chosen "
-                   "for; what `symbolic_trace` did):")
-        for v in var["records"]:
-            how = ", ".join([f"{k}={v['kwargs'][k]!r}" for k in v.get("kwargs") or {}]
-                            + [f"{c['method']}({', '.join(repr(a) for a in c.get('args', []))})"
-                               for c in v.get("setup") or []])
-            got = (f"fails at `{v.get('lib_frame')}` ({v.get('error')})" if v["status"] == "fail" else v["status"]
-                   + (f" ({v.get('create_error') or v.get('worker_error')})" if v.get("create_error") or v.get("worker_error")
-                      else ""))
-            same = "" if v["status"] != "fail" or v.get("lib_frame") == v.get("targets") else " — not the targeted line"
-            out.append(f"- `{v['model']}` {how}: targets `{v.get('targets')}`; {got}{same}")
-        if fv and fv["lines_where_a_variant_fails"]:
+        out.append("Configuration variants by switch (each applied to every selected family that accepts it): "
+                   + "; ".join(f"`{sw}` {c['n']}: {c.get('pass', 0)} pass, {c.get('fail', 0)} fail"
+                               + (f", {c['mismatch']} differ from eager" if c.get("mismatch") else "")
+                               + (f", {c['error']} error" if c.get("error") else "")
+                               for sw, c in var["by_switch"].items())
+                   + ". Lines where a variant fails:")
+        for x in rv["variant_lines"]:
+            who = ", ".join(x["variants"][:3]) + ("…" if x["n_variants"] > 3 else "")
+            out.append(f"- `{x['line']}` `{x['source'][:90]}` {'flagged ' + ','.join(x['codes']) if x['flagged'] else '**not flagged**'}"
+                       f"; {'default configs fail here too' if x['default_configs_fail_here'] else 'only variants fail here'}"
+                       f" ({x['n_variants']} variant{'s' if x['n_variants'] != 1 else ''}: {who})")
+        if var.get("false_positives_by_execution_in_passing_variants"):
+            fpv = var["false_positives_by_execution_in_passing_variants"]
             out.append("")
-            out.append("Flagged lines in modules whose default-config families all pass, where a variant fails (not "
-                       "false positives by the variant definition): "
-                       + ", ".join(f"`{x['line']}` {','.join(x['codes'])}" for x in fv["lines_where_a_variant_fails"])
+            out.append(f"Passing variants whose trace ran a flagged line (not a failing one): {len(fpv)} (variant, line): "
+                       + ", ".join(f"{x['variant']} `{x['line']}`" for x in fpv[:10]) + ("…" if len(fpv) > 10 else ""))
+        if fv:
+            out.append("")
+            out.append("Flagged lines in modules whose default-config families all pass, on which a variant fails (so not "
+                       "false positives by module once variants count): "
+                       + (", ".join(f"`{x['line']}` {','.join(x['codes'])}" for x in fv["lines_where_a_variant_fails"])
+                          or "none")
                        + ". Still false positives by module: "
                        + (", ".join(f"`{e['line']}` {','.join(e['codes'])} `{e['source'][:80]}`"
                                     for e in ev["other_diagnostics"]
@@ -692,7 +705,7 @@ def compact(det):
     det = json.loads(json.dumps(det))
     ev = det["evaluation"]
     for e in ev.get("other_diagnostics", []):
-        for k in ("ran_in_passing", "ran_in_failing", "module_families"):
+        for k in ("ran_in_passing", "ran_in_failing", "module_families", "variant_fails_here"):
             if k in e:
                 e[f"n_{k}"] = len(e[k])
                 e[k] = e[k][:5]
