@@ -444,8 +444,8 @@ def evaluate(records, diags, timm_root, coverage, variants=None):
             entry["ran_in_passing"] = [m for m in ran if st[m] == "pass"]
             entry["ran_in_failing"] = [m for m in ran if st[m] != "pass"]
         entry["module_families"] = fams
-        if variants is not None:
-            entry["variant_fails_here"] = var_keys.get((rel, row), [])
+        if var_keys.get((rel, row)):   # only on lines where a variant fails (keeps results.json short)
+            entry["variant_fails_here"] = var_keys[(rel, row)]
         other.append(entry)
 
     by_module_fp = [e for e in other if e["module_class"] == "all_pass"]
@@ -490,7 +490,7 @@ def evaluate(records, diags, timm_root, coverage, variants=None):
             "failing_variants": len(failing_vars), "variants_flagged": var_flagged,
             "misses": [x for x in all_lines if not x["flagged"]]}
         # by module, new definition: a line where a configuration variant fails is not a false positive
-        fp_new = [e for e in by_module_fp if not e["variant_fails_here"]]
+        fp_new = [e for e in by_module_fp if not e.get("variant_fails_here")]
         fams_new = sorted({f for e in fp_new for f in e["module_families"]})
         report["false_positives_by_module_with_variants"] = {
             "definition": "as false_positives_by_module, except a flagged line on the statement where a "
@@ -499,7 +499,7 @@ def evaluate(records, diags, timm_root, coverage, variants=None):
             "families": fams_new, "n_families": len(fams_new),
             "rate_over_passing_families": round(len(fams_new) / len(passing), 4) if passing else None,
             "lines_where_a_variant_fails": [{"line": e["line"], "codes": e["codes"], "variants": e["variant_fails_here"][:5]}
-                                            for e in by_module_fp if e["variant_fails_here"]]}
+                                            for e in by_module_fp if e.get("variant_fails_here")]}
         # passing variants: a flagged line (not on any failing statement) that ran while one traced
         var_pass = [v for v in variants if var_st[v["id"]] == "pass"]
         var_exec_fp = []
@@ -507,7 +507,7 @@ def evaluate(records, diags, timm_root, coverage, variants=None):
             for v in var_pass:
                 ex = {f: set(ls) for f, ls in (v.get("executed_lines") or {}).items()}
                 for e in other:
-                    if e["variant_fails_here"]:
+                    if e.get("variant_fails_here"):
                         continue
                     rel, row = e["line"].rsplit(":", 1)
                     a, b = src.stmt_range(rel, int(row))

@@ -115,8 +115,8 @@ def _detection_lines(det):
              f"families)"]]
     rv, fv = ev.get("recall_with_variants"), ev.get("false_positives_by_module_with_variants")
     if rv:
-        rows.append(["the same with the failing lines of configuration variants (documented kwargs / setup calls "
-                     "of a selected family)",
+        rows.append(["the same with the failing lines of configuration variants (`dynamic_img_size=True`, "
+                     "`set_grad_checkpointing(True)` on every family that accepts them)",
                      f"{rv['flagged']}/{rv['failing_lines']} ({len(rv['lines_only_variants_fail'])} lines only a "
                      f"variant fails at; {rv['variants_flagged']}/{rv['failing_variants']} failing variants)"])
     if fe:
@@ -130,8 +130,10 @@ def _detection_lines(det):
     rows.append(["passing families whose own module has a flagged line"
                  + (" (default configs only: the definition before variants)" if fv else ""),
                  f"{fm['n_families']}/{ev['n_passing']} ({100 * (fm['rate_over_passing_families'] or 0):.1f} %)"])
+    ma = det.get("measured_alone")
     return [f"**Detection** on timm: {s['n_models']} families (one model each); plain `torch.fx.symbolic_trace` "
-            f"fails on {s['fail']} at {s['distinct_failing_lines']} distinct lines, {s['pass']} trace and match eager.",
+            f"fails on {s['fail']} at {s['distinct_failing_lines']} distinct lines, {s['pass']} trace and match eager."
+            + (f" (Measured alone {ma['date']} at fxlint {ma['fxlint_git']}: `{ma['command']}`.)" if ma else ""),
             "", md_table(["", "timm"], rows)]
 
 
