@@ -1,7 +1,7 @@
 """Detection quality of `fxlint check` on timm 1.0.31, against plain `torch.fx.symbolic_trace` as ground truth.
 
-usage: python tests/benchmarks/bench_timm.py [--fresh-gt | --reuse-baseline] [--jobs 2] [--timeout 90]
-                                             [--out FILE.json]
+usage: python tests/benchmarks/bench_timm.py [--fresh-gt | --reuse-baseline] [--fresh-variants] [--jobs 2]
+                                             [--timeout 90] [--out FILE.json] [--merge-results]
 
 1. Ground truth: timm_trace.py traces one model per family (timm_selection.json, 191 families) in the timm
    venv, each in a worker process with a timeout, 2 side by side, and records the lines of timm that ran while
@@ -23,7 +23,18 @@ usage: python tests/benchmarks/bench_timm.py [--fresh-gt | --reuse-baseline] [--
                  a passing family traced: it counts against every such family. Lines that no selected
                  family ran are reported as "not reached by the selection" (neither hit nor false alarm).
    FP rate over families = passing families with >= 1 false positive / passing families (goal < 3 %).
+   configuration variants (timm_selection.json 'variants': a selected family built with documented
+              create_model keyword arguments and/or public setup calls, e.g. dynamic_img_size=True,
+              set_grad_checkpointing(True); traced by timm_trace.py --variants, same protocol, cached apart in
+              results/gt_variants.json, --fresh-variants re-traces only them). The default-config figures above
+              never use them. They add:
+      recall with variants  the default failing lines + the variants' failing lines, same strict rule.
+      by module with variants  the by-module false positives minus the lines on a statement where some
+              variant fails (a real configuration of that model fails there). Both by-module figures are
+              reported, the default-config one labelled as the definition before variants.
+      passing variants whose trace ran a flagged line (not a failing one) are listed as their false positives.
 Every miss and false positive is listed as file:line, code, source line.
+--merge-results stores the figures as the 'detection' section of results.json and re-renders.
 """
 from __future__ import annotations
 
@@ -50,12 +61,15 @@ FP_GOAL = 0.03
 # ---------------------------------------------------------------------------------------------
 # ground truth
 
-def trace_tree(venv_python, timm_root, out_json, jobs=2, timeout=90.0, coverage=True, models=None):
-    """Run timm_trace.py in the timm venv on the timm/ package under timm_root. Returns the loaded JSON."""
+def trace_tree(venv_python, timm_root, out_json, jobs=2, timeout=90.0, coverage=True, models=None, variants=False):
+    """Run timm_trace.py in the timm venv on the timm/ package under timm_root (variants: the selection's
+    configuration variants instead of its models). Returns the loaded JSON."""
     cmd = [venv_python, os.path.join(HERE, "timm_trace.py"), "--timm-root", timm_root, "--out", out_json,
            "--jobs", str(jobs), "--timeout", str(timeout)]
     if not coverage:
         cmd.append("--no-coverage")
+    if variants:
+        cmd.append("--variants")
     if models:
         cmd += ["--models", ",".join(models)]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
@@ -81,13 +95,15 @@ def load_baseline():
 
 
 def _venv_torch(info):
-    """The torch version the timm venv was built with (written in its marker), or None."""
+    """The torch version the timm venv was built with (the first word of its marker, which corpora.py writes as
+    'TORCH TORCHVISION_STUB'), or None."""
     marker = os.path.join(info["cache"], "venv-timm", ".fxlint-bench-ok")
     try:
         with open(marker) as fh:
-            return fh.read().strip() or None
+            words = fh.read().split()
     except OSError:
         return None
+    return words[0] if words else None
 
 
 def _gt_reusable(d, info):
@@ -123,6 +139,61 @@ def ground_truth(info, mode, jobs, timeout):
     d = trace_tree(py, info["timm"]["root"], cache_json, jobs, timeout)
     return d["models"], {"source": f"fresh run of {d['meta'].get('created')}", "path": cache_json,
                          "wall_s": d["meta"].get("wall_s"), "workers": d["meta"].get("workers"), "coverage": True}
+
+
+def _variant_specs():
+    with open(SELECTION) as fh:
+        return json.load(fh).get("variants") or []
+
+
+def _variants_reusable(d, info, specs):
+    """The cached variants run is keyed like the models' run, with the variant specs themselves (id, model,
+    kwargs, setup) in place of the selected families."""
+    m = d.get("meta", {})
+    w = (m.get("workers") or [{}])[0]
+    key = lambda v: json.dumps({k: v.get(k) for k in ("id", "model", "kwargs", "setup")}, sort_keys=True)  # noqa: E731
+    return bool(m.get("coverage") and sorted(key(r) for r in d.get("models", [])) == sorted(key(v) for v in specs)
+                and w.get("timm") == info["timm"]["version"] and w.get("torch") == _venv_torch(info)
+                and m.get("timm_root") == info["timm"]["root"])
+
+
+def ground_truth_variants(info, mode, jobs, timeout):
+    """The configuration variants of timm_selection.json ('variants'), traced by the same worker with the same
+    protocol (timm_trace.py --variants), cached apart from the models' run (results/gt_variants.json) so they
+    never invalidate it. mode: 'auto' (cached run if its key holds) | 'fresh' | 'cached-only' (never trace; for
+    --reuse-baseline). -> (records, meta), records None when there are none to use."""
+    specs = _variant_specs()
+    if not specs:
+        return None, {"source": "no variants in the selection"}
+    cache_json = os.path.join(info["cache"], "results", "gt_variants.json")
+    if mode != "fresh" and os.path.exists(cache_json):
+        with open(cache_json) as fh:
+            d = json.load(fh)
+        if _variants_reusable(d, info, specs):
+            return d["models"], {"source": f"fresh run of {d['meta'].get('created')}, cached", "path": cache_json,
+                                 "wall_s": d["meta"].get("wall_s"), "workers": d["meta"].get("workers")}
+        log("[timm] cached variants run does not match this timm/selection: tracing the variants afresh")
+    if mode == "cached-only":
+        return None, {"source": "not traced (--reuse-baseline and no matching cached run)"}
+    py = corpora.ensure_timm_venv(info["cache"])
+    d = trace_tree(py, info["timm"]["root"], cache_json, jobs, timeout, variants=True)
+    return d["models"], {"source": f"fresh run of {d['meta'].get('created')}", "path": cache_json,
+                         "wall_s": d["meta"].get("wall_s"), "workers": d["meta"].get("workers")}
+
+
+def compact_variant(r):
+    """What results.json keeps of a variant record (no executed_lines)."""
+    p = r.get("plain") or {}
+    out = {k: r[k] for k in ("id", "model", "switch", "kwargs", "setup") if r.get(k) is not None}
+    out["status"] = status(r)
+    if p and not p.get("ok"):
+        out.update(lib_frame=p.get("lib_frame"), error=f"{p.get('exc_type')}: {p.get('message', '')[:160]}")
+    elif p.get("check") is not None:
+        out["check"] = p["check"]
+    for k in ("create_error", "worker_error"):
+        if r.get(k):
+            out[k] = r[k]
+    return out
 
 
 def compare_with_baseline(records):
@@ -262,7 +333,9 @@ def _bucket(rel):
     return "shared", None
 
 
-def evaluate(records, diags, timm_root, coverage):
+def evaluate(records, diags, timm_root, coverage, variants=None):
+    """variants: the configuration variants' records (or None). They never change the default-config figures;
+    they add recall over their failing lines and the by-module false positives under the variant definition."""
     src = SourceIndex(timm_root)
     fams_by_module = collections.defaultdict(list)
     st = {}
@@ -291,8 +364,8 @@ def evaluate(records, diags, timm_root, coverage):
         lf = r["plain"].get("lib_frame")
         if lf:
             fail_lines.setdefault(lf, []).append(r["model"])
-    lines_report = []
-    for lf, models in fail_lines.items():
+
+    def line_entry(lf, models):
         rel, ln = lf.rsplit(":", 1)
         ln = int(ln)
         a, b = src.stmt_range(rel, ln)
@@ -303,11 +376,13 @@ def evaluate(records, diags, timm_root, coverage):
         if not strict and fn:
             near = sorted({(row, d["code"]) for (f, row), ds in by_key.items() if f == rel and fn[1] <= row <= fn[2]
                            for d in ds})
-        lines_report.append({"line": lf, "source": src.source(rel, ln), "families": models,
-                             "flagged": bool(strict), "flagged_same_statement": bool(lenient),
-                             "codes": sorted({d["code"] for d in strict}) or sorted({d["code"] for d in lenient}),
-                             "function": fn[0] if fn else None,
-                             "diagnostics_in_same_function": [f"{row}:{c}" for row, c in near][:12]})
+        return {"line": lf, "source": src.source(rel, ln), "families": models,
+                "flagged": bool(strict), "flagged_same_statement": bool(lenient),
+                "codes": sorted({d["code"] for d in strict}) or sorted({d["code"] for d in lenient}),
+                "function": fn[0] if fn else None,
+                "diagnostics_in_same_function": [f"{row}:{c}" for row, c in near][:12]}
+
+    lines_report = [line_entry(lf, models) for lf, models in fail_lines.items()]
     n_lines = len(lines_report)
     hit = sum(1 for x in lines_report if x["flagged"])
     hit_len = sum(1 for x in lines_report if x["flagged_same_statement"])
@@ -319,6 +394,20 @@ def evaluate(records, diags, timm_root, coverage):
         for row in range(a, b + 1):
             if (rel, row) in by_key:
                 tp_keys.add((rel, row))
+
+    # ---- configuration variants: their failing lines, and the diagnostic rows on those lines' statements
+    var_st = {v["id"]: status(v) for v in variants or []}
+    var_fail_lines = collections.OrderedDict()
+    for v in sorted(variants or [], key=lambda v: (v.get("plain") or {}).get("lib_frame") or ""):
+        lf = (v.get("plain") or {}).get("lib_frame")
+        if var_st[v["id"]] == "fail" and lf:
+            var_fail_lines.setdefault(lf, []).append(v["id"])
+    var_keys = collections.defaultdict(list)  # (rel, row) -> ids of variants failing on that statement
+    for lf, ids in var_fail_lines.items():
+        rel, ln = lf.rsplit(":", 1)
+        a, b = src.stmt_range(rel, int(ln))
+        for row in range(a, b + 1):
+            var_keys[(rel, row)] += ids
 
     # ---- executed statements (fresh ground truth only)
     executed = {}  # model -> {rel: set(lines)}
@@ -355,6 +444,8 @@ def evaluate(records, diags, timm_root, coverage):
             entry["ran_in_passing"] = [m for m in ran if st[m] == "pass"]
             entry["ran_in_failing"] = [m for m in ran if st[m] != "pass"]
         entry["module_families"] = fams
+        if var_keys.get((rel, row)):   # only on lines where a variant fails (keeps results.json short)
+            entry["variant_fails_here"] = var_keys[(rel, row)]
         other.append(entry)
 
     by_module_fp = [e for e in other if e["module_class"] == "all_pass"]
@@ -380,6 +471,57 @@ def evaluate(records, diags, timm_root, coverage):
         },
         "other_diagnostics": other,
     }
+    if variants is not None:
+        # recall over the default failing lines and the variants' failing lines together
+        all_lines = [dict(x, variants=var_fail_lines.get(x["line"], [])) for x in lines_report]
+        all_lines += [dict(line_entry(lf, []), variants=ids) for lf, ids in var_fail_lines.items()
+                      if lf not in fail_lines]
+        v_hit = sum(1 for x in all_lines if x["flagged"])
+        failing_vars = [i for i, s_ in var_st.items() if s_ == "fail"]
+        var_flagged = sum(len(x["variants"]) for x in all_lines if x["flagged"])
+        report["recall_with_variants"] = {
+            "failing_lines": len(all_lines), "flagged": v_hit,
+            "flagged_same_statement": sum(1 for x in all_lines if x["flagged_same_statement"]),
+            "rate": round(v_hit / len(all_lines), 4) if all_lines else None,
+            "lines_only_variants_fail": [x for x in all_lines if not x["families"]],
+            "variant_lines": [{"line": x["line"], "source": x["source"], "flagged": x["flagged"], "codes": x["codes"],
+                               "default_configs_fail_here": bool(x["families"]), "n_variants": len(x["variants"]),
+                               "variants": x["variants"][:5]} for x in all_lines if x["variants"]],
+            "failing_variants": len(failing_vars), "variants_flagged": var_flagged,
+            "misses": [x for x in all_lines if not x["flagged"]]}
+        # by module, new definition: a line where a configuration variant fails is not a false positive
+        fp_new = [e for e in by_module_fp if not e.get("variant_fails_here")]
+        fams_new = sorted({f for e in fp_new for f in e["module_families"]})
+        report["false_positives_by_module_with_variants"] = {
+            "definition": "as false_positives_by_module, except a flagged line on the statement where a "
+                          "configuration variant of a family fails is not a false positive",
+            "lines": len(fp_new), "modules": sorted({e["line"].split(":")[0] for e in fp_new}),
+            "families": fams_new, "n_families": len(fams_new),
+            "rate_over_passing_families": round(len(fams_new) / len(passing), 4) if passing else None,
+            "lines_where_a_variant_fails": [{"line": e["line"], "codes": e["codes"], "variants": e["variant_fails_here"][:5]}
+                                            for e in by_module_fp if e.get("variant_fails_here")]}
+        # passing variants: a flagged line (not on any failing statement) that ran while one traced
+        var_pass = [v for v in variants if var_st[v["id"]] == "pass"]
+        var_exec_fp = []
+        if coverage:
+            for v in var_pass:
+                ex = {f: set(ls) for f, ls in (v.get("executed_lines") or {}).items()}
+                for e in other:
+                    if e.get("variant_fails_here"):
+                        continue
+                    rel, row = e["line"].rsplit(":", 1)
+                    a, b = src.stmt_range(rel, int(row))
+                    if any(x in ex.get(rel, ()) for x in range(a, b + 1)):
+                        var_exec_fp.append({"variant": v["id"], "line": e["line"], "codes": e["codes"]})
+        by_switch = collections.defaultdict(collections.Counter)
+        for v in variants:
+            by_switch[v.get("switch") or "-"][var_st[v["id"]]] += 1
+        report["variants"] = {
+            "n": len(var_st), "pass": len(var_pass), "fail": len(failing_vars),
+            "other": sorted(i for i, s_ in var_st.items() if s_ not in ("pass", "fail")),
+            "by_switch": {k: dict(c, n=sum(c.values())) for k, c in sorted(by_switch.items())},
+            "records_not_passing": [compact_variant(v) for v in variants if var_st[v["id"]] != "pass"],
+            "false_positives_by_execution_in_passing_variants": var_exec_fp}
     if coverage:
         fp_exec = [e for e in other if e["ran_in_passing"]]
         fams = sorted({m for e in fp_exec for m in e["ran_in_passing"]})
@@ -402,12 +544,29 @@ def markdown(res):
     out = []
     gt = res["ground_truth"]
     s = gt["summary"]
+    if res.get("measured_alone"):
+        ma = res["measured_alone"]
+        out.append(f"_Measured alone {ma['date']} at fxlint {ma['fxlint_git']}: `{ma['command'].strip()}` "
+                   f"(the other sections are from the run above)._")
+        out.append("")
     out.append(f"Ground truth ({gt['meta']['source']}, {gt['meta'].get('wall_s')} s): {s['n_models']} families, "
                f"{s['pass']} trace and match eager ({s['pass_output_checked']} checked, the rest too costly to run), "
                f"{s['mismatch']} trace but differ from eager, {s['fail']} fail at "
                f"{s['distinct_failing_lines']} distinct source lines."
                + (f" Agrees with the shipped baseline on {gt['baseline_agreement']['n_compared'] - gt['baseline_agreement']['n_differ']}"
                   f"/{gt['baseline_agreement']['n_compared']} families." if gt.get("baseline_agreement") else ""))
+    vm = gt.get("variants_meta")
+    if gt.get("variants_summary"):
+        vs = gt["variants_summary"]
+        out.append("")
+        out.append(f"Configuration variants (`timm_selection.json` → `variants`, {vm['source']}): {vs['n_models']} "
+                   f"documented configurations of selected families, traced the same way: {vs['pass']} trace and "
+                   f"match eager, {vs['mismatch']} differ from eager, {vs['fail']} fail at "
+                   f"{vs['distinct_failing_lines']} distinct lines. They add failing lines to recall; they never "
+                   f"change the default-config figures.")
+    elif vm:
+        out.append("")
+        out.append(f"Configuration variants: {vm['source']}.")
     if "evaluation" not in res:
         out.append("")
         out.append(f"_fxlint check not evaluated: {res.get('check_error', 'not available')}_")
@@ -420,11 +579,22 @@ def markdown(res):
             ["failing lines flagged on the same statement", f"{rc['flagged_same_statement']}/{rc['failing_lines']}"],
             ["failing families whose line is flagged", f"{rc['families_flagged']}/{rc['failing_families']}"],
             ["diagnostics / flagged lines on timm", f"{ev['n_diagnostics']} / {ev['n_flagged_lines']}"],
-            ["false positives by module: lines / modules / families",
+            ["false positives by module (default configs only; the definition before variants): lines / modules / "
+             "families",
              f"{fm['lines']} / {len(fm['modules'])} / {fm['n_families']} of {ev['n_passing']} "
              f"({100 * (fm['rate_over_passing_families'] or 0):.1f} %)"],
             ["other lines in timm/layers / shared files / modules with a failing family",
              f"{fm['layers_lines']} / {fm['shared_lines']} / {fm['lines_in_modules_with_a_failing_family']}"]]
+    rv, fv = ev.get("recall_with_variants"), ev.get("false_positives_by_module_with_variants")
+    if rv:
+        rows.insert(3, ["failing lines flagged, default configs + configuration variants (strict)",
+                        f"{rv['flagged']}/{rv['failing_lines']} ({rv['variants_flagged']}/{rv['failing_variants']} "
+                        f"failing variants' lines flagged)"])
+    if fv:
+        rows.append(["false positives by module, not counting a line where a configuration variant fails: lines / "
+                     "modules / families",
+                     f"{fv['lines']} / {len(fv['modules'])} / {fv['n_families']} of {ev['n_passing']} "
+                     f"({100 * (fv['rate_over_passing_families'] or 0):.1f} %)"])
     if fe:
         rows.append(["false positives by execution: lines / modules / families",
                      f"{fe['lines']} / {len(fe['modules'])} / {fe['n_families']} of {ev['n_passing']} "
@@ -436,14 +606,46 @@ def markdown(res):
                  f"{ck.get('wall_s')} s / {ck.get('cpu_s')} s / {ck.get('peak_mib')} MiB"])
     out.append("")
     out.append(md_table(["timm 1.0.31 detection", "value"], rows))
-    if rc["misses"]:
+    var = ev.get("variants")
+    if var:
+        out.append("")
+        out.append("Configuration variants by switch (each applied to every selected family that accepts it): "
+                   + "; ".join(f"`{sw}` {c['n']}: {c.get('pass', 0)} pass, {c.get('fail', 0)} fail"
+                               + (f", {c['mismatch']} differ from eager" if c.get("mismatch") else "")
+                               + (f", {c['error']} error" if c.get("error") else "")
+                               for sw, c in var["by_switch"].items())
+                   + ". Lines where a variant fails:")
+        for x in rv["variant_lines"]:
+            who = ", ".join(x["variants"][:3]) + ("…" if x["n_variants"] > 3 else "")
+            out.append(f"- `{x['line']}` `{x['source'][:90]}` {'flagged ' + ','.join(x['codes']) if x['flagged'] else '**not flagged**'}"
+                       f"; {'default configs fail here too' if x['default_configs_fail_here'] else 'only variants fail here'}"
+                       f" ({x['n_variants']} variant{'s' if x['n_variants'] != 1 else ''}: {who})")
+        if var.get("false_positives_by_execution_in_passing_variants"):
+            fpv = var["false_positives_by_execution_in_passing_variants"]
+            out.append("")
+            out.append(f"Passing variants whose trace ran a flagged line (not a failing one): {len(fpv)} (variant, line): "
+                       + ", ".join(f"{x['variant']} `{x['line']}`" for x in fpv[:10]) + ("…" if len(fpv) > 10 else ""))
+        if fv:
+            out.append("")
+            out.append("Flagged lines in modules whose default-config families all pass, on which a variant fails (so not "
+                       "false positives by module once variants count): "
+                       + (", ".join(f"`{x['line']}` {','.join(x['codes'])}" for x in fv["lines_where_a_variant_fails"])
+                          or "none")
+                       + ". Still false positives by module: "
+                       + (", ".join(f"`{e['line']}` {','.join(e['codes'])} `{e['source'][:80]}`"
+                                    for e in ev["other_diagnostics"]
+                                    if e["module_class"] == "all_pass" and not e.get("variant_fails_here")) or "none")
+                       + ".")
+    misses = rc["misses"] + [x for x in (rv or {}).get("misses", []) if not x["families"]]
+    if misses:
         out.append("")
         out.append("Misses (failing line not flagged):")
-        for x in rc["misses"]:
+        for x in misses:
             near = f" — nearby in `{x['function']}`: {', '.join(x['diagnostics_in_same_function'])}" \
                 if x["diagnostics_in_same_function"] else ""
-            out.append(f"- `{x['line']}` `{x['source'][:110]}` ({', '.join(x['families'][:3])}"
-                       f"{'…' if len(x['families']) > 3 else ''}){near}")
+            who = x["families"] or x.get("variants", [])
+            out.append(f"- `{x['line']}` `{x['source'][:110]}` ({', '.join(who[:3])}"
+                       f"{'…' if len(who) > 3 else ''}){near}")
     fps = [e for e in ev["other_diagnostics"] if (e.get("ran_in_passing") if fe else e["module_class"] == "all_pass")]
     if fps:
         out.append("")
@@ -455,15 +657,22 @@ def markdown(res):
     return "\n".join(out)
 
 
-def run(info, gt_mode="auto", jobs=2, timeout=90.0, cache_dir=None):
+def run(info, gt_mode="auto", jobs=2, timeout=90.0, cache_dir=None, fresh_variants=False):
+    """fresh_variants: re-trace the configuration variants even when their cached run holds (gt_mode 'fresh'
+    re-traces them too)."""
     res = {}
     records, meta = ground_truth(info, gt_mode, jobs, timeout)
+    vmode = ("fresh" if fresh_variants or gt_mode == "fresh" else
+             "cached-only" if gt_mode == "reuse-baseline" else "auto")
+    var_records, var_meta = ground_truth_variants(info, vmode, jobs, timeout)
     from timm_trace import summarize
 
     summ = summarize(records)
     res["ground_truth"] = {"meta": meta, "summary": summ,
                            "baseline_agreement": compare_with_baseline(records) if meta["source"] != "shipped baseline"
-                           else None}
+                           else None,
+                           "variants_meta": var_meta,
+                           "variants_summary": summarize(var_records) if var_records else None}
     ok, err = fxlint_has("check")
     if not ok:
         log("[timm] `fxlint check` is not available yet: ground truth only")
@@ -484,8 +693,43 @@ def run(info, gt_mode="auto", jobs=2, timeout=90.0, cache_dir=None):
     res["qat_findings_not_judged"] = sorted(f"{rel_file(d.get('filename', ''), info['timm']['root'])}:"
                                             f"{(d.get('location') or {}).get('row')} {d['code']}" for d in qat)
     diags = [d for d in diags if d not in qat]
-    res["evaluation"] = evaluate(records, diags, info["timm"]["root"], meta["coverage"])
+    res["evaluation"] = evaluate(records, diags, info["timm"]["root"], meta["coverage"], var_records)
     return res
+
+
+def compact(det):
+    """results.json keeps counts and short lists; the full per-diagnostic lists stay in the cache."""
+    ev = det.get("evaluation")
+    if not ev:
+        return det
+    det = json.loads(json.dumps(det))
+    ev = det["evaluation"]
+    for e in ev.get("other_diagnostics", []):
+        for k in ("ran_in_passing", "ran_in_failing", "module_families", "variant_fails_here"):
+            if k in e:
+                e[f"n_{k}"] = len(e[k])
+                e[k] = e[k][:5]
+    return det
+
+
+def merge_into_results(det, path=os.path.join(HERE, "results.json")):
+    """A lone run's figures as the 'detection' section of results.json (the other sections kept), stamped with
+    its date, command and fxlint revision; results.md and README.md's section re-rendered (report.py)."""
+    import datetime
+
+    import report
+    from _measure import git_rev
+
+    with open(path) as fh:
+        res = json.load(fh)
+    det = compact(det)
+    det["measured_alone"] = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                             "fxlint_git": git_rev(), "command": " ".join(["python tests/benchmarks/bench_timm.py"] + sys.argv[1:])}
+    res["detection"] = det
+    write_json(path, res)
+    with open(os.path.join(HERE, "results.md"), "w") as fh:
+        fh.write(report.full_markdown(res) + "\n")
+    report.splice_readme(res)
 
 
 def main():
@@ -494,6 +738,11 @@ def main():
     g.add_argument("--reuse-baseline", action="store_true", help="ground truth = the shipped timm_results.json")
     g.add_argument("--fresh-gt", action="store_true",
                    help="trace afresh even when a cached fresh ground truth exists (~4.5 min)")
+    ap.add_argument("--fresh-variants", action="store_true",
+                    help="re-trace the configuration variants (timm_selection.json 'variants') even when cached")
+    ap.add_argument("--merge-results", action="store_true",
+                    help="store as the 'detection' section of tests/benchmarks/results.json (the rest kept, stamped "
+                         "with this run's date and fxlint revision) and re-render results.md and the README section")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=90.0)
     ap.add_argument("--cache", help="corpus cache folder")
@@ -502,10 +751,12 @@ def main():
     info = corpora.get_all(corpora.cache_dir(args.cache))
     mode = "reuse-baseline" if args.reuse_baseline else "fresh" if args.fresh_gt else "auto"
     t0 = time.time()
-    res = run(info, mode, args.jobs, args.timeout)
+    res = run(info, mode, args.jobs, args.timeout, fresh_variants=args.fresh_variants)
     res["wall_s"] = round(time.time() - t0, 1)
     if args.out:
         write_json(args.out, res)
+    if args.merge_results:
+        merge_into_results(res)
     print(markdown(res))
 
 

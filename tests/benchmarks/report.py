@@ -113,15 +113,27 @@ def _detection_lines(det):
     rows = [["failing source lines flagged (same file and line)",
              f"{rc['flagged']}/{rc['failing_lines']} ({rc['families_flagged']}/{rc['failing_families']} failing "
              f"families)"]]
+    rv, fv = ev.get("recall_with_variants"), ev.get("false_positives_by_module_with_variants")
+    if rv:
+        rows.append(["the same with the failing lines of configuration variants (`dynamic_img_size=True`, "
+                     "`set_grad_checkpointing(True)` on every family that accepts them)",
+                     f"{rv['flagged']}/{rv['failing_lines']} ({len(rv['lines_only_variants_fail'])} lines only a "
+                     f"variant fails at; {rv['variants_flagged']}/{rv['failing_variants']} failing variants)"])
     if fe:
         rows.append(["passing families with a flagged line that ran while tracing (false positive)",
                      f"{fe['n_families']}/{ev['n_passing']} ({100 * (fe['rate_over_passing_families'] or 0):.1f} %; "
                      f"goal < {100 * bench_timm.FP_GOAL:.0f} %: "
                      f"{'**met**' if (fe['rate_over_passing_families'] or 0) < bench_timm.FP_GOAL else '**missed**'})"])
-    rows.append(["passing families whose own module has a flagged line",
+    if fv:
+        rows.append(["passing families whose own module has a flagged line on which no configuration variant fails",
+                     f"{fv['n_families']}/{ev['n_passing']} ({100 * (fv['rate_over_passing_families'] or 0):.1f} %)"])
+    rows.append(["passing families whose own module has a flagged line"
+                 + (" (default configs only: the definition before variants)" if fv else ""),
                  f"{fm['n_families']}/{ev['n_passing']} ({100 * (fm['rate_over_passing_families'] or 0):.1f} %)"])
+    ma = det.get("measured_alone")
     return [f"**Detection** on timm: {s['n_models']} families (one model each); plain `torch.fx.symbolic_trace` "
-            f"fails on {s['fail']} at {s['distinct_failing_lines']} distinct lines, {s['pass']} trace and match eager.",
+            f"fails on {s['fail']} at {s['distinct_failing_lines']} distinct lines, {s['pass']} trace and match eager."
+            + (f" (Measured alone {ma['date']} at fxlint {ma['fxlint_git']}: `{ma['command']}`.)" if ma else ""),
             "", md_table(["", "timm"], rows)]
 
 

@@ -50,19 +50,7 @@ RESULTS = os.path.join(HERE, "results.json")
 RESULTS_MD = os.path.join(HERE, "results.md")
 
 
-def _compact_detection(det):
-    """results.json keeps counts and short lists; the full per-diagnostic lists stay in the cache."""
-    ev = det.get("evaluation")
-    if not ev:
-        return det
-    det = json.loads(json.dumps(det))
-    ev = det["evaluation"]
-    for e in ev.get("other_diagnostics", []):
-        for k in ("ran_in_passing", "ran_in_failing", "module_families"):
-            if k in e:
-                e[f"n_{k}"] = len(e[k])
-                e[k] = e[k][:5]
-    return det
+_compact_detection = bench_timm.compact
 
 
 def _versions(info, det):

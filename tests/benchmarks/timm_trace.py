@@ -4,6 +4,7 @@ Runs inside the timm venv (see corpora.py), NOT in the fxlint environment:
 
   VENV/bin/python tests/benchmarks/timm_trace.py --timm-root ROOT --out OUT.json [--jobs 2] [--timeout 90]
                                                  [--selection timm_selection.json] [--models a,b] [--limit N]
+                                                 [--variants]
 
 ROOT is the folder that contains the ``timm/`` package to trace (the pristine corpus, or a copy that
 ``fxlint fix`` rewrote); it is put first on sys.path of every worker, and each record says which
@@ -16,6 +17,9 @@ Per model (same protocol as shared/notes/timm_baseline/run_timm.py, plain tracer
 success the GraphModule is compared with eager when params x input area <= 60 (M params x 224^2 units),
 and the graph's quantization coverage is recorded: the share of the weights of Conv/Linear modules that
 appear as ``call_module`` nodes (what FX graph-mode quantization can reach).
+``--variants`` traces the selection's configuration variants instead (``timm_selection.json`` -> ``variants``:
+the same family built with documented ``create_model`` keyword arguments, ``kwargs``, and/or public model methods
+called before ``.eval()``, ``setup``: ``[{"method": "set_grad_checkpointing", "args": [true]}]``), same protocol.
 With coverage on (the default) each record also lists ``executed_lines``: the lines of timm's files that ran
 while ``symbolic_trace`` ran (bench_timm.py uses them to tie a diagnostic to the families that executed it).
 Coverage costs: sys.settrace puts CPython 3.11 on its slow path (~4.5 min instead of ~1.7 min on 2 cores),
@@ -182,7 +186,9 @@ def probe(item):
     t0 = time.time()
     torch.manual_seed(0)
     try:
-        model = timm.create_model(name, pretrained=False)
+        model = timm.create_model(name, pretrained=False, **(item.get("kwargs") or {}))
+        for call in item.get("setup") or []:   # a configuration variant's public method calls, in order
+            getattr(model, call["method"])(*call.get("args", []))
     except Exception as e:  # noqa: BLE001
         res["create_error"] = f"{type(e).__name__}: {_first_line(e)}"
         return res
@@ -348,7 +354,7 @@ def run_all(timm_root, items, jobs=2, timeout=90.0, progress=True):
                         elif p.get("check") and not p["check"].get("match"):
                             extra = f"MISMATCH {p['check']}"
                         extra = r.get("worker_error") or r.get("create_error") or extra
-                        print(f"[{done[0]}/{len(items)}] {st} {r['model']:<40} {r.get('wall_s')}s {extra}",
+                        print(f"[{done[0]}/{len(items)}] {st} {r.get('id', r['model']):<40} {r.get('wall_s')}s {extra}",
                               file=sys.stderr, flush=True)
         finally:
             slot.close()
@@ -397,23 +403,26 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=90.0)
-    ap.add_argument("--models", help="comma-separated model names (subset of the selection)")
+    ap.add_argument("--models", help="comma-separated model names (subset of the selection); with --variants, "
+                                     "variant ids or model names")
+    ap.add_argument("--variants", action="store_true",
+                    help="trace the selection's configuration variants (its 'variants' list) instead of its models")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--no-coverage", action="store_true",
                     help="do not record which timm lines run while tracing (used to attribute false positives)")
     args = ap.parse_args()
 
-    items = json.load(open(args.selection))["models"]
+    items = json.load(open(args.selection))["variants" if args.variants else "models"]
     if args.models:
         want = set(args.models.split(","))
-        items = [it for it in items if it["model"] in want]
+        items = [it for it in items if it["model"] in want or it.get("id") in want]
     if args.limit:
         items = items[: args.limit]
     items = [dict(it, coverage=not args.no_coverage) for it in items]
     t0 = time.time()
     records, infos = run_all(args.timm_root, items, args.jobs, args.timeout)
     meta = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "timm_root": os.path.abspath(args.timm_root),
-            "selection": os.path.abspath(args.selection), "n_selected": len(items),
+            "selection": os.path.abspath(args.selection), "n_selected": len(items), "variants": args.variants,
             "coverage": not args.no_coverage, "workers": infos, "jobs": args.jobs,
             "timeout_s": args.timeout, "wall_s": round(time.time() - t0, 1), "python": sys.version.split()[0],
             "check_max_cost": CHECK_MAX_COST}
