@@ -20,7 +20,8 @@ class ModuleBuiltInForward(Rule):
     """
     ## What it does
     Finds a call of an `nn.Module` that the traced code builds itself instead of reading it from
-    `self`: `nn.ReLU()(x)`, `MyBlock(dim)(x)`, and lookups in a table that builds a module on
+    `self`: `nn.ReLU()(x)`, `MyBlock(dim)(x)`, a slice of an `nn.Sequential` (`self.body[:2](x)`: slicing
+    builds a new `Sequential`), and lookups in a table that builds a module on
     every lookup, like transformers' `ACT2FN[config.hidden_act](x)` (`ACT2FN = ClassInstantier(ACT2CLS)`,
     whose `__getitem__` returns `cls(**kwargs)`).
 
@@ -64,8 +65,11 @@ class ModuleBuiltInForward(Rule):
             def __init__(self):
                 super().__init__()
                 self.act = nn.ReLU()
+                self.body = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
             def forward(self, x):
-                return self.act(x) + nn.functional.relu(x)
+                for layer in self.body[:1]:
+                    x = layer(x)
+                return self.act(x) + nn.functional.relu(self.body[1](x))
     """), Valid("""
         from collections import OrderedDict
 
@@ -89,6 +93,14 @@ class ModuleBuiltInForward(Rule):
             def forward(self, x):
                 return nn.ReLU()(x) + 1
     """, message_contains="NameError: module is not installed as a submodule", line=3), Invalid("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+            def forward(self, x):
+                x = self.body[:2](x)
+                return self.body[2](x)
+    """, message_contains="slicing an `nn.Sequential` builds a new one", line=6), Invalid("""
         from collections import OrderedDict
 
         class ClassInstantier(OrderedDict):
@@ -121,6 +133,9 @@ def _built_module(callee: cst.BaseExpression, ctx: RuleContext) -> Optional[str]
     """How ``callee`` builds a module on the spot, in words, or None."""
     if isinstance(callee, cst.Subscript):
         table = ctx.value(callee.value)
+        if table is not None and table.kind is Kind.MODULE_CONTAINER and len(callee.slice) == 1 \
+                and isinstance(callee.slice[0].slice, cst.Slice):
+            return f"slicing an `nn.Sequential` builds a new one, `{ctx.code(callee)}`"
         if is_class_registry(table):
             return f"`{dotted(callee.value) or ctx.code(callee.value)}[...]` builds a new " \
                    f"{_one_of([_short(item.ref) for item in table.items or ()])} on every lookup"
