@@ -8,6 +8,11 @@ see, so every function of the registry is a possible callee (path-insensitive, l
 
 Read lazily with the stdlib ``ast`` from the module's text, once per module (most registries
 are never consulted). Blind spot: entries added at run time (``register(...)``) are not seen.
+
+A *class* registry builds an object on every lookup: transformers' ``ACT2FN = ClassInstantier(ACT2CLS)``,
+whose ``__getitem__`` returns ``cls(**kwargs)`` for ``ACT2CLS = {"relu": nn.ReLU, "gelu_10":
+(ClippedGELUActivation, {...}), ...}``. ``ACT2FN[name](x)`` in ``forward`` therefore calls a module
+built during the call (TRC406); ``class_registry_names`` lists the classes it may build.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Dict, List, Optional, Tuple
 
 
 _CACHE: Dict[Tuple[str, int], Dict[str, Tuple[str, ...]]] = {}
+_CLASS_CACHE: Dict[Tuple[str, int], Dict[str, Tuple[str, ...]]] = {}
 
 
 def registry_names(module, name: str) -> Tuple[str, ...]:
@@ -26,15 +32,30 @@ def registry_names(module, name: str) -> Tuple[str, ...]:
     return table.get(name, ())
 
 
+def class_registry_names(module, name: str) -> Tuple[str, ...]:
+    """The dotted class names (as written, unresolved) that module-level ``name`` instantiates on
+    lookup: ``name = Builder(TABLE)`` (or ``Builder({...})``) where ``Builder`` is a class of the same
+    module whose ``__getitem__`` returns a call, and ``TABLE`` a module-level dict display of class
+    names or ``(class, kwargs)`` pairs."""
+    key = (module.path, hash(module.text))
+    found = _CLASS_CACHE.get(key)
+    if found is None:
+        found = _CLASS_CACHE[key] = _read_class_registries(_parse(module.text))
+    return found.get(name, ())
+
+
+def _parse(text: str) -> ast.Module:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return ast.Module(body=[], type_ignores=[])
+
+
 def _table(module) -> Dict[str, Tuple[str, ...]]:
     key = (module.path, hash(module.text))
     found = _CACHE.get(key)
     if found is None:
-        try:
-            tree = ast.parse(module.text)
-        except (SyntaxError, ValueError, RecursionError):
-            tree = ast.Module(body=[], type_ignores=[])
-        found = _CACHE[key] = _read(tree)
+        found = _CACHE[key] = _read(_parse(module.text))
     return found
 
 
@@ -62,6 +83,43 @@ def _read(tree: ast.Module) -> Dict[str, Tuple[str, ...]]:
         elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in class_dicts:
             out[target] = class_dicts[value.func.id]
     return out
+
+
+def _read_class_registries(tree: ast.Module) -> Dict[str, Tuple[str, ...]]:
+    builders = {stmt.name for stmt in tree.body if isinstance(stmt, ast.ClassDef) and _builds_on_lookup(stmt)}
+    if not builders:
+        return {}
+    tables: Dict[str, ast.Dict] = {}
+    out: Dict[str, Tuple[str, ...]] = {}
+    for stmt in tree.body:
+        value, target = _assigned_value(stmt), _single_target(stmt)
+        if value is None or target is None:
+            continue
+        if isinstance(value, ast.Dict):
+            tables[target] = value
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in builders \
+                and len(value.args) == 1:
+            arg = value.args[0]
+            table = tables.get(arg.id) if isinstance(arg, ast.Name) else arg if isinstance(arg, ast.Dict) else None
+            names = _class_names(table) if table is not None else []
+            if names:
+                out[target] = tuple(names)
+    return out
+
+
+def _builds_on_lookup(cls: ast.ClassDef) -> bool:
+    """Its `__getitem__` returns a call (`return cls(**kwargs)`)."""
+    for item in cls.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "__getitem__":
+            return any(isinstance(node, ast.Return) and isinstance(node.value, ast.Call) for node in ast.walk(item))
+    return False
+
+
+def _class_names(value: ast.Dict) -> List[str]:
+    """The class of every entry (`nn.ReLU`, or the first element of `(ClippedGELU, {...})`); a display
+    with any other entry is not a table of classes."""
+    names = [_dotted(v.elts[0] if isinstance(v, ast.Tuple) and v.elts else v) for v in value.values]
+    return names if names and all(names) else []
 
 
 def _assigned_value(stmt: ast.stmt) -> Optional[ast.expr]:

@@ -26,7 +26,7 @@ from fxlint.analysis.interp import (
     Frame,
 )
 from fxlint.analysis.init_syntax import init_syntax
-from fxlint.analysis.registries import registry_names
+from fxlint.analysis.registries import class_registry_names, registry_names
 from fxlint.analysis.project import (MODULE_CONTAINERS, NN_PREFIX, ClassInfo, FunctionRef, ModuleSource,
                                      foreign_layer)
 from fxlint.analysis.values import CONCRETE, Kind, Origin, Taint, Value, const, element_of, join, proxy_from
@@ -252,6 +252,23 @@ class Project:
                 value = Value(Kind.FUNCTION, ref=(hit, None, None)) if isinstance(hit, FunctionRef) else None
             if value is not None and value.kind is Kind.FUNCTION and value.items is None:
                 options.append(value)
+        if options:
+            return Value(Kind.CONTAINER, items=tuple(options), mapping=True)
+        return self._class_registry(module, name)
+
+    def _class_registry(self, module: ModuleSource, name: str) -> Optional[Value]:
+        """A module-level object that builds a module on lookup (`ACT2FN = ClassInstantier(ACT2CLS)`):
+        a CONTAINER of the MODULE values (torch.nn class names or ClassInfos) a lookup may build."""
+        options = []
+        for written in class_registry_names(module, name):
+            cls = module.classes.get(written) if "." not in written else None
+            resolved = cls if cls is not None else self.lookup(module.resolve_name(written))
+            if resolved is None and module.resolve_name(written).startswith(NN_PREFIX):
+                resolved = module.resolve_name(written)
+            if isinstance(resolved, ClassInfo) and not self.is_module_class(resolved):
+                return None  # builds something else too: not a table of modules
+            if resolved is not None and not isinstance(resolved, FunctionRef):
+                options.append(Value(Kind.MODULE, ref=resolved))
         return Value(Kind.CONTAINER, items=tuple(options), mapping=True) if options else None
 
     def _imported_registry(self, target: str) -> Optional[Value]:
@@ -327,6 +344,9 @@ class Project:
             return out.derived(integral=base.integral)
         if _is_registry(base):  # `MASK_FUNCTIONS[config.impl]`: any of them
             return _choice(base.items or ())
+        if is_class_registry(base):  # `ACT2FN[name]`: a module of one of its classes, built here
+            items = base.items or ()
+            return items[0] if len(items) == 1 else Value(Kind.MODULE, ref=items[0].ref, items=items)
         if base.kind is Kind.CONTAINER:
             if base.items is not None and len(index) == 1 and isinstance(index[0].const, int) \
                     and -len(base.items) <= index[0].const < len(base.items):
@@ -471,6 +491,12 @@ REGISTRY_GETTERS = frozenset(("get", "get_interface", "__getitem__"))
 def _is_registry(value: Value) -> bool:
     return value.kind is Kind.CONTAINER and value.mapping and bool(value.items) and \
         all(v.kind is Kind.FUNCTION for v in value.items or ())
+
+
+def is_class_registry(value: Optional[Value]) -> bool:
+    """A module-level object whose lookups build modules (`ACT2FN`): see registries.py."""
+    return value is not None and value.kind is Kind.CONTAINER and value.mapping and bool(value.items) and \
+        all(v.kind is Kind.MODULE for v in value.items or ())
 
 
 def _choice(options: Tuple[Value, ...]) -> Value:

@@ -31,7 +31,7 @@ NO_PINS: Mapping[str, str] = MappingProxyType({})  #: fix pins only what the use
 #: findings whose statement may be hoisted into a wrapped function. Of the silent TRC5xx only an
 #: Optional-input branch (TRC501) and a flag-parameter branch (TRC506): hoisted, the `is None` /
 #: `mode == ...` decision is taken when the wrapped function runs; the rest would stay wrong.
-HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404", "TRC501", "TRC506", "TRC604")
+HOIST_PREFIXES = ("TRC1", "TRC2", "TRC3", "TRC401", "TRC403", "TRC404", "TRC406", "TRC501", "TRC506", "TRC604")
 
 #: module-state findings: hoisted where they are only when the state is a registered buffer rebound
 #: (`buf.set_(value)` inside the wrapped function, fxlint/fix/methods.py; a Proxy stored on `self` is
