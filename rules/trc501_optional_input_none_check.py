@@ -207,11 +207,12 @@ class OptionalInputNoneCheck(Rule):
                         return
                     if branching is not None and ctx.analysis.optional_uses.only_forwarded(value, branching):
                         return  # the baked branch only hands the input on: None passes through at run time
-                    some = "" if value.param is not None else \
-                        " (on the paths that do not rebind it)"
+                    some = "" if value.param is not None else " (on the paths that do not rebind it)"
+                    # the statements of a path that rebinds it are not where the None comes from
+                    shown = value if value.param is not None else value.derived(steps=())
                     ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
                                      f"`{name}`{some} is a Proxy, never None, so this branch is baked into the "
-                                     "graph and the traced module misbehaves when called with None", value)
+                                     "graph and the traced module misbehaves when called with None", shown)
                     return
             left = target.comparator
 
