@@ -17,6 +17,9 @@ class OptionalInputNoneCheck(Rule):
     parameter of the traced `forward()` (directly or passed on to a helper), or what
     `kwargs.get("k")` / `kwargs.pop("k", None)` returns from the traced `forward()`'s own `**kwargs`
     (one Proxy while tracing: `.get` on it is a recorded call that returns a Proxy, never the default).
+    An input rebound only on some paths (`if self.training: mask = random_mask(x)`) is still the input
+    on the others, so its later tests are reported too; a rebinding under its own test (`if mask is
+    None: mask = torch.ones(...)`) leaves it never None, and its later tests are not.
 
     ## Why is this bad?
     Every `forward()` parameter is a Proxy while tracing, and a Proxy is never `None`. The
