@@ -228,8 +228,9 @@ def join(a: Optional[Value], b: Optional[Value], paths: bool = False) -> Value:
 
 def _maybe_param(a: Value, b: Value, paths: bool) -> Optional[str]:
     """The input a join of ``a`` and ``b`` (different ``param``s) may still be: the one input either
-    side may be (two different inputs: neither). Not where paths meet (one read in two calls, a loop's
-    zero-trip path, the elements of a container): only the input both sides may be."""
+    side may be (two different inputs: neither). Where ``a`` and ``b`` are not two paths of one run (one
+    read in two calls, a loop's zero-trip path, the elements of a container): only the input both sides
+    may be."""
     ia, ib = a.none_identity, b.none_identity
     if not paths or (ia is not None and ib is not None and ia != ib):
         return ia if ia == ib else None
