@@ -17,6 +17,9 @@ class OptionalInputNoneCheck(Rule):
     parameter of the traced `forward()` (directly or passed on to a helper), or what
     `kwargs.get("k")` / `kwargs.pop("k", None)` returns from the traced `forward()`'s own `**kwargs`
     (one Proxy while tracing: `.get` on it is a recorded call that returns a Proxy, never the default).
+    An input rebound only on some paths (`if self.training: mask = random_mask(x)`) is still the input
+    on the others, so its later tests are reported too; a rebinding under its own test (`if mask is
+    None: mask = torch.ones(...)`) leaves it never None, and its later tests are not.
 
     ## Why is this bad?
     Every `forward()` parameter is a Proxy while tracing, and a Proxy is never `None`. The
@@ -160,7 +163,23 @@ class OptionalInputNoneCheck(Rule):
                 if mask is not None:
                     x = x * mask
                 return x
-    """, message_contains='`kwargs["mask"]` of the traced `**kwargs`', line=4)]
+    """, message_contains='`kwargs["mask"]` of the traced `**kwargs`', line=4), Invalid("""
+        # rebound only under a condition that does not test it: still the input (maybe None) on the
+        # other path (timm's Hiera.forward_features: patch dropout in training builds a random mask)
+        class M(nn.Module):
+            def __init__(self, drop=0.0):
+                super().__init__()
+                self.drop = drop
+                self.proj = nn.Linear(4, 4)
+            def features(self, x, mask=None):
+                if self.training and self.drop > 0:
+                    mask = torch.rand(x.shape[:2], device=x.device) > self.drop
+                if mask is not None:
+                    x = x * mask[..., None]
+                return self.proj(x)
+            def forward(self, x, mask=None):
+                return self.features(x, mask=mask)
+    """, message_contains="forward input `mask` (on the paths that do not rebind it)", line=11)]
 
     def visit_Comparison(self, node: cst.Comparison, ctx: RuleContext) -> None:
         left = node.left
@@ -176,23 +195,27 @@ class OptionalInputNoneCheck(Rule):
                                      "of the traced `**kwargs` is a Proxy, never None (nor the default), so this "
                                      "branch is baked into the graph; make the key an explicit parameter", value)
                     return
-                if value is not None and value.param is not None and not from_block_input(value):
+                name = (value.param or value.maybe_param) if value is not None else None
+                if name is not None and not from_block_input(value):
                     branching = _branching(node, ctx)
                     verdict = "false" if isinstance(op, (cst.Is, cst.Equal)) else "true"
                     raising = _raise_taken(branching, ctx) if branching is not None else None
                     if raising is not None:
                         # the span runs through the `raise`: that is the line FX's traceback ends at
                         ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
-                                         f"`{value.param}` is a Proxy, never None, so tracing takes the branch that "
+                                         f"`{name}` is a Proxy, never None, so tracing takes the branch that "
                                          "raises (`if a is not None and b is not None: raise ValueError(...)` on "
                                          "two Optional inputs stops every plain `symbolic_trace`)", value,
                                    through=raising)
                         return
                     if branching is not None and ctx.analysis.optional_uses.only_forwarded(value, branching):
                         return  # the baked branch only hands the input on: None passes through at run time
+                    some = "" if value.param is not None else " (on the paths that do not rebind it)"
+                    # the statements of a path that rebinds it are not where the None comes from
+                    shown = value if value.param is not None else value.derived(steps=())
                     ctx.report(node, f"`{ctx.code(node)}` is always {verdict} while tracing: forward input "
-                                     f"`{value.param}` is a Proxy, never None, so this branch is baked into the "
-                                     "graph and the traced module misbehaves when called with None", value)
+                                     f"`{name}`{some} is a Proxy, never None, so this branch is baked into the "
+                                     "graph and the traced module misbehaves when called with None", shown)
                     return
             left = target.comparator
 

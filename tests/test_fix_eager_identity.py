@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 CASES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "fix"
 EAGER_CASES = ("len_list_input", "len_varargs_input", "len_split_tuple", "where_python_branches",
                "scalar_tensor_numpy", "wrapped_eager_helper", "len_cls_token", "qat_number_operands",
-               "isinstance_tensor", "causal_mask_narrow")
+               "isinstance_tensor", "causal_mask_narrow", "hoist_optional_rebound")
 
 
 def _load(path: Path, name: str):

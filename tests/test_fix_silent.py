@@ -418,8 +418,10 @@ def test_optional_input_branch_that_calls_a_method_is_pinned_to_none_only_when_n
             def __init__(self):
                 super().__init__()
                 self.fc = nn.Linear(4, 4)
+            def act(self, x):
+                return x.relu()
             def head(self, x):
-                return self.fc(x)
+                return self.act(self.fc(x))
             def forward(self, x, bias=None):
                 if bias is None:
                     bias = self.head(x)
@@ -435,6 +437,32 @@ def test_optional_input_branch_that_calls_a_method_is_pinned_to_none_only_when_n
     assert '_fxlint_expect_none(bias, name="bias")\n        bias = None\n' in result.text
     assert fixed(body, pins=pins).text == result.text
     assert fix_source(result.text, "snippet.py", unsafe=True, pins=pins).text == result.text
+
+
+def test_optional_input_branch_calling_a_method_that_calls_a_submodule_is_hoisted_unless_pinned():
+    """timm Hiera (issue 16): `if mask is None: x = self.forward_head(x)`, where `forward_head` calls the
+    `self.head` submodule: the method is copied into the wrapped function and `self.head` passed in, so
+    both eager paths stay (the traced model runs the head when called without the mask). A named pin
+    still wins."""
+    body = """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def head(self, x):
+                return self.fc(x)
+            def forward(self, x, bias=None):
+                if bias is None:
+                    x = self.head(x)
+                return x
+    """
+    result = fixed(body)
+    assert "@torch.fx.wrap" in result.text and "_fxlint_expect_none" not in result.text
+    assert "def head(x):\n        return fc(x)" in result.text and "fc=self.fc" in result.text, result.text
+    assert any("hides `self.fc` from quantization" in a[2] and "copies `self.head`" in a[2]
+               for a in result.applied), result.applied
+    pinned = fixed(body, pins={"M.forward.bias": "None"})
+    assert '_fxlint_expect_none(bias, name="bias")' in pinned.text and "_fx_forward" not in pinned.text
 
 
 def test_optional_input_branch_with_a_hoist_is_hoisted_unless_a_pin_is_named():

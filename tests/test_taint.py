@@ -247,3 +247,34 @@ def test_the_none_path_of_an_entrys_optional_input_is_analyzed():
     names = analyze(OMITTED_OPTIONAL)
     assert names["made"].is_proxy
     assert names["unflagged"].is_proxy
+
+
+REBOUND_OPTIONAL = """
+class M(nn.Module):
+    def forward(self, x, mask=None, keep=None, pad=None):
+        if self.training:
+            mask = x > 0
+        maybe = mask
+        if keep is None:
+            keep = torch.ones_like(x)
+        made = keep
+        if pad is not None:
+            pad = pad * 2
+        maybe_pad = pad
+        for blk in [x, x]:
+            x = x + 1
+        looped = x
+        return x
+"""
+
+
+def test_an_input_rebound_on_some_paths_is_still_the_input_on_the_others():
+    """Issue 16 (timm Hiera): `if self.training: mask = ...` leaves `mask` the input where the branch is
+    not taken, so its later `is None` test is the input's (``maybe_param``); `if keep is None: keep =
+    ...` makes it not None on both paths (narrowed by the test); `if pad is not None: pad = ...` leaves
+    the input (None) on the path the test skips; a loop's zero-trip path does not count."""
+    names = analyze(REBOUND_OPTIONAL)
+    assert names["maybe"].param is None and names["maybe"].maybe_param == "mask"
+    assert names["made"].param is None and names["made"].maybe_param is None
+    assert names["maybe_pad"].param is None and names["maybe_pad"].maybe_param == "pad"
+    assert names["looped"].param is None and names["looped"].maybe_param is None

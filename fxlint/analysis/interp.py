@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -261,17 +261,26 @@ class Analysis:
         test = self.eval(stmt.test, frame)
         # decided while tracing (e.g. `proxy is not None`); on an omittable input, both ways
         if test.has_const and not test.traced and not test.plain_only:
+            # the other path is not analyzed, but it runs in eager: a name narrowed for the block and
+            # not rebound in it is as it was after the `if`
+            narrowed = _narrow(frame.env, _not_none_names(stmt.test)[0 if test.const else 1])
             if test.const:
                 self.run_block(stmt.body, frame)
             elif isinstance(stmt.orelse, cst.If):
                 self._stmt_If(stmt.orelse, frame)
             elif isinstance(stmt.orelse, cst.Else):
                 self.run_block(stmt.orelse.body, frame)
+            for name, (new, old) in narrowed.items():
+                if frame.env.get(name) is new:
+                    frame.env[name] = old
             return
         before = dict(frame.env)
+        body_not_none, else_not_none = _not_none_names(stmt.test)
+        _narrow(frame.env, body_not_none)
         self.run_block(stmt.body, frame)
         after_body = frame.env
         frame.env = dict(before)
+        _narrow(frame.env, else_not_none)
         if isinstance(stmt.orelse, cst.If):
             self._stmt_If(stmt.orelse, frame)
         elif isinstance(stmt.orelse, cst.Else):
@@ -285,7 +294,7 @@ class Analysis:
             before = dict(frame.env)
             self.bind_target(stmt.target, element_of(iterable), frame)
             self.run_block(stmt.body, frame)
-            frame.env = _join_env(before, frame.env)
+            frame.env = _join_env(before, frame.env, paths=False)
         if stmt.orelse is not None:
             self.run_block(stmt.orelse.body, frame)
 
@@ -294,7 +303,7 @@ class Analysis:
             self.eval(stmt.test, frame)
             before = dict(frame.env)
             self.run_block(stmt.body, frame)
-            frame.env = _join_env(before, frame.env)
+            frame.env = _join_env(before, frame.env, paths=False)
         if stmt.orelse is not None:
             self.run_block(stmt.orelse.body, frame)
 
@@ -331,11 +340,12 @@ class Analysis:
         step = (frame.func, frame.stmt) if frame.stmt is not None else None  # the function knows its tree
         stepped = value.with_step(step) if step is not None else value
         if isinstance(target, cst.Name):
-            if value.param is not None and stepped.param is None:
+            if (value.param is not None and stepped.param is None) or \
+                    (value.maybe_param is not None and stepped.maybe_param is None):
                 # `mask = attention_mask` is still the input, unchanged: its `is None` test is the
                 # input's (transformers' OPT: `position_attention_mask = attention_mask` then
                 # `if position_attention_mask is None:` builds the mask a caller omitting it gets)
-                stepped = stepped.derived(param=value.param)
+                stepped = stepped.derived(param=value.param, maybe_param=value.maybe_param, not_none=value.not_none)
             frame.env[target.value] = stepped
             self._record(target, stepped)
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -585,8 +595,9 @@ class ProjectLike:  # pragma: no cover - the protocol Analysis needs (implemente
 def _proxy_element(value: Value, index: int) -> Value:
     """One target of unpacking a Proxy (`maxvals, idx = torch.max(x, 2)`)."""
     if value.indices_pair:
-        return value.derived(param=None, indices_pair=False, integral=index == 1)
-    return value.derived(param=None)
+        return value.derived(param=None, maybe_param=None, not_none=False, indices_pair=False,
+                             integral=index == 1)
+    return value.derived(param=None, maybe_param=None, not_none=False)
 
 
 def _arith(a: Value, b: Value) -> Value:
@@ -619,7 +630,9 @@ def _omittable(value: Value) -> bool:
     (never None), but a root that calls the model without it (`self.model(input_ids=ids)`, the way
     transformers models are traced) takes the `is None` path."""
     origin = value.origin
-    return value.param is not None and origin is not None and origin.kind == "input" and origin.default == "None"
+    if origin is None or origin.kind != "input" or origin.default != "None":
+        return False
+    return value.param is not None or (value.maybe_param is not None and value.maybe_param == origin.name)
 
 
 def _identity_test(node: cst.Comparison, values: List[Value]) -> Value:
@@ -637,10 +650,55 @@ def _taint_of(values: Iterable[Value]) -> Taint:
     return taint_of(values)
 
 
-def _join_env(a: Dict[str, Value], b: Dict[str, Value]) -> Dict[str, Value]:
+def _not_none_names(test: cst.BaseExpression) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    """(names known not None where ``test`` is true, where it is false): `m is not None` -> ({m}, {}),
+    `m is None` -> ({}, {m}), through `not`, `and` (true: either side's; false: both sides') and `or`
+    (the dual)."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name):
+        target = test.comparisons[0]
+        if isinstance(target.comparator, cst.Name) and target.comparator.value == "None":
+            name = frozenset((test.left.value,))
+            if isinstance(target.operator, cst.IsNot):
+                return name, frozenset()
+            if isinstance(target.operator, cst.Is):
+                return frozenset(), name
+        return frozenset(), frozenset()
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        true, false = _not_none_names(test.expression)
+        return false, true
+    if isinstance(test, cst.BooleanOperation):
+        lt, lf = _not_none_names(test.left)
+        rt, rf = _not_none_names(test.right)
+        if isinstance(test.operator, cst.And):
+            return lt | rt, lf & rf
+        return lt & rt, lf | rf
+    return frozenset(), frozenset()
+
+
+def _narrow(env: Dict[str, Value], names: FrozenSet[str]) -> Dict[str, Tuple[Value, Value]]:
+    """On a path where ``names`` are known not None: an input there is not None (``not_none``), and a
+    value that was the input only on some paths is not the input (``maybe_param``) there.
+    -> name -> (narrowed value, value before)."""
+    out: Dict[str, Tuple[Value, Value]] = {}
+    for name in names:
+        value = env.get(name)
+        if value is None:
+            continue
+        if value.param is not None and not value.not_none:
+            env[name] = value.derived(not_none=True)
+        elif value.param is None and value.maybe_param is not None:
+            env[name] = value.derived(maybe_param=None)
+        else:
+            continue
+        out[name] = (env[name], value)
+    return out
+
+
+def _join_env(a: Dict[str, Value], b: Dict[str, Value], paths: bool = True) -> Dict[str, Value]:
+    """``paths``: see :func:`join`; a loop's join is not one (its zero-trip path is taken as unknown)."""
     out = dict(a)
     for k, v in b.items():
-        out[k] = join(out.get(k), v) if k in out else v
+        out[k] = join(out.get(k), v, paths=paths) if k in out else v
     return out
 
 
@@ -648,7 +706,8 @@ def _signature(v: Value) -> tuple:
     # Only literal constants take part: a submodule's display name ("self.tree1.tree2") must not,
     # or recursive module structures (DLA trees) defeat the memo and the recursion guard.
     c = v.const if v.kind is Kind.CONST and isinstance(v.const, (int, float, str, bool, type(None))) else None
-    return (v.kind, v.taint.value, id(v.ref) if v.ref is not None else 0, c, v.param is not None)
+    return (v.kind, v.taint.value, id(v.ref) if v.ref is not None else 0, c, v.param is not None,
+            v.maybe_param is not None)
 
 
 def _literal(node: cst.BaseExpression) -> Optional[Value]:

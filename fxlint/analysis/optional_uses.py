@@ -63,7 +63,7 @@ class OptionalUses:
             self._uses = {}
             for func in list(self.reached):
                 self._walk(func)
-        return self._uses.get((value.param, value.origin), [])
+        return self._uses.get((value.param or value.maybe_param, value.origin), [])
 
     def only_forwarded(self, value: Value, branching: cst.CSTNode) -> bool:
         """Is the None check heading ``branching`` harmless when the traced module gets None: the
@@ -96,9 +96,10 @@ class OptionalUses:
             node, guards, parent, grandparent = pop()
             if node.__class__ is cst.Name:
                 value = facts.get(node)
-                if value is not None and value.param is not None:
+                name = value.param or value.maybe_param if value is not None else None
+                if name is not None:
                     kind = _classify(node, parent, grandparent, facts)  # type: ignore[arg-type]
-                    uses.setdefault((value.param, value.origin), []).append(Use(node, kind, guards))
+                    uses.setdefault((name, value.origin), []).append(Use(node, kind, guards))
                 continue
             children = child_nodes(node)
             if not children:

@@ -93,6 +93,14 @@ class Value:
     #: input: False, since every input is a Proxy); a root that omits the input gets the other
     #: answer, so both paths of a branch on it are analyzed
     plain_only: bool = False
+    #: the forward input this value is, unchanged, on *some* of the paths that reach it (``param`` is
+    #: the input on every path): `if self.training: mask = random_mask(x)` leaves `mask` the input
+    #: where the branch is not taken, so a later `mask is not None` is the input's test there (TRC501).
+    #: Set only where paths meet (:func:`join` with ``paths=True``), never by a derivation.
+    maybe_param: Optional[str] = None
+    #: on this path the input named by ``param`` is known not to be None (the body of `if mask is not
+    #: None:`, the `else` of `if mask is None:`): where paths meet it does not make a ``maybe_param``
+    not_none: bool = False
 
     @property
     def is_proxy(self) -> bool:
@@ -126,7 +134,14 @@ class Value:
     def with_step(self, step: Any) -> "Value":
         if not self.traced or (self.steps and self.steps[-1] == step) or len(self.steps) >= 8:
             return self
-        return self.derived(steps=self.steps + (step,), param=None)
+        return self.derived(steps=self.steps + (step,), param=None, maybe_param=None, not_none=False)
+
+    @property
+    def none_identity(self) -> Optional[str]:
+        """The forward input this value may be, unchanged and possibly None, on some path to it."""
+        if self.param is not None:
+            return None if self.not_none else self.param
+        return self.maybe_param
 
 
 _FIELD_NAMES = frozenset(Value.__dataclass_fields__)
@@ -176,8 +191,12 @@ def proxy_from(values: "Tuple[Value, ...] | list", taint: Optional[Taint] = None
     )
 
 
-def join(a: Optional[Value], b: Optional[Value]) -> Value:
-    """The least upper bound: a value that may be either."""
+def join(a: Optional[Value], b: Optional[Value], paths: bool = False) -> Value:
+    """The least upper bound: a value that may be either. ``paths``: ``a`` and ``b`` reach one point
+    of one run by different paths (an `if` and its `else`, a `try` and its handlers; not one read in two
+    calls, nor a loop's zero-trip path: the body of `for blk in self.blocks:` does run): a side that is
+    a forward input unchanged (and maybe None) makes the join that input on some path
+    (``maybe_param``), whatever the other side is."""
     if a is None:
         return b if b is not None else CONCRETE
     if b is None or a is b:
@@ -187,9 +206,12 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
         if b.is_proxy and b.param is not None and a.param is None and a.origin != b.origin:
             base = b  # `if mask is None: mask = torch.ones(x.shape)`: the input itself names the provenance
         other = b if base is a else a
-        return base.derived(taint=either(a.taint, b.taint), param=a.param if a.param == b.param else None,
+        param = a.param if a.param == b.param else None
+        return base.derived(taint=either(a.taint, b.taint), param=param,
                             opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque,
-                            integral=a.integral or b.integral, indices_pair=a.indices_pair or b.indices_pair)
+                            integral=a.integral or b.integral, indices_pair=a.indices_pair or b.indices_pair,
+                            maybe_param=_maybe_param(a, b, paths) if param is None else None,
+                            not_none=param is not None and a.not_none and b.not_none)
     if a.kind is b.kind and _same_ref(a.ref, b.ref):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
             items = tuple(join(x, y) for x, y in zip(a.items, b.items))
@@ -202,6 +224,17 @@ def join(a: Optional[Value], b: Optional[Value]) -> Value:
         base = a if a.traced else b
         return base.derived(taint=either(a.taint, b.taint), items=None)
     return CONCRETE
+
+
+def _maybe_param(a: Value, b: Value, paths: bool) -> Optional[str]:
+    """The input a join of ``a`` and ``b`` (different ``param``s) may still be: the one input either
+    side may be (two different inputs: neither). Where ``a`` and ``b`` are not two paths of one run (one
+    read in two calls, a loop's zero-trip path, the elements of a container): only the input both sides
+    may be."""
+    ia, ib = a.none_identity, b.none_identity
+    if not paths or (ia is not None and ib is not None and ia != ib):
+        return ia if ia == ib else None
+    return ia or ib
 
 
 #: every Taint by its value: ``Flag.__or__`` (and ``Taint(n)``) run Python code per join, ~140k per

@@ -203,7 +203,8 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         return Decline(problem)
     chains = _self_chains(region)
     unknown = _unknown_callables(region)
-    methods = copied_methods.inlinable_methods(region, unknown) if unknown else {}
+    silent_none = bool(diagnostics) and all(d.code == "TRC501" for d in diagnostics)
+    methods = copied_methods.inlinable_methods(region, unknown, submodules=silent_none) if unknown else {}
     if isinstance(methods, str):
         return Decline(f"the region calls {', '.join(sorted(unknown))}, not known to be a submodule: a method "
                        "or plain function cannot be passed into a wrapped function (only `self` could carry "
@@ -212,6 +213,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
     method_calls = {node: text for node, text in chains.items() if text.split(".", 1)[1] in methods}
     chains = {node: text for node, text in chains.items() if node not in method_calls}
     hidden = _hidden_calls(region, chains) - {f"`{text}`" for text in method_calls.values()}
+    hidden |= copied_methods.hidden_calls(region, methods)
     wider = _with_key_readers(region) or _with_producers(region)
     if wider is not None:
         return hoist(tree, wider, diagnostics, taken)
@@ -252,6 +254,17 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         return Decline(f"`{', '.join(flipping)}` may be None after the region or not, depending on values the "
                        "wrapped call would decide: handed back from it, a None would be a Proxy while tracing "
                        "and later `is None` tests would take one path for good")
+    made_none = [o for o in outputs if _may_bind_none(region, o) and _used_after_but_returned(region, o)]
+    if made_none:
+        # `if mask is not None: m = mask.view(...) else: m = None`: handed back, the None would be a
+        # Proxy while tracing, and the code using it (a submodule's own `if mask is not None:`) would
+        # be traced for a tensor. Its users join the region until it is no longer handed back.
+        wider = _with_next(region, calls=True)
+        if wider is not None:
+            return hoist(tree, wider, diagnostics, taken)
+        return Decline(f"`{', '.join(made_none)}` is set to None on some paths through the region and is used "
+                       "after it: handed back from a wrapped call, it would be a Proxy while tracing even when "
+                       "it is None, and the code using it would be traced for a value")
     if guard is not None:
         diagnostics = [d for d in diagnostics if not _on_guard(tree, guard, d)]
         if not diagnostics:
@@ -546,8 +559,9 @@ def _call_name(func: cst.BaseExpression) -> str:
     return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
 
 
-def _with_next(region: _Region) -> Optional[_Region]:
-    """The region grown by the simple statement just after it (no submodule calls in it)."""
+def _with_next(region: _Region, calls: bool = False) -> Optional[_Region]:
+    """The region grown by the simple statement just after it (no submodule calls in it, unless
+    ``calls``: they are then passed into the wrapped function like the region's own)."""
     tree = region.tree
     block = tree.block_of(region.stmts[-1])
     body = list(getattr(block, "body", ()))
@@ -555,7 +569,7 @@ def _with_next(region: _Region) -> Optional[_Region]:
     if region.tail or index >= len(body) or not isinstance(body[index], cst.SimpleStatementLine):
         return None
     nxt = body[index]
-    if _hidden_calls(_Region(tree, region.func, [nxt], False), {}):
+    if not calls and _hidden_calls(_Region(tree, region.func, [nxt], False), {}):
         return None
     tail = any(isinstance(n, cst.Return) for n in walk(nxt))
     if tail and block is not region.func.body:
@@ -1181,6 +1195,44 @@ def _rebound_only_when_not_none(region: _Region, name: str) -> bool:
     stores = [n for n in region.nodes() if isinstance(n, cst.Name) and n.value == name
               and tree.contexts.get(n) == ExpressionContext.STORE]
     return bool(stores) and all(_under_not_none_test(region, store, name) for store in stores)
+
+
+def _may_bind_none(region: _Region, name: str) -> bool:
+    """Does the region bind ``name`` to a literal None (`name = None`, `name = a if c else None`)?"""
+    for node in region.nodes():
+        if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
+                                                for t in node.targets) and _none_literal(node.value):
+            return True
+        if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == name \
+                and node.value is not None and _none_literal(node.value):
+            return True
+    return False
+
+
+def _used_after_but_returned(region: _Region, name: str) -> bool:
+    """Is ``name`` read after the region other than by a `return` of it (or of a tuple holding it)?
+    Returned, a None that is a Proxy while tracing is None again at run time; tested, or handed to a
+    submodule that tests it, it takes the path a value takes."""
+    tree = region.tree
+    for node in walk(region.func.body):
+        if not (isinstance(node, cst.Name) and node.value == name and tree.contexts.get(node) == ExpressionContext.LOAD):
+            continue
+        if tree.start(node) <= region.end:
+            continue
+        parent = tree.parents.get(node)
+        while isinstance(parent, (cst.Tuple, cst.Element)):
+            parent = tree.parents.get(parent)
+        if not isinstance(parent, cst.Return):
+            return True
+    return False
+
+
+def _none_literal(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.Name):
+        return value.value == "None"
+    if isinstance(value, cst.IfExp):
+        return _none_literal(value.body) or _none_literal(value.orelse)
+    return False
 
 
 def _none_tested(region: _Region, name: str) -> bool:

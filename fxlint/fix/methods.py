@@ -16,7 +16,11 @@ A method is copied when it is defined in the region's own class (not inherited),
 a staticmethod, and its body neither calls anything on `self` that is not a tensor method of an
 attribute (no submodule, no other method), nor stores on `self`, nor uses `self` bare, `super()`,
 `yield`, `global`/`nonlocal` or nested functions. One level only: a copied method calling another
-method is declined.
+method is declined. In a hoist of `is None` tests of an Optional forward input only (TRC501: no
+in-graph fix exists, the other way out is a pin only the user may name), a copied method may also call
+submodules (`self.head(x)` in timm Hiera's `forward_head`): they are passed in like the region's own
+and hidden from quantization the same way. Elsewhere an in-graph rewrite inside the region (dropping a
+disabled autocast) would have to wait for the hoist, and lose.
 
 `self.buf = value` on a registered buffer becomes `buf.set_(value)`: the buffer object the module and
 the traced graph's `get_attr` hold takes the new value's storage, size and strides, as rebinding would
@@ -34,9 +38,10 @@ from libcst.metadata import ExpressionContext
 from fxlint.fix.tree import Tree, walk
 
 
-def inlinable_methods(region, unknown: Set[str]) -> "Union[Dict[str, cst.FunctionDef], str]":
+def inlinable_methods(region, unknown: Set[str], submodules: bool = False) -> "Union[Dict[str, cst.FunctionDef], str]":
     """Method name -> its definition for every `self.<method>(...)` call among ``unknown`` callees;
-    a reason string when some unknown callee cannot be copied in."""
+    a reason string when some unknown callee cannot be copied in. ``submodules``: a copied method may
+    call submodules (passed in, hidden from quantization): only where no in-graph fix can compete."""
     from fxlint.fix import hoist as h
 
     tree = region.tree
@@ -52,7 +57,7 @@ def inlinable_methods(region, unknown: Set[str]) -> "Union[Dict[str, cst.Functio
         method = methods.get(func.attr.value)
         if method is None:
             return f"`{tree.code(func)}` is not defined in class `{cls.name.value if cls else '?'}` itself"
-        problem = _method_problem(tree, method, h)
+        problem = _method_problem(tree, method, h, submodules)
         if problem:
             return f"`{tree.code(func)}` cannot be copied into the wrapped function: {problem}"
         found[func.attr.value] = method
@@ -67,7 +72,7 @@ def _methods_of(cls: Optional[cst.ClassDef]) -> Dict[str, cst.FunctionDef]:
     return {s.name.value: s for s in cls.body.body if isinstance(s, cst.FunctionDef)}
 
 
-def _method_problem(tree: Tree, method: cst.FunctionDef, h) -> str:
+def _method_problem(tree: Tree, method: cst.FunctionDef, h, submodules: bool = False) -> str:
     decorators = {tree.code(d.decorator) for d in method.decorators}
     if decorators - {"staticmethod"}:
         return f"it is decorated ({', '.join(sorted(decorators))})"
@@ -79,10 +84,26 @@ def _method_problem(tree: Tree, method: cst.FunctionDef, h) -> str:
     problem = h._unsupported(body)
     if problem:
         return problem.replace("the region", "it")
-    chains = h._self_chains(body)
-    if h._hidden_calls(body, chains):
-        return "it calls submodules or other methods"
+    if not submodules:
+        if h._hidden_calls(body, h._self_chains(body)):
+            return "it calls submodules or other methods"
+        return ""
+    unknown = h._unknown_callables(body)
+    if unknown:
+        return f"it calls {', '.join(sorted(unknown))}, not known to be a submodule"
     return ""
+
+
+def hidden_calls(region, methods: Dict[str, cst.FunctionDef]) -> Set[str]:
+    """The submodule calls of the copied methods (`self.head(x)`): their submodules are passed into the
+    wrapped function like the region's own, and hidden from quantization the same way."""
+    from fxlint.fix import hoist as h
+
+    out: Set[str] = set()
+    for method in methods.values():
+        body = h._Region(region.tree, method, list(method.body.body), False)
+        out |= h._hidden_calls(body, h._self_chains(body))
+    return out
 
 
 def _first_param_is_self(method: cst.FunctionDef) -> bool:
@@ -219,5 +240,5 @@ def local_method_names(methods: Dict[str, cst.FunctionDef], taken: Set[str]) -> 
     return out
 
 
-__all__: Tuple[str, ...] = ("inlinable_methods", "method_chains", "copied_definitions", "buffer_rebinds",
+__all__: Tuple[str, ...] = ("inlinable_methods", "method_chains", "hidden_calls", "copied_definitions", "buffer_rebinds",
                             "set_buffer", "local_method_names", "method_names", "module_names", "rebound_free_names")
