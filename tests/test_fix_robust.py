@@ -242,3 +242,32 @@ def test_parallel_fix_gives_the_serial_result(tmp_path):
     assert json.loads(parallel.stdout) == json.loads(serial.stdout)
     assert json.loads(serial.stdout)["summary"]["files_with_findings"] >= 8  # enough for the pool
     assert "fixing" not in parallel.stderr
+
+
+def test_fix_passes_share_a_private_cache_that_follows_changed_files(tmp_path, monkeypatch):
+    """`fix --apply`'s passes share a result cache in a private folder: a later pass re-analyzes the
+    files that changed and those whose dependencies did, never answering from a stale entry; the
+    user's own check cache (the project's .fxlint_cache) is not written."""
+    from fxlint.fix.api import fix_paths
+
+    user_cache = tmp_path / "user-cache"
+    monkeypatch.setenv("FXLINT_CACHE_DIR", str(user_cache))
+    package = tmp_path / "net"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    helper = package / "helpers.py"
+    helper.write_text("def scale(x):\n    return x * 2\n")
+    (package / "model.py").write_text(
+        "import torch.nn as nn\n\nfrom .helpers import scale\n\n\n"
+        "class Net(nn.Module):\n    def forward(self, x):\n        return scale(x)\n")
+    cache = tmp_path / "pass-cache"
+    first = fix_paths([package], unsafe=True, jobs=1, pass_cache=cache)
+    assert first.results == () and any(cache.iterdir())
+    helper.write_text("def scale(x):\n    if x.sum() > 0:\n        return x * 2\n    return x\n")
+    second = fix_paths([package], unsafe=True, jobs=1, pass_cache=cache)
+    uncached = fix_paths([package], unsafe=True, jobs=1)
+    assert [r.filename for r in second.results] == [str(helper)]
+    assert second.results == uncached.results
+    result = run(str(package), "--apply", "--unsafe-fixes")
+    assert result.exit_code == 0 and "@torch.fx.wrap" in helper.read_text()
+    assert not user_cache.exists()

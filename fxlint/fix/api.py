@@ -188,11 +188,15 @@ def _first_line(exc: BaseException) -> str:
 
 def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: Sequence[str] = (),
               ignore: Sequence[str] = (), pins: Mapping[str, str] = NO_PINS, jobs: int = 1,
-              progress: Optional[Callable[[int, int], None]] = None) -> FixReport:
+              progress: Optional[Callable[[int, int], None]] = None,
+              pass_cache: Optional[Path] = None) -> FixReport:
     """Fix every Python file under ``paths`` in memory; files without findings get no result.
     ``pins`` (from `--pin`) add to, and override, the configuration's `[tool.fxlint.fix] pin`.
     ``jobs``: worker processes for the check and the fixing (0 = one per core), the pool `check`
-    uses; ``progress(done, total)`` is called as files are fixed."""
+    uses; ``progress(done, total)`` is called as files are fixed. ``pass_cache``: a folder private to
+    one `fix --apply` run, shared by its passes: each pass's whole-project check re-analyzes only the
+    files that changed or whose dependencies did (check's result cache, keyed by their digests), the
+    rest comes from the previous pass. Never the user's check cache: fix leaves it alone."""
     from fxlint.api import _selected, check_paths
     from fxlint.config import load_config
 
@@ -203,7 +207,9 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     # wrote a file, a second fix_paths in the same process would see the old text.
     check_api._CHECKER = None
     jobs = jobs or os.cpu_count() or 1
-    checked = check_paths(list(paths), config, jobs=jobs, use_cache=False)
+    if pass_cache is not None:
+        config = replace(config, cache_dir=pass_cache)
+    checked = check_paths(list(paths), config, jobs=jobs, use_cache=pass_cache is not None)
     by_file: Dict[str, List[Diagnostic]] = {}
     for d in checked.diagnostics:
         if _selected(d.code, select, ignore) or d.code == "TRC901":

@@ -12,9 +12,10 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import click
 
@@ -61,18 +62,28 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     if unknown:
         raise _fail(f"unknown rule code(s): {', '.join(unknown)} (see `fxlint rules`)")
     paths = paths or (Path("."),)
-    from fxlint.config import ConfigError, parse_pin
+    from fxlint.config import parse_pin
 
     try:
         named = dict(parse_pin(p) for p in pins)
     except ValueError as exc:
         raise _fail(f"--pin {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="fxlint-fix-") as pass_cache:
+        _run(paths, unsafe_fixes, select, ignore, named, jobs, apply_changes, quiet, output_format, show_fixes,
+             verify_changes, Path(pass_cache) if apply_changes else None)
+
+
+def _run(paths, unsafe_fixes, select, ignore, named, jobs, apply_changes, quiet, output_format, show_fixes,
+         verify_changes, pass_cache: Optional[Path]) -> None:
+    """One `fix` run; ``pass_cache``: the folder its passes share (only with --apply: a dry run is one pass)."""
+    from fxlint.cli import _fail
+    from fxlint.config import ConfigError
     from fxlint.fix.api import fix_paths
 
     progress = _Progress.on_terminal()
     try:
         report = fix_paths(list(paths), unsafe=unsafe_fixes, select=select, ignore=ignore, pins=named, jobs=jobs,
-                           progress=progress)
+                           progress=progress, pass_cache=pass_cache)
     except ConfigError as exc:  # a broken pyproject.toml: a usage error, as for `check`
         raise _fail(str(exc)) from None
     finally:
@@ -96,7 +107,7 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
                 click.echo(_diff(result), nl=False)
         _report(report, Outcome(), output_format, show_fixes)
         raise click.exceptions.Exit(3 if incomplete else 1 if changed or failures else 0)
-    report, unwritten = _apply_in_passes(report, list(paths), unsafe_fixes, select, ignore, jobs, named)
+    report, unwritten = _apply_in_passes(report, list(paths), unsafe_fixes, select, ignore, jobs, named, pass_cache)
     incomplete = any(r.incomplete for r in report.results)
     written = [r for r in report.results if r.changed and r.filename not in unwritten]
     rolled_back = _verify_and_roll_back(written) if verify_changes and written else {}
@@ -104,7 +115,8 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
     raise click.exceptions.Exit(3 if incomplete or unwritten else 1 if rolled_back or failures else 0)
 
 
-def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select, ignore, jobs: int, pins=None):
+def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select, ignore, jobs: int, pins=None,
+                     pass_cache: Optional[Path] = None):
     """Write the fixes, then fix the written tree again until a pass changes nothing (at most
     MAX_PASSES). Each pass starts from a whole-project check, which sees what a fix of one file
     left in code reached from another (a helper function hoisted in round 1 leaves an item
@@ -120,7 +132,7 @@ def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select,
         progress = _Progress.on_terminal("pass 2+: ")
         try:
             later = fix_paths(paths, unsafe=unsafe, select=select, ignore=ignore, pins=pins or {}, jobs=jobs,
-                              progress=progress)
+                              progress=progress, pass_cache=pass_cache)
         finally:
             if progress is not None:
                 progress.clear()
