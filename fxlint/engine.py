@@ -19,6 +19,7 @@ from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
 from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for, parse_module
 from fxlint.analysis.light_index import first_line
+from fxlint.analysis.optional_uses import name_sites
 from fxlint.analysis.references import package_exports, referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step, merge_reports
@@ -165,11 +166,14 @@ class Checker:
         self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
         #: per file, the position index of each of its live trees (by id; the index holds the tree)
         self._positions: Dict[str, Dict[int, PositionIndex]] = {}
-        #: provenance step texts of the check under way: a step recurs in many findings, and its
-        #: text costs a code generation (of a whole multi-line call for an assignment)
-        self._headers: Dict[cst.CSTNode, str] = {}
+        #: per file, provenance step texts of its live trees: a step recurs in many findings (and in
+        #: the checks of every file reaching a helper), and its text costs a code generation (of a
+        #: whole multi-line call for an assignment)
+        self._headers: Dict[str, Dict[cst.CSTNode, str]] = {}
         #: per file, the rules' walk of each function of its live trees (see _visit_function)
         self._walks: Dict[str, Dict[cst.FunctionDef, tuple]] = {}
+        #: per file, the Name sites of each function of its live trees (optional_uses.name_sites)
+        self._sites: Dict[str, Dict[cst.FunctionDef, list]] = {}
         #: path -> (the text read, its suppression comments)
         self._suppressions: Dict[str, Tuple[str, Suppressions]] = {}
 
@@ -230,6 +234,8 @@ class Checker:
             self._loaded[path].module.release_tree()
             self._positions.pop(path, None)
             self._walks.pop(path, None)
+            self._sites.pop(path, None)
+            self._headers.pop(path, None)
             self._holding.discard(path)
         while len(self._loaded) > MAX_INDEXED_MODULES:
             path, _ = self._loaded.popitem(last=False)
@@ -238,6 +244,8 @@ class Checker:
             self.project.forget(path)
             self._positions.pop(path, None)
             self._walks.pop(path, None)
+            self._sites.pop(path, None)
+            self._headers.pop(path, None)
 
     def check_file(self, path: Path) -> Tuple[Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[str, ...]]:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
@@ -295,6 +303,7 @@ class Checker:
         if classes is None:
             classes = self._module_classes(module)
         analysis = Analysis(self.project)
+        analysis.name_sites = self._name_sites
         local = referenced_class_names(module.text)
         exported = self._exported_here(module)
         blocks = [c for c in classes if (c.name in local or c.name in self.blocks) and c.name not in exported]
@@ -312,7 +321,8 @@ class Checker:
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
         self._walks.pop(module.path, None)
-        self._headers = {}
+        self._sites.pop(module.path, None)
+        self._headers.pop(module.path, None)
         module.release_tree()
         return diagnostics, None, used
 
@@ -408,6 +418,17 @@ class Checker:
             for rule_type, method in handlers:
                 ctx.rule = rule_type
                 method(node, ctx)
+
+    def _name_sites(self, func: cst.FunctionDef, reach) -> list:
+        """``optional_uses.name_sites(func)``, kept like the rules' walk (``_visit_function``)."""
+        path = reach.func.module.path
+        sites = self._sites.get(path)
+        if sites is None:
+            sites = self._sites[path] = {}
+        found = sites.get(func)
+        if found is None:
+            found = sites[func] = name_sites(func)
+        return found
 
     def _walk_plan(self, func: cst.FunctionDef) -> Tuple[List[Tuple[cst.CSTNode, Tuple[tuple, ...]]],
                                                           Dict[cst.CSTNode, cst.CSTNode],
@@ -532,9 +553,12 @@ class Checker:
                 module = func.module
                 row = self.positions(module, func.tree).statement_line(stmt)
                 if row is not None:
-                    text = self._headers.get(stmt)
+                    headers = self._headers.get(module.path)
+                    if headers is None:
+                        headers = self._headers[module.path] = {}
+                    text = headers.get(stmt)
                     if text is None:
-                        text = self._headers[stmt] = statement_header(func.tree, stmt)
+                        text = headers[stmt] = statement_header(func.tree, stmt)
                     steps.append(Step(row, text, "" if module is f.module else module.path))
         rule = f.rule
         return Diagnostic(
