@@ -174,6 +174,8 @@ class Checker:
         self._walks: Dict[str, Dict[cst.FunctionDef, tuple]] = {}
         #: per file, the Name sites of each function of its live trees (optional_uses.name_sites)
         self._sites: Dict[str, Dict[cst.FunctionDef, list]] = {}
+        #: per file, the code of nodes rules named in messages (RuleContext.code)
+        self._codes: Dict[str, Dict[cst.CSTNode, str]] = {}
         #: path -> (the text read, its suppression comments)
         self._suppressions: Dict[str, Tuple[str, Suppressions]] = {}
 
@@ -235,6 +237,7 @@ class Checker:
             self._positions.pop(path, None)
             self._walks.pop(path, None)
             self._sites.pop(path, None)
+            self._codes.pop(path, None)
             self._headers.pop(path, None)
             self._holding.discard(path)
         while len(self._loaded) > MAX_INDEXED_MODULES:
@@ -245,6 +248,7 @@ class Checker:
             self._positions.pop(path, None)
             self._walks.pop(path, None)
             self._sites.pop(path, None)
+            self._codes.pop(path, None)
             self._headers.pop(path, None)
 
     def check_file(self, path: Path) -> Tuple[Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[str, ...]]:
@@ -322,6 +326,7 @@ class Checker:
         self._positions.pop(module.path, None)
         self._walks.pop(module.path, None)
         self._sites.pop(module.path, None)
+        self._codes.pop(module.path, None)
         self._headers.pop(module.path, None)
         module.release_tree()
         return diagnostics, None, used
@@ -409,6 +414,8 @@ class Checker:
         walks = self._walks.get(path)
         if walks is None:
             walks = self._walks[path] = {}
+        codes = self._codes.get(path)
+        ctx.codes = codes if codes is not None else self._codes.setdefault(path, {})
         plan = walks.get(func)
         if plan is None:
             plan = walks[func] = self._walk_plan(func)
