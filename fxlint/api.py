@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Tup
 
 from fxlint.cache import ResultCache, digest_bytes, digest_file, names_digest, rules_fingerprint
 from fxlint.config import Config
-from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, merge_reports, problem_sort_key
+from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, merge_all_reports, problem_sort_key
 from fxlint.files import canonical, collect
 
 if TYPE_CHECKING:
@@ -197,14 +197,22 @@ def _finalize(diagnostics: List[Diagnostic], config: Config) -> Tuple[Diagnostic
     reports of one finding are merged in that order (``merge_reports``), paths made canonical (a file
     reached through an import may carry another spelling), and the sort key is unique after the merge."""
     names: Dict[str, str] = {}
-    unique: Dict[tuple, Diagnostic] = {}
+    ignored: Dict[str, Tuple[str, ...]] = {}
+    reports: Dict[tuple, List[Diagnostic]] = {}
     for d in diagnostics:
         d = _in_canonical_paths(d, names)
-        if not _selected(d.code, config.select, config.ignore + config.ignored_for(d.filename)):
+        ignore = ignored.get(d.filename)
+        if ignore is None:
+            ignore = ignored[d.filename] = config.ignore + config.ignored_for(d.filename)
+        if not _selected(d.code, config.select, ignore):
             continue
         key = (d.filename, d.location.row, d.location.column, d.code)
-        unique[key] = merge_reports(unique.get(key), d)
-    return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
+        found = reports.get(key)
+        if found is None:
+            reports[key] = [d]
+        else:
+            found.append(d)
+    return tuple(sorted((merge_all_reports(r) for r in reports.values()), key=Diagnostic.sort_key))
 
 
 def _in_canonical_paths(d: Diagnostic, names: Dict[str, str]) -> Diagnostic:
@@ -219,11 +227,16 @@ def _in_canonical_paths(d: Diagnostic, names: Dict[str, str]) -> Diagnostic:
     filename = canon(d.filename)
     steps = d.provenance
     if any(s.filename for s in steps):
-        steps = tuple(s if not s.filename else replace(s, filename="" if canon(s.filename) == filename
-                                                       else canon(s.filename)) for s in steps)
+        steps = tuple(s if not s.filename else _step_in(s, "" if canon(s.filename) == filename else canon(s.filename))
+                      for s in steps)
     if filename == d.filename and steps == d.provenance:
         return d
     return replace(d, filename=filename, provenance=steps)
+
+
+def _step_in(step, filename: str):
+    """``step`` with ``filename`` (itself when it has it already)."""
+    return step if step.filename == filename else replace(step, filename=filename)
 
 
 def _selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field, replace
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 DOCS_URL = "https://github.com/fxlint/fxlint/blob/main/README.md#rule-{code}"
 
@@ -148,6 +148,20 @@ def merge_reports(kept: Optional[Diagnostic], new: Diagnostic) -> Diagnostic:
         return new
     best = new if len(new.reached_from) < len(kept.reached_from) else kept
     entries = tuple(sorted(set(kept.entries) | set(new.entries)))
+    return best if entries == best.entries else replace(best, entries=entries)
+
+
+def merge_all_reports(reports: Sequence[Diagnostic]) -> Diagnostic:
+    """``merge_reports`` folded over ``reports`` in order, with one sort of the entries instead of
+    one per report (a helper's finding is reported by hundreds of checks, each with the entries
+    that reached it: the fold was quadratic, most of a warm transformers run)."""
+    best = reports[0]
+    if len(reports) == 1:
+        return best
+    for report in reports[1:]:
+        if len(report.reached_from) < len(best.reached_from):
+            best = report
+    entries = tuple(sorted(set().union(*(r.entries for r in reports))))
     return best if entries == best.entries else replace(best, entries=entries)
 
 

@@ -19,6 +19,7 @@ from fxlint.analysis.context import Finding, RuleContext
 from fxlint.analysis.interp import Analysis
 from fxlint.analysis.project import ClassInfo, ModuleSource, module_name_for, parse_module
 from fxlint.analysis.light_index import first_line
+from fxlint.analysis.optional_uses import name_sites
 from fxlint.analysis.references import package_exports, referenced_class_names
 from fxlint.analysis.semantics import Project
 from fxlint.diagnostics import Diagnostic, FileProblem, Hazard, Location, Step, merge_reports
@@ -165,9 +166,16 @@ class Checker:
         self.project = Project(self._load_for_project, tuple(roots), touch=self._touch)
         #: per file, the position index of each of its live trees (by id; the index holds the tree)
         self._positions: Dict[str, Dict[int, PositionIndex]] = {}
-        #: provenance step texts of the check under way: a step recurs in many findings, and its
-        #: text costs a code generation (of a whole multi-line call for an assignment)
-        self._headers: Dict[cst.CSTNode, str] = {}
+        #: per file, provenance step texts of its live trees: a step recurs in many findings (and in
+        #: the checks of every file reaching a helper), and its text costs a code generation (of a
+        #: whole multi-line call for an assignment)
+        self._headers: Dict[str, Dict[cst.CSTNode, str]] = {}
+        #: per file, the rules' walk of each function of its live trees (see _visit_function)
+        self._walks: Dict[str, Dict[cst.FunctionDef, tuple]] = {}
+        #: per file, the Name sites of each function of its live trees (optional_uses.name_sites)
+        self._sites: Dict[str, Dict[cst.FunctionDef, list]] = {}
+        #: per file, the code of nodes rules named in messages (RuleContext.code)
+        self._codes: Dict[str, Dict[cst.CSTNode, str]] = {}
         #: path -> (the text read, its suppression comments)
         self._suppressions: Dict[str, Tuple[str, Suppressions]] = {}
 
@@ -227,6 +235,10 @@ class Checker:
         for path in with_tree[:max(0, len(with_tree) - MAX_CACHED_TREES)]:
             self._loaded[path].module.release_tree()
             self._positions.pop(path, None)
+            self._walks.pop(path, None)
+            self._sites.pop(path, None)
+            self._codes.pop(path, None)
+            self._headers.pop(path, None)
             self._holding.discard(path)
         while len(self._loaded) > MAX_INDEXED_MODULES:
             path, _ = self._loaded.popitem(last=False)
@@ -234,6 +246,10 @@ class Checker:
             self._suppressions.pop(path, None)
             self.project.forget(path)
             self._positions.pop(path, None)
+            self._walks.pop(path, None)
+            self._sites.pop(path, None)
+            self._codes.pop(path, None)
+            self._headers.pop(path, None)
 
     def check_file(self, path: Path) -> Tuple[Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[str, ...]]:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
@@ -291,6 +307,7 @@ class Checker:
         if classes is None:
             classes = self._module_classes(module)
         analysis = Analysis(self.project)
+        analysis.name_sites = self._name_sites
         local = referenced_class_names(module.text)
         exported = self._exported_here(module)
         blocks = [c for c in classes if (c.name in local or c.name in self.blocks) and c.name not in exported]
@@ -307,7 +324,10 @@ class Checker:
         used = self._used_besides(module.path)
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
         self._positions.pop(module.path, None)
-        self._headers = {}
+        self._walks.pop(module.path, None)
+        self._sites.pop(module.path, None)
+        self._codes.pop(module.path, None)
+        self._headers.pop(module.path, None)
         module.release_tree()
         return diagnostics, None, used
 
@@ -378,19 +398,58 @@ class Checker:
     def _run_rules(self, analysis: Analysis) -> List[Finding]:
         findings: List[Finding] = []
         for reach in list(analysis.reached.values()):
-            self._visit_function(reach.func.node, RuleContext(analysis, reach, findings))
+            self._visit_function(reach.func.node, RuleContext(analysis, reach, findings), reach.func.module.path)
         return findings
 
-    def _visit_function(self, func: cst.FunctionDef, ctx: RuleContext) -> None:
+    def _visit_function(self, func: cst.FunctionDef, ctx: RuleContext, path: str = "") -> None:
         """Pre-order walk of a function (decorators and body), not into nested defs or classes,
         calling each rule's ``visit_<NodeType>`` on the nodes of its types.
 
-        Records each node's parent and innermost enclosing statement *before* visiting it, so
-        rules can look upwards from the node they are given. (One loop with the dispatch in it: a
-        generator and a lookup by type name per node were a sixth of the rules' time.)"""
+        Rules look upwards from the node they are given (``ctx.parent``, ``ctx.statement_of``): every
+        node's parent and innermost enclosing statement are known before any visit. The walk itself
+        (which nodes, in which order, with which rules' methods, and those two maps) depends only on
+        the tree, so it is kept per function while its tree is (``_walks``, by file): transformers'
+        checks reach each function ~4.5 times (a helper, a base class's forward), and the walk was
+        ~40% of the rules' time."""
+        walks = self._walks.get(path)
+        if walks is None:
+            walks = self._walks[path] = {}
+        codes = self._codes.get(path)
+        ctx.codes = codes if codes is not None else self._codes.setdefault(path, {})
+        plan = walks.get(func)
+        if plan is None:
+            plan = walks[func] = self._walk_plan(func)
+        visits, ctx.parents, ctx.statements = plan
+        for node, handlers in visits:
+            ctx.current = node
+            for rule_type, method in handlers:
+                ctx.rule = rule_type
+                method(node, ctx)
+
+    def _name_sites(self, func: cst.FunctionDef, reach) -> list:
+        """``optional_uses.name_sites(func)``, kept like the rules' walk (``_visit_function``)."""
+        path = reach.func.module.path
+        sites = self._sites.get(path)
+        if sites is None:
+            sites = self._sites[path] = {}
+        found = sites.get(func)
+        if found is None:
+            found = sites[func] = name_sites(func)
+        return found
+
+    def _walk_plan(self, func: cst.FunctionDef) -> Tuple[List[Tuple[cst.CSTNode, Tuple[tuple, ...]]],
+                                                          Dict[cst.CSTNode, cst.CSTNode],
+                                                          Dict[cst.CSTNode, Optional[cst.CSTNode]]]:
+        """(the nodes to visit in pre-order with their rules' methods, each node's parent, each
+        node's innermost enclosing statement) of a function. One loop with the type dispatch in it
+        (a generator and a lookup by type name per node were a sixth of the rules' time)."""
         plans = self._plans
-        parents, statements = ctx.parents, ctx.statements
-        self._visit(func, ctx, self._plan(func.__class__)[1])
+        parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        statements: Dict[cst.CSTNode, Optional[cst.CSTNode]] = {}
+        visits: List[Tuple[cst.CSTNode, Tuple[tuple, ...]]] = []
+        handlers = self._plan(func.__class__)[1]
+        if handlers:
+            visits.append((func, handlers))
         top: List[cst.CSTNode] = list(func.decorators) + [func.body]
         for child in top:
             parents[child] = func
@@ -404,7 +463,7 @@ class Checker:
             kind, handlers = plan
             if kind == 1:
                 if handlers:
-                    self._visit(node, ctx, handlers)
+                    visits.append((node, handlers))
                 continue
             children = child_nodes(node)
             owner = node if kind == 2 else statements.get(node)
@@ -412,10 +471,11 @@ class Checker:
                 parents[child] = node
                 statements[child] = owner
             if handlers:
-                self._visit(node, ctx, handlers)
+                visits.append((node, handlers))
             if children:
                 children.reverse()
                 stack.extend(children)
+        return visits, parents, statements
 
     @staticmethod
     def _visit(node: cst.CSTNode, ctx: RuleContext, handlers: Tuple[tuple, ...]) -> None:
@@ -500,9 +560,12 @@ class Checker:
                 module = func.module
                 row = self.positions(module, func.tree).statement_line(stmt)
                 if row is not None:
-                    text = self._headers.get(stmt)
+                    headers = self._headers.get(module.path)
+                    if headers is None:
+                        headers = self._headers[module.path] = {}
+                    text = headers.get(stmt)
                     if text is None:
-                        text = self._headers[stmt] = statement_header(func.tree, stmt)
+                        text = headers[stmt] = statement_header(func.tree, stmt)
                     steps.append(Step(row, text, "" if module is f.module else module.path))
         rule = f.rule
         return Diagnostic(

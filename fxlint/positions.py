@@ -56,6 +56,9 @@ class PositionIndex:
         self.lines = physical_lines(text, keepends=True)
         self._offsets = _line_offsets(self.lines)
         self._anchors: Dict[cst.CSTNode, _Anchor] = {}
+        #: spans found, by (node, statement): a helper's finding recurs in the check of every file
+        #: reaching it, and its span costs a code generation and a text search
+        self._spans: Dict[Tuple[cst.CSTNode, Optional[cst.CSTNode]], Span] = {}
         self._fallback: Optional[Dict[cst.CSTNode, object]] = None
         #: subtracted from the `ast`'s line numbers to get lines of ``text``
         self._ast_offset = line_offset if syntax_body is not None else 0
@@ -67,6 +70,17 @@ class PositionIndex:
     # ----------------------------------------------------------------- public
     def span(self, node: cst.CSTNode, statement: Optional[cst.CSTNode]) -> Span:
         """Where ``node`` is; ``statement`` is a statement containing it (or the node itself)."""
+        if self._fallback is not None:  # from then on every span is the provider's
+            return self._provider_span(node)
+        key = (node, statement)
+        found = self._spans.get(key)
+        if found is None:
+            found = self._span(node, statement)
+            if self._fallback is None:
+                self._spans[key] = found
+        return found
+
+    def _span(self, node: cst.CSTNode, statement: Optional[cst.CSTNode]) -> Span:
         if self._fallback is not None:
             return self._provider_span(node)
         anchor_node = node if node in self._anchors else statement if statement in self._anchors else node

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from fxlint import __version__
 from fxlint.diagnostics import (DOCS_URL, Applicability, CheckResult, Diagnostic, FileProblem, Location,
@@ -48,11 +48,20 @@ def color_wanted(is_tty: bool) -> bool:
 
 
 def display_path(filename: str) -> str:
-    try:
-        rel = os.path.relpath(filename)
-    except ValueError:
-        return filename
-    return filename if rel.startswith(".." + os.sep + "..") else rel
+    """``filename`` relative to the working directory, unless that climbs two levels or more
+    (remembered per name and working directory: a report names the same files thousands of times)."""
+    key = (filename, os.getcwd())
+    found = _DISPLAYED.get(key)
+    if found is None:
+        try:
+            rel = os.path.relpath(filename)
+        except ValueError:
+            rel = filename
+        found = _DISPLAYED[key] = filename if rel.startswith(".." + os.sep + "..") else rel
+    return found
+
+
+_DISPLAYED: Dict[Tuple[str, str], str] = {}
 
 
 # ------------------------------------------------------------------------- text

@@ -56,6 +56,9 @@ class RuleContext:
         self.current: Optional[cst.CSTNode] = None
         self._sink = sink
         self.rule: type = object
+        #: node -> its code, kept by the engine while the tree lives (a helper's findings are
+        #: reported again in the check of every file reaching it), or None
+        self.codes: Optional[Dict[cst.CSTNode, str]] = None
 
     # ------------------------------------------------------------- where we are
     @property
@@ -127,7 +130,12 @@ class RuleContext:
         return str(v.ref) if v is not None and v.kind is Kind.EXTERNAL else ""
 
     def code(self, node: cst.CSTNode) -> str:
-        text = self.function.tree.code_for_node(node).strip()
+        codes = self.codes
+        text = codes.get(node) if codes is not None else None
+        if text is None:
+            text = self.function.tree.code_for_node(node).strip()
+            if codes is not None:
+                codes[node] = text
         return text if len(text) <= 60 else text[:57] + "..."
 
     def describe(self, value: Value, article: bool = True) -> str:

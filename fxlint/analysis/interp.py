@@ -83,6 +83,8 @@ class Analysis:
         self._memo: Dict[tuple, Value] = {}
         self._active: Set[tuple] = set()
         self._optional_uses = None
+        #: ``(func, reach) -> optional_uses.name_sites(func)`` kept by the caller across analyses, or None
+        self.name_sites: Optional[Callable] = None
         #: the `forward` definitions run as traced roots (not blocks analyzed alone for want of a
         #: parent): what `symbolic_trace(model)` calls with placeholders
         self.roots: Set[cst.FunctionDef] = set()
@@ -99,7 +101,7 @@ class Analysis:
         if self._optional_uses is None:
             from fxlint.analysis.optional_uses import OptionalUses
 
-            self._optional_uses = OptionalUses(self.facts, self.reached)
+            self._optional_uses = OptionalUses(self.facts, self.reached, self.name_sites)
         return self._optional_uses
 
     # ----------------------------------------------------------------- entry points

@@ -22,7 +22,7 @@ fxlint does not compare branches. A check whose branch never mentions the input
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -50,19 +50,30 @@ Key = Tuple[str, Optional[Origin]]
 class OptionalUses:
     """Every use of every forward input's own value in one analysis, computed once on demand."""
 
-    def __init__(self, facts: Dict[cst.CSTNode, Value], reached: Dict[cst.FunctionDef, object]) -> None:
+    def __init__(self, facts: Dict[cst.CSTNode, Value], reached: Dict[cst.FunctionDef, object],
+                 names_of: Optional[Callable[[cst.FunctionDef, object], List[NameSite]]] = None) -> None:
         """The analysis's facts and reached functions, not the analysis itself: the analysis holds
         this object, and a reference back would make a cycle that only the cyclic GC frees (with
-        every tree and Value of the check in it: 8 M objects and ~15 s on transformers' models/)."""
+        every tree and Value of the check in it: 8 M objects and ~15 s on transformers' models/).
+        ``names_of(func, reach)``: ``name_sites(func)``, kept by the caller while the tree lives
+        (the engine: a function is reached by several checks); default: computed here."""
         self.facts = facts
         self.reached = reached
+        self._names_of = names_of
         self._uses: Optional[Dict[Key, List[Use]]] = None
 
     def uses(self, value: Value) -> List[Use]:
         if self._uses is None:
             self._uses = {}
-            for func in list(self.reached):
-                self._walk(func)
+            facts, uses, names_of = self.facts, self._uses, self._names_of
+            for func, reach in list(self.reached.items()):
+                for node, parent, grandparent, guards in (names_of(func, reach) if names_of is not None
+                                                          else name_sites(func)):
+                    value_ = facts.get(node)
+                    name = value_.param or value_.maybe_param if value_ is not None else None
+                    if name is not None:
+                        kind = _classify(node, parent, grandparent, facts)  # type: ignore[arg-type]
+                        uses.setdefault((name, value_.origin), []).append(Use(node, kind, guards))
         return self._uses.get((value.param or value.maybe_param, value.origin), [])
 
     def only_forwarded(self, value: Value, branching: cst.CSTNode) -> bool:
@@ -80,37 +91,37 @@ class OptionalUses:
                 return False
         return mentioned
 
-    # ------------------------------------------------------------------ the walk
-    def _walk(self, root: cst.CSTNode) -> None:
-        """Every Name under ``root`` whose value is a forward input's own, with its parent, grandparent
-        and the None checks of the input around it, in pre-order. A loop over a stack, deciding by
-        exact type (LibCST's node bases are ABCs, whose ``isinstance`` is slow): a walk of every
-        reached function, as long as the rules' own."""
-        facts = self.facts
-        uses = self._uses
-        assert uses is not None
-        stack: List[Tuple[cst.CSTNode, Tuple[cst.CSTNode, ...], Optional[cst.CSTNode], Optional[cst.CSTNode]]]
-        stack = [(root, (), None, None)]
-        pop, push = stack.pop, stack.append
-        while stack:
-            node, guards, parent, grandparent = pop()
-            if node.__class__ is cst.Name:
-                value = facts.get(node)
-                name = value.param or value.maybe_param if value is not None else None
-                if name is not None:
-                    kind = _classify(node, parent, grandparent, facts)  # type: ignore[arg-type]
-                    uses.setdefault((name, value.origin), []).append(Use(node, kind, guards))
-                continue
-            children = child_nodes(node)
-            if not children:
-                continue
-            inner, test = guards, None
-            if node.__class__ in _BRANCHING_TYPES:
-                test = node.test  # type: ignore[attr-defined]
-                if _is_none_check(test):
-                    inner = guards + (node,)
-            for child in reversed(children):
-                push((child, guards if child is test else inner, node, parent))
+
+#: a Name under a function, its parent and grandparent, and the None-check branches around it
+NameSite = Tuple[cst.Name, Optional[cst.CSTNode], Optional[cst.CSTNode], Tuple[cst.CSTNode, ...]]
+
+
+def name_sites(root: cst.CSTNode) -> List[NameSite]:
+    """Every Name under ``root`` with its parent, grandparent and the None checks around it (of any
+    name: which input a Name is comes from the facts), in pre-order. It depends on the tree only,
+    not on the analysis. A loop over a stack, deciding by exact type (LibCST's node bases are ABCs,
+    whose ``isinstance`` is slow): a walk of every reached function, as long as the rules' own."""
+    out: List[NameSite] = []
+    add = out.append
+    stack: List[Tuple[cst.CSTNode, Tuple[cst.CSTNode, ...], Optional[cst.CSTNode], Optional[cst.CSTNode]]]
+    stack = [(root, (), None, None)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, guards, parent, grandparent = pop()
+        if node.__class__ is cst.Name:
+            add((node, parent, grandparent, guards))  # type: ignore[arg-type]
+            continue
+        children = child_nodes(node)
+        if not children:
+            continue
+        inner, test = guards, None
+        if node.__class__ in _BRANCHING_TYPES:
+            test = node.test  # type: ignore[attr-defined]
+            if _is_none_check(test):
+                inner = guards + (node,)
+        for child in reversed(children):
+            push((child, guards if child is test else inner, node, parent))
+    return out
 
 
 def _is_none_check(test: cst.CSTNode) -> bool:

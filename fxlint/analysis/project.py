@@ -63,7 +63,7 @@ class FunctionRef:
     defines the function (see ModuleSource); positions and generated code of the function's nodes
     come from that tree."""
 
-    __slots__ = ("_node", "_tree", "module", "qualname", "cls", "is_static")
+    __slots__ = ("_node", "_tree", "module", "qualname", "cls", "is_static", "syntax")
 
     def __init__(self, node: Optional[cst.FunctionDef], module: "ModuleSource", qualname: str,
                  cls: Optional["ClassInfo"] = None, is_static: bool = False,
@@ -74,6 +74,8 @@ class FunctionRef:
         self.qualname = qualname  #: "Net.forward", "window_pad"
         self.cls = cls  #: owning class for methods
         self.is_static = is_static
+        #: what __init__ scans read of the LibCST def (semantics.CstSyntax), kept with the node
+        self.syntax: Optional[object] = None
 
     @property
     def node(self) -> cst.FunctionDef:
@@ -181,11 +183,11 @@ class ModuleSource:
         self._tree = None
         self._partials = {}
         for ref in self.functions.values():
-            ref._node = ref._tree = None
+            ref._node = ref._tree = ref.syntax = None
         for cls in self.classes.values():
             cls.node = None
             for ref in cls.methods.values():
-                ref._node = ref._tree = None
+                ref._node = ref._tree = ref.syntax = None
 
     @property
     def parsed_whole(self) -> bool:

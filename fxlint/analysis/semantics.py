@@ -216,7 +216,7 @@ class Project:
         init = owner.methods["__init__"]
         # read from its `ast` when it can be (no LibCST parse: the analysis never enters __init__)
         syntax = init_syntax(owner.module, owner.name) if init._node is None else None
-        _InitScanner(self, cls, syntax if syntax is not None else CstSyntax(init.node), module=owner.module,
+        _InitScanner(self, cls, syntax if syntax is not None else cst_syntax(init), module=owner.module,
                      replace=replace).scan()
 
     # ------------------------------------------------------------------ names
@@ -706,7 +706,7 @@ class _InitScanner:
         return method
 
     def _sub_scanner(self, method: FunctionRef) -> "_InitScanner":
-        return _InitScanner(self.project, self.cls, CstSyntax(method.node), module=method.module,
+        return _InitScanner(self.project, self.cls, cst_syntax(method), module=method.module,
                             replace=self.replace, depth=self.depth + 1, touched=self.touched)
 
     def _returned(self, call) -> Optional[Tuple["_InitScanner", object]]:
@@ -864,12 +864,25 @@ class _InitScanner:
         return tuple(found) or tuple(c for c in self.instantiated if isinstance(c, ClassInfo))
 
 
+def cst_syntax(method: FunctionRef) -> "CstSyntax":
+    """The CstSyntax of a method's LibCST def, kept on the method while its node is: a helper that
+    __init__s run (transformers' ``self.post_init()`` and what it runs) is scanned for every class."""
+    found = method.syntax
+    node = method.node
+    if not isinstance(found, CstSyntax) or found.func is not node:
+        found = method.syntax = CstSyntax(node)
+    return found
+
+
 class CstSyntax:
-    """What _InitScanner asks of an ``__init__``, answered from its LibCST def."""
+    """What _InitScanner asks of an ``__init__``, answered from its LibCST def. The calls and small
+    statements of the whole body are listed once (the syntax is kept per def: ``cst_syntax``)."""
 
     def __init__(self, func: cst.FunctionDef) -> None:
         self.func = func
         self.body = func.body
+        self._calls: Optional[List[cst.Call]] = None
+        self._small: Optional[List[cst.CSTNode]] = None
 
     def param_defaults(self) -> List[Tuple[str, str]]:
         params = self.func.params
@@ -880,12 +893,18 @@ class CstSyntax:
     def annotation(node: cst.CSTNode) -> str:
         return _annotation_name(node.annotation.annotation) if isinstance(node, cst.AnnAssign) else ""
 
-    @staticmethod
-    def calls(node: cst.CSTNode):
+    def calls(self, node: cst.CSTNode):
+        if node is self.body:
+            if self._calls is None:
+                self._calls = [n for n in _walk_expressions(node) if isinstance(n, cst.Call)]
+            return self._calls
         return (n for n in _walk_expressions(node) if isinstance(n, cst.Call))
 
-    @staticmethod
-    def small_statements(body: cst.CSTNode):
+    def small_statements(self, body: cst.CSTNode):
+        if body is self.body:
+            if self._small is None:
+                self._small = list(small_statements(body))
+            return self._small
         return small_statements(body)
 
     @staticmethod
