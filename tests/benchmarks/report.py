@@ -178,7 +178,8 @@ def _speed_lines(res):
                        f"{f['check_warm']['wall_s']:.2f} s warm (parse alone {f['parse']['wall_s']:.2f} s)"
                        if "check_warm" in f else f"`{os.path.basename(f['path'])}` {f['check_cold']['wall_s']:.2f} s")
     out = ["**Speed**: whole-process wall time, start-up included, median of the runs; cold = empty cache; "
-           "× parse = multiple of LibCST `parse_module` of the same files, timed alternately in the same run.",
+           "× parse = multiple of LibCST `parse_module` of the same files, timed alternately in the same run."
+           + (f" Measured alone: {sp['measured_alone']}." if sp.get("measured_alone") else ""),
            "", md_table(head, rows)]
     if one:
         out += ["", "One file (cold start-up included): " + "; ".join(one) + "."]
