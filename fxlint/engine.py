@@ -234,22 +234,19 @@ class Checker:
         self._holding.intersection_update(with_tree)
         for path in with_tree[:max(0, len(with_tree) - MAX_CACHED_TREES)]:
             self._loaded[path].module.release_tree()
-            self._positions.pop(path, None)
-            self._walks.pop(path, None)
-            self._sites.pop(path, None)
-            self._codes.pop(path, None)
-            self._headers.pop(path, None)
+            self._drop_tree_memos(path)
             self._holding.discard(path)
         while len(self._loaded) > MAX_INDEXED_MODULES:
             path, _ = self._loaded.popitem(last=False)
             self._used_at.pop(path, None)
             self._suppressions.pop(path, None)
             self.project.forget(path)
-            self._positions.pop(path, None)
-            self._walks.pop(path, None)
-            self._sites.pop(path, None)
-            self._codes.pop(path, None)
-            self._headers.pop(path, None)
+            self._drop_tree_memos(path)
+
+    def _drop_tree_memos(self, path: str) -> None:
+        """Forget what was kept per node of ``path``'s trees (they are released or re-parsed)."""
+        for memo in (self._positions, self._walks, self._sites, self._codes, self._headers):
+            memo.pop(path, None)
 
     def check_file(self, path: Path) -> Tuple[Tuple[Diagnostic, ...], Optional[FileProblem], Tuple[str, ...]]:
         """(diagnostics, problem, other files used). Diagnostics may lie in helper files."""
@@ -323,11 +320,7 @@ class Checker:
             module.kept_ast = None
         used = self._used_besides(module.path)
         # a checked file is rarely needed again: keep its index, free its tree (re-parsed if entered)
-        self._positions.pop(module.path, None)
-        self._walks.pop(module.path, None)
-        self._sites.pop(module.path, None)
-        self._codes.pop(module.path, None)
-        self._headers.pop(module.path, None)
+        self._drop_tree_memos(module.path)
         module.release_tree()
         return diagnostics, None, used
 
@@ -401,7 +394,7 @@ class Checker:
             self._visit_function(reach.func.node, RuleContext(analysis, reach, findings), reach.func.module.path)
         return findings
 
-    def _visit_function(self, func: cst.FunctionDef, ctx: RuleContext, path: str = "") -> None:
+    def _visit_function(self, func: cst.FunctionDef, ctx: RuleContext, path: str) -> None:
         """Pre-order walk of a function (decorators and body), not into nested defs or classes,
         calling each rule's ``visit_<NodeType>`` on the nodes of its types.
 
@@ -476,13 +469,6 @@ class Checker:
                 children.reverse()
                 stack.extend(children)
         return visits, parents, statements
-
-    @staticmethod
-    def _visit(node: cst.CSTNode, ctx: RuleContext, handlers: Tuple[tuple, ...]) -> None:
-        ctx.current = node
-        for rule_type, method in handlers:
-            ctx.rule = rule_type
-            method(node, ctx)
 
     def _plan(self, node_type: type) -> Tuple[int, Tuple[tuple, ...]]:
         """(1 nested scope, 2 statement, 0 other; the rules' visit methods) of a node type

@@ -21,15 +21,14 @@ import ast
 from typing import Dict, List, Optional, Tuple
 
 
-_CACHE: Dict[Tuple[str, int], Dict[str, Tuple[str, ...]]] = {}
-_CLASS_CACHE: Dict[Tuple[str, int], Dict[str, Tuple[str, ...]]] = {}
+#: (path, hash of text) -> (function registries, class registries) of the module, from one `ast` parse
+_CACHE: Dict[Tuple[str, int], Tuple[Dict[str, Tuple[str, ...]], Dict[str, Tuple[str, ...]]]] = {}
 
 
 def registry_names(module, name: str) -> Tuple[str, ...]:
     """The dotted names (as written, unresolved) of the functions module-level ``name`` holds: a
     dict display of names, or a call of a class of the same module whose body assigns one."""
-    table = _table(module)
-    return table.get(name, ())
+    return _tables(module)[0].get(name, ())
 
 
 def class_registry_names(module, name: str) -> Tuple[str, ...]:
@@ -37,25 +36,18 @@ def class_registry_names(module, name: str) -> Tuple[str, ...]:
     lookup: ``name = Builder(TABLE)`` (or ``Builder({...})``) where ``Builder`` is a class of the same
     module whose ``__getitem__`` returns a call, and ``TABLE`` a module-level dict display of class
     names or ``(class, kwargs)`` pairs."""
-    key = (module.path, hash(module.text))
-    found = _CLASS_CACHE.get(key)
-    if found is None:
-        found = _CLASS_CACHE[key] = _read_class_registries(_parse(module.text))
-    return found.get(name, ())
+    return _tables(module)[1].get(name, ())
 
 
-def _parse(text: str) -> ast.Module:
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError):
-        return ast.Module(body=[], type_ignores=[])
-
-
-def _table(module) -> Dict[str, Tuple[str, ...]]:
+def _tables(module) -> Tuple[Dict[str, Tuple[str, ...]], Dict[str, Tuple[str, ...]]]:
     key = (module.path, hash(module.text))
     found = _CACHE.get(key)
     if found is None:
-        found = _CACHE[key] = _read(_parse(module.text))
+        try:
+            tree = ast.parse(module.text)
+        except (SyntaxError, ValueError, RecursionError):
+            tree = ast.Module(body=[], type_ignores=[])
+        found = _CACHE[key] = (_read(tree), _read_class_registries(tree))
     return found
 
 

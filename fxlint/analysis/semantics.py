@@ -261,10 +261,10 @@ class Project:
         a CONTAINER of the MODULE values (torch.nn class names or ClassInfos) a lookup may build."""
         options = []
         for written in class_registry_names(module, name):
-            cls = module.classes.get(written) if "." not in written else None
-            resolved = cls if cls is not None else self.lookup(module.resolve_name(written))
-            if resolved is None and module.resolve_name(written).startswith(NN_PREFIX):
-                resolved = module.resolve_name(written)
+            dotted_name = module.resolve_name(written)
+            resolved = (module.classes.get(written) if "." not in written else None) or self.lookup(dotted_name)
+            if resolved is None and dotted_name.startswith(NN_PREFIX):
+                resolved = dotted_name  # a torch.nn class
             if isinstance(resolved, ClassInfo) and not self.is_module_class(resolved):
                 return None  # builds something else too: not a table of modules
             if resolved is not None and not isinstance(resolved, FunctionRef):
