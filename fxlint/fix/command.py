@@ -68,9 +68,12 @@ def fix(paths: Tuple[Path, ...], apply_changes: bool, unsafe_fixes: bool, select
         named = dict(parse_pin(p) for p in pins)
     except ValueError as exc:
         raise _fail(f"--pin {exc}") from None
+    if not apply_changes:  # a dry run is one pass: nothing to share
+        return _run(paths, unsafe_fixes, select, ignore, named, jobs, False, quiet, output_format, show_fixes,
+                    verify_changes, None)
     with tempfile.TemporaryDirectory(prefix="fxlint-fix-") as pass_cache:
-        _run(paths, unsafe_fixes, select, ignore, named, jobs, apply_changes, quiet, output_format, show_fixes,
-             verify_changes, Path(pass_cache) if apply_changes else None)
+        _run(paths, unsafe_fixes, select, ignore, named, jobs, True, quiet, output_format, show_fixes,
+             verify_changes, Path(pass_cache))
 
 
 def _run(paths, unsafe_fixes, select, ignore, named, jobs, apply_changes, quiet, output_format, show_fixes,
