@@ -21,6 +21,8 @@ from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, merge_all_r
 from fxlint.files import canonical, collect
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from fxlint.analysis.references import References
     from fxlint.engine import Loaded
 
@@ -29,8 +31,9 @@ PARALLEL_THRESHOLD = 8
 
 
 def check_source(source: str, filename: str = "<string>.py", select: Sequence[str] = (),
-                 ignore: Sequence[str] = ()) -> List[Diagnostic]:
-    """Diagnostics for one module given as text (imports resolve next to ``filename``)."""
+                 ignore: Sequence[str] = (), tree: "Optional[cst.Module]" = None) -> List[Diagnostic]:
+    """Diagnostics for one module given as text (imports resolve next to ``filename``). ``tree``:
+    ``source`` as parsed by LibCST, if the caller has it (only read, never changed)."""
     from fxlint import registry
     from fxlint.engine import Checker
 
@@ -38,7 +41,7 @@ def check_source(source: str, filename: str = "<string>.py", select: Sequence[st
 
     checker = Checker(registry.all_rules(), roots=(Path(filename).resolve().parent,),
                       blocks=references(source).imported)
-    found = checker.check_source(source, filename)
+    found = checker.check_source(source, filename, tree)
     return [d for d in found if _selected(d.code, select, ignore)]
 
 

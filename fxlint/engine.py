@@ -7,10 +7,11 @@ caches results; :mod:`fxlint.render` formats them.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -35,6 +36,8 @@ SYNTAX_ERROR_CODE = "TRC901"
 #: parsed files kept for cross-file analysis; helpers (timm/layers, transformers' utils) stay warm
 MAX_CACHED_TREES = 32
 MAX_INDEXED_MODULES = 4096  #: an index is the file's text plus a few dicts
+#: dependency indexes kept between Checkers while fix runs (:func:`sharing_dependencies`)
+MAX_SHARED_DEPENDENCIES = 48
 
 
 class Loaded:
@@ -89,6 +92,47 @@ def decode_source(name: str, data: bytes) -> Union[str, FileProblem]:
         return FileProblem(name, "not-utf8", f"skipped: not UTF-8 (byte {exc.start}: {exc.reason})")
 
 
+#: path -> a dependency's index, shared by the Checkers of one process while fix runs; None otherwise
+_SHARED: "Optional[OrderedDict[str, Loaded]]" = None
+
+
+@contextlib.contextmanager
+def sharing_dependencies() -> Iterator[None]:
+    """While open, the files a check imports from are indexed (and LibCST-parsed where entered) once
+    per process, not once per Checker. `fix` checks each file alone after every round, with a new
+    Checker each time: on timm that re-read every file's imports 12 times per fixed file. A shared
+    index is reused only while its file's text on disk is unchanged; the file being checked is never
+    taken from here (a Checker remembers its in-memory text first)."""
+    global _SHARED
+    outermost = _SHARED is None
+    if outermost:
+        _SHARED = OrderedDict()
+    try:
+        yield
+    finally:
+        if outermost:
+            _SHARED = None
+
+
+def _shared_dependency(path: Path, load: Callable[[Path], Loaded]) -> Loaded:
+    """``load(path)``, or the index an earlier Checker made of the same text (see sharing_dependencies).
+    An index dropped from the memo keeps its tree: the Checker using it may be inside it."""
+    shared = _SHARED
+    if shared is None:
+        return load(path)
+    key = str(path)
+    found = shared.get(key)
+    if found is not None and found.module is not None and read_source(path) == found.module.text:
+        shared.move_to_end(key)
+        return found
+    loaded = load(path)
+    if loaded.module is not None and loaded.module.text is not None:
+        shared[key] = loaded
+        while len(shared) > MAX_SHARED_DEPENDENCIES:
+            shared.popitem(last=False)
+    return loaded
+
+
 def load(path: Path) -> Loaded:
     text = read_source(path)
     if isinstance(text, FileProblem):
@@ -125,9 +169,10 @@ def _index_text(path: Path, text: str) -> Optional[Loaded]:
                   syntax_tree=syntax_tree)
 
 
-def parse_text(text: str, path: Path, module_name: Optional[str] = None) -> Loaded:
+def parse_text(text: str, path: Path, module_name: Optional[str] = None, tree: Optional[cst.Module] = None) -> Loaded:
+    """``tree``: ``text`` already parsed by the caller (fix shares its tree with the check)."""
     try:
-        tree = parse_module(text)
+        tree = tree if tree is not None else parse_module(text)
     except cst.ParserSyntaxError as exc:
         return Loaded(syntax_error=_syntax_diagnostic(str(path), exc))
     except (RecursionError, MemoryError):
@@ -185,7 +230,7 @@ class Checker:
         if key in self._loaded:
             self._touch(key)
             return self._loaded[key].module
-        loaded = self._load(path)
+        loaded = _shared_dependency(path, self._load)
         loaded.syntax_tree = None  # a dependency: its index is built, the `ast` is not needed again
         self._remember(key, loaded)
         return loaded.module
@@ -289,8 +334,9 @@ class Checker:
     def _used_besides(self, path: str) -> Tuple[str, ...]:
         return tuple(sorted(p for p in self.project.used_paths if p != path))
 
-    def check_source(self, text: str, filename: str) -> Tuple[Diagnostic, ...]:
-        loaded = parse_text(text, Path(filename), module_name=Path(filename).stem)
+    def check_source(self, text: str, filename: str, tree: Optional[cst.Module] = None) -> Tuple[Diagnostic, ...]:
+        """``tree``: ``text`` parsed by the caller, if it has it (the analysis only reads it)."""
+        loaded = parse_text(text, Path(filename), module_name=Path(filename).stem, tree=tree)
         self._remember(filename, loaded)
         if loaded.syntax_error is not None:
             return (loaded.syntax_error,)

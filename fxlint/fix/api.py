@@ -93,6 +93,14 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
     Rounds run until no plan is left (a fixed output fixed again proposes nothing). Every round's
     result is validated before it is kept (:func:`_apply_checked`); a plan whose result fails is
     dropped and reported in ``failed``, never retried, and the round's other plans are kept."""
+    from fxlint.engine import sharing_dependencies
+
+    with sharing_dependencies():  # the rounds' checks of this file read its imports once
+        return _fix_source(text, filename, unsafe, select, ignore, diagnostics, pins)
+
+
+def _fix_source(text: str, filename: str, unsafe: bool, select: Sequence[str], ignore: Sequence[str],
+                diagnostics: Optional[Sequence[Diagnostic]], pins: Mapping[str, str]) -> FixResult:
     try:
         tree = Tree(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
@@ -100,8 +108,10 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
     applied: List[Applied] = []
     failed: List[Failed] = []
     refused: set = set()
-    found = list(diagnostics) if diagnostics is not None else _check(text, filename, select, ignore)
-    carried = _cross_file(found, text, filename, select, ignore) if diagnostics is not None else []
+    found = list(diagnostics) if diagnostics is not None else _check(tree, filename, select, ignore)
+    #: findings only the whole-project check sees, carried through the rounds; worked out when a
+    #: round first changes the file (a file whose findings have no fix never needs them)
+    carried: Optional[List[Diagnostic]] = None
     rounds = 0
     for _ in range(_MAX_ATTEMPTS):
         if rounds == MAX_ROUNDS:
@@ -119,12 +129,14 @@ def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, s
             continue  # every plan of the round was refused: re-plan without them
         if new_tree.text == tree.text:
             break  # the plans change nothing: planning them again would too
+        if carried is None:
+            carried = _cross_file(found, tree, filename, select, ignore) if diagnostics is not None else []
         rounds += 1
         applied.extend((d.code, d.location.row, p.title, p.applicability) for p in good for d in p.diagnostics)
         done = {id(d) for p in good for d in p.diagnostics}
         carried = moved([d for d in carried if id(d) not in done], tree.text, new_tree.text)
         tree = new_tree
-        found = _check(tree.text, filename, select, ignore)
+        found = _check(tree, filename, select, ignore)
         seen = {_key(d) for d in found}
         carried = [d for d in carried if _key(d) not in seen]  # the file's own check sees it again
         found += carried
@@ -217,8 +229,11 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     pins = {**dict(config.fix_pins), **pins}
     tasks = {path: (diags, unsafe, tuple(select), tuple(ignore), pins) for path, diags in sorted(by_file.items())}
     keys = {pin_key(d) for d in checked.diagnostics}
-    return FixReport(tuple(_fix_all(tasks, jobs, progress)), checked.problems, checked.files_checked,
-                     tuple(sorted(k for k in pins if k not in keys)))
+    from fxlint.engine import sharing_dependencies
+
+    with sharing_dependencies():  # files fixed one after another in a process share their imports' indexes
+        results = tuple(_fix_all(tasks, jobs, progress))
+    return FixReport(results, checked.problems, checked.files_checked, tuple(sorted(k for k in pins if k not in keys)))
 
 
 #: path -> (its findings, unsafe, select, ignore): set before the workers fork, so they inherit it
@@ -450,12 +465,12 @@ def _leftovers(tree: Tree, diagnostics: Sequence[Diagnostic], unsafe: bool,
     return skipped, manual
 
 
-def _cross_file(found: Sequence[Diagnostic], text: str, filename: str, select, ignore) -> List[Diagnostic]:
+def _cross_file(found: Sequence[Diagnostic], tree: Tree, filename: str, select, ignore) -> List[Diagnostic]:
     """Findings of a whole-project check that a check of this file alone does not report (the code is
     reached only from another file's model). Later rounds check the file alone, so these are carried
     from round to round (:func:`moved`): re-planned while left, and reported when no fix takes them,
     never dropped unseen."""
-    alone = {_key(d) for d in _check(text, filename, select, ignore)}
+    alone = {_key(d) for d in _check(tree, filename, select, ignore)}
     return [d for d in found if _key(d) not in alone]
 
 
@@ -486,10 +501,11 @@ def _key(d: Diagnostic) -> Tuple[str, int, int]:
     return d.code, d.location.row, d.location.column
 
 
-def _check(text: str, filename: str, select: Sequence[str], ignore: Sequence[str]) -> List[Diagnostic]:
+def _check(tree: Tree, filename: str, select: Sequence[str], ignore: Sequence[str]) -> List[Diagnostic]:
+    """The findings of ``tree``'s file checked alone, from the tree fix parsed (one parse, not two)."""
     from fxlint.api import check_source
 
-    return check_source(text, filename, select, ignore)
+    return check_source(tree.text, filename, select, ignore, tree.module)
 
 
 def _own(tree: Tree, diagnostics: Sequence[Diagnostic], filename: str) -> List[Diagnostic]:

@@ -167,10 +167,10 @@ def _submodule_call_site(tree: Tree, caller: str, callee_class: str) -> "Optiona
 def _on_row(tree: Tree, row: int, column: int) -> Optional[cst.CSTNode]:
     """A node of the finding's row when none starts exactly at its column (a `for` header's
     iterable may be reported at another column): the deepest one starting last before it."""
-    nodes = [n for n, r in tree.ranges.items() if r.start.line == row and r.start.column <= column - 1]
+    nodes = [n for n, s in tree.spans.items() if s[0] == row and s[1] <= column - 1]
     if not nodes:
         return None
-    return max(nodes, key=lambda n: (tree.ranges[n].start.column, tree.depth(n)))
+    return max(nodes, key=lambda n: (tree.spans[n][1], tree.depth(n)))
 
 
 def _outermost(tree: Tree, stmt: cst.BaseStatement, func: cst.FunctionDef) -> Optional[cst.BaseStatement]:

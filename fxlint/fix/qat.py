@@ -72,10 +72,10 @@ def _operand_at(tree: Tree, d: Diagnostic) -> Optional[cst.BaseExpression]:
     at the same column). Diagnostic columns count the expression's own parentheses, LibCST's do not."""
     start = (d.location.row, d.location.column - 1)
     end = (d.end_location.row, d.end_location.column - 1)
-    found = [n for n, rng in tree.ranges.items()
-             if isinstance(n, cst.BaseExpression)
-             and (rng.start.line, rng.start.column - len(getattr(n, "lpar", ()))) == start
-             and (rng.end.line, rng.end.column + len(getattr(n, "rpar", ()))) == end]
+    found = [n for n, (sl, sc, el, ec) in tree.spans.items()
+             if sl == start[0] and el == end[0] and isinstance(n, cst.BaseExpression)
+             and (sl, sc - len(getattr(n, "lpar", ()))) == start
+             and (el, ec + len(getattr(n, "rpar", ()))) == end]
     found.sort(key=tree.depth)
     return found[0] if found else None
 

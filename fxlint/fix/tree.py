@@ -1,35 +1,45 @@
 """Where things are in one parsed module: positions, parents, enclosing statements and functions.
 
-Fix runs only on files with findings, so LibCST's PositionProvider (a full re-render) is affordable
-here, unlike in `check` (see fxlint/positions.py).
+Fix runs only on files with findings, so positions of every node (a full re-render, as LibCST's
+PositionProvider computes them: fxlint/fix/spans.py) are affordable here, unlike in `check` (see
+fxlint/positions.py). Parents, expression contexts and the children the
+rewrites walk come from one walk over the nodes' fields (:class:`_Index`): LibCST's visitor rebuilds
+every node it passes and ExpressionContextProvider visits the module twice; together they were 70% of
+a Tree and a Tree was 55% of `fix` on timm.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Tuple
+import dataclasses
+from collections.abc import Mapping
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import CodeRange, ExpressionContext, ExpressionContextProvider, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, ExpressionContext
+
+from fxlint.fix.spans import Span, spans_of
 
 Pos = Tuple[int, int]  #: (line 1-based, column 0-based)
 
 
-class _Parents(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
-        self.stack: List[cst.CSTNode] = []
-        self.names: "set[str]" = set()
+class _Ranges(Mapping):
+    """PositionProvider-style CodeRanges, made on access from the spans (most nodes are never asked)."""
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.Name):
-            self.names.add(node.value)
-        if self.stack:
-            self.parents[node] = self.stack[-1]
-        self.stack.append(node)
-        return True
+    def __init__(self, spans: Dict[cst.CSTNode, Span]) -> None:
+        self._spans = spans
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        sl, sc, el, ec = self._spans[node]
+        return CodeRange(CodePosition(sl, sc), CodePosition(el, ec))
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._spans
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
 
 
 class Tree:
@@ -39,22 +49,28 @@ class Tree:
         """``module``: ``text`` already parsed by the caller (who then holds it no more)."""
         # the module was parsed here and nobody else holds it: the defensive deep copy
         # MetadataWrapper makes by default cost as much as the parse (measured on timm's fix)
-        wrapper = cst.MetadataWrapper(module if module is not None else cst.parse_module(text), unsafe_skip_copy=True)
-        self.module: cst.Module = wrapper.module
+        self.module: cst.Module = module if module is not None else cst.parse_module(text)
         self.text = text
-        self.ranges: Dict[cst.CSTNode, CodeRange] = dict(wrapper.resolve(PositionProvider))
-        self.contexts: Dict[cst.CSTNode, ExpressionContext] = dict(wrapper.resolve(ExpressionContextProvider))
-        collector = _Parents()
-        self.module.visit(collector)
+        #: every node's (start line, start column, end line, end column), as PositionProvider's ranges
+        self.spans: Dict[cst.CSTNode, Span] = spans_of(self.module)
+        self.ranges = _Ranges(self.spans)
         _CHILDREN.clear()
-        self.parents = collector.parents
+        index = _Index(self.module, self.spans)
+        self.contexts: Dict[cst.CSTNode, ExpressionContext] = index.contexts
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = index.parents
         #: per-tree answers of whole-function or whole-class walks (a hoist asks once per call in a
         #: region: on a 4,500-line file the repeated walks made fix quadratic)
         self.memo: Dict[object, object] = {}
-        self._names = frozenset(collector.names)
+        self._names = frozenset(index.names)
         self._by_start: Dict[Pos, List[cst.CSTNode]] = {}
-        for node, rng in self.ranges.items():
-            self._by_start.setdefault((rng.start.line, rng.start.column), []).append(node)
+        by_start = self._by_start
+        for node, span in self.spans.items():
+            key = span[:2]
+            found = by_start.get(key)
+            if found is None:
+                by_start[key] = [node]
+            else:
+                found.append(node)
 
     # ------------------------------------------------------------------ lookup
     def at(self, row: int, column: int, *types: type) -> Optional[cst.CSTNode]:
@@ -86,12 +102,10 @@ class Tree:
             node = self.parents.get(node)
 
     def start(self, node: cst.CSTNode) -> Pos:
-        r = self.ranges[node]
-        return r.start.line, r.start.column
+        return self.spans[node][:2]  # type: ignore[return-value]
 
     def end(self, node: cst.CSTNode) -> Pos:
-        r = self.ranges[node]
-        return r.end.line, r.end.column
+        return self.spans[node][2:]  # type: ignore[return-value]
 
     def contains(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
         return self.start(outer) <= self.start(inner) and self.end(inner) <= self.end(outer)
@@ -177,3 +191,109 @@ def paren(expr: cst.BaseExpression) -> cst.BaseExpression:
     if isinstance(expr, atoms) or expr.lpar:
         return expr
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+# ------------------------------------------------------------------------------ the one walk
+_LOAD, _STORE, _DEL = ExpressionContext.LOAD, ExpressionContext.STORE, ExpressionContext.DEL
+#: node classes that ExpressionContextProvider gives a context (Name, Attribute, ...): it sets the one
+#: the walk carries into them
+_HAS_CONTEXT = frozenset((cst.Name, cst.Attribute, cst.Subscript, cst.Tuple, cst.List, cst.StarredElement))
+
+
+def _targets(node) -> Tuple[Tuple[cst.CSTNode, ExpressionContext], ...]:
+    return ((node.target, _STORE),)
+
+
+#: per node class: (the context its other children get: "same" as the node's or None for none,
+#: the children with a context of their own). Mirrors libcst.metadata.ExpressionContextVisitor
+#: (LibCST 1.x): a child it does not visit gets no context, nor does anything under it.
+_SPECIAL: Dict[type, Tuple[Optional[str], Callable]] = {
+    cst.Attribute: (None, lambda n: ((n.value, _LOAD),)),
+    cst.Subscript: (None, lambda n: ((n.value, _LOAD),) + tuple((e, _LOAD) for e in n.slice)),
+    cst.Assign: ("same", lambda n: tuple((t, _STORE) for t in n.targets)),
+    cst.AnnAssign: ("same", _targets),
+    cst.AugAssign: ("same", _targets),
+    cst.NamedExpr: ("same", _targets),
+    cst.CompFor: ("same", _targets),
+    cst.For: ("same", _targets),
+    cst.AsName: ("same", lambda n: ((n.name, _STORE),)),
+    cst.Del: (None, lambda n: ((n.target, _DEL),)),
+    cst.ClassDef: (None, lambda n: ((n.name, _STORE), (n.body, "same")) + tuple((b, "same") for b in n.bases)
+                   + tuple((k, "same") for k in n.keywords) + tuple((d, "same") for d in n.decorators)),
+    cst.FunctionDef: (None, lambda n: ((n.name, _STORE), (n.params, "same"), (n.body, "same"))
+                      + tuple((d, "same") for d in n.decorators) + (((n.returns, "same"),) if n.returns else ())),
+    cst.Param: (None, lambda n: ((n.name, _STORE),) + (((n.annotation, "same"),) if n.annotation else ())
+                + (((n.default, "same"),) if n.default else ())),
+}
+
+
+class _Index:
+    """Parents, expression contexts and Name values of a module from one walk over the nodes' fields
+    (every child, whitespace included, as LibCST's ``children``); the children are kept for
+    :func:`walk` in source order (sorted by position, which is LibCST's visiting order)."""
+
+    def __init__(self, module: cst.Module, spans: Dict[cst.CSTNode, Span]) -> None:
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self.contexts: Dict[cst.CSTNode, ExpressionContext] = {}
+        self.names: "set[str]" = set()
+        stack: List[Tuple[cst.CSTNode, Optional[ExpressionContext]]] = [(module, _LOAD)]
+        while stack:
+            node, context = stack.pop()
+            children = _all_children(node)
+            if len(children) > 1:
+                children.sort(key=spans.__getitem__)
+            _CHILDREN[id(node)] = (node, tuple(children))
+            for child in children:
+                self.parents[child] = node
+            stack.extend(self._contexts(node, context, children))
+
+    def _contexts(self, node: cst.CSTNode, context: Optional[ExpressionContext], children: List[cst.CSTNode]):
+        """Record ``node``'s context; (child, its context) for each child."""
+        if node.__class__ is cst.Name:
+            self.names.add(node.value)  # type: ignore[attr-defined]
+        if context is None:
+            return [(c, None) for c in children]
+        if node.__class__ in _HAS_CONTEXT:  # LibCST's parser builds these classes, not subclasses
+            self.contexts[node] = context
+        special = _SPECIAL.get(node.__class__)
+        if special is None:
+            return [(c, context) for c in children]
+        rest, own = special
+        given = {id(c): (context if ctx == "same" else ctx) for c, ctx in own(node)}
+        default = context if rest == "same" else None
+        return [(c, given.get(id(c), default)) for c in children]
+
+
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+_IS_NODE: Dict[type, int] = {}
+
+
+def _all_children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """Every node held in ``node``'s fields (whitespace and punctuation included)."""
+    names = _FIELDS.get(node.__class__)
+    if names is None:
+        names = _FIELDS[node.__class__] = tuple(f.name for f in dataclasses.fields(node))
+    out: List[cst.CSTNode] = []
+    kinds = _IS_NODE
+    for name in names:
+        value = getattr(node, name)
+        kind = kinds.get(value.__class__)
+        if kind is None:
+            kind = kinds[value.__class__] = _kind(value)
+        if kind == 1:
+            out.append(value)
+        elif kind == 2:
+            for v in value:
+                k = kinds.get(v.__class__)
+                if k is None:
+                    k = kinds[v.__class__] = _kind(v)
+                if k == 1:
+                    out.append(v)
+    return out
+
+
+def _kind(value: object) -> int:
+    """1: a node, 2: a sequence that may hold nodes, 0: anything else (str, None, MaybeSentinel)."""
+    if isinstance(value, cst.CSTNode):
+        return 1
+    return 2 if isinstance(value, (tuple, list)) else 0
