@@ -271,3 +271,31 @@ def test_fix_passes_share_a_private_cache_that_follows_changed_files(tmp_path, m
     result = run(str(package), "--apply", "--unsafe-fixes")
     assert result.exit_code == 0 and "@torch.fx.wrap" in helper.read_text()
     assert not user_cache.exists()
+
+
+def test_a_later_pass_reuses_only_results_whose_text_and_findings_are_unchanged(tmp_path):
+    """fix_paths(earlier=...) keeps an earlier pass's result for a file it left unchanged when the
+    file's text and its whole-project findings are the same again (fixing is a function of the two);
+    a written file, or one whose text changed meanwhile, is fixed again. Either way the report equals
+    a pass without ``earlier``."""
+    from fxlint.fix.api import fix_paths
+
+    manual = tmp_path / "counter.py"  # TRC503: no automatic fix, the file stays as it is
+    manual.write_text("import torch.nn as nn\n\n\nclass Counter(nn.Module):\n    def __init__(self):\n"
+                      "        super().__init__()\n        self.count = 0\n\n    def forward(self, x):\n"
+                      "        self.count += 1\n        return x * 2\n")
+    fixable = tmp_path / "net.py"  # TRC204: hoisted
+    fixable.write_text("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def forward(self, x):\n"
+                       "        n = len(x)\n        return x * n\n")
+    first = fix_paths([tmp_path], unsafe=True, jobs=1)
+    by_name = {Path(r.filename).name: r for r in first.results}
+    assert by_name["net.py"].changed and not by_name["counter.py"].changed and by_name["counter.py"].manual
+    fixable.write_text(by_name["net.py"].text)  # as `fix --apply` writes it
+    second = fix_paths([tmp_path], unsafe=True, jobs=1, earlier=first)
+    fresh = fix_paths([tmp_path], unsafe=True, jobs=1)
+    assert second.results == fresh.results
+    reused = {Path(r.filename).name for r in second.results if any(r is e for e in first.results)}
+    assert reused == {"counter.py"}
+    manual.write_text(manual.read_text() + "\n")  # same findings, other text: fixed again
+    third = fix_paths([tmp_path], unsafe=True, jobs=1, earlier=first)
+    assert not any(r is e for r in third.results for e in first.results)

@@ -81,6 +81,9 @@ class FixReport:
     problems: Tuple[FileProblem, ...] = field(default=())
     files_checked: int = 0
     unmatched_pins: Tuple[str, ...] = ()  #: named pins whose `Class.forward.input` no finding comes from
+    #: path -> the whole-project findings each result was fixed from: a later pass handed the same
+    #: file text and the same findings reuses the result (fix_paths ``earlier``) instead of redoing it
+    inputs: Mapping[str, Tuple[Diagnostic, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def fix_source(text: str, filename: str = "<string>.py", unsafe: bool = False, select: Sequence[str] = (),
@@ -201,14 +204,16 @@ def _first_line(exc: BaseException) -> str:
 def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: Sequence[str] = (),
               ignore: Sequence[str] = (), pins: Mapping[str, str] = NO_PINS, jobs: int = 1,
               progress: Optional[Callable[[int, int], None]] = None,
-              pass_cache: Optional[Path] = None) -> FixReport:
+              pass_cache: Optional[Path] = None, earlier: Optional[FixReport] = None) -> FixReport:
     """Fix every Python file under ``paths`` in memory; files without findings get no result.
     ``pins`` (from `--pin`) add to, and override, the configuration's `[tool.fxlint.fix] pin`.
     ``jobs``: worker processes for the check and the fixing (0 = one per core), the pool `check`
     uses; ``progress(done, total)`` is called as files are fixed. ``pass_cache``: a folder private to
     one `fix --apply` run, shared by its passes: each pass's whole-project check re-analyzes only the
     files that changed or whose dependencies did (check's result cache, keyed by their digests), the
-    rest comes from the previous pass. Never the user's check cache: fix leaves it alone."""
+    rest comes from the previous pass. Never the user's check cache: fix leaves it alone. ``earlier``:
+    the previous pass's report; a file it left unchanged that has the same text and the same findings
+    now keeps its result (fixing is a function of the two, so doing it again would give the same)."""
     from fxlint.api import _selected, check_paths
     from fxlint.config import load_config
 
@@ -229,11 +234,35 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     pins = {**dict(config.fix_pins), **pins}
     tasks = {path: (diags, unsafe, tuple(select), tuple(ignore), pins) for path, diags in sorted(by_file.items())}
     keys = {pin_key(d) for d in checked.diagnostics}
+    kept = _unchanged_since(earlier, by_file) if earlier is not None else {}
     from fxlint.engine import sharing_dependencies
 
     with sharing_dependencies():  # files fixed one after another in a process share their imports' indexes
-        results = tuple(_fix_all(tasks, jobs, progress))
-    return FixReport(results, checked.problems, checked.files_checked, tuple(sorted(k for k in pins if k not in keys)))
+        fixed = _fix_all({p: t for p, t in tasks.items() if p not in kept}, jobs, progress)
+    results = tuple(sorted(fixed + list(kept.values()), key=lambda r: r.filename))
+    return FixReport(results, checked.problems, checked.files_checked, tuple(sorted(k for k in pins if k not in keys)),
+                     inputs={path: tuple(diags) for path, diags in by_file.items()})
+
+
+def _unchanged_since(earlier: FixReport, by_file: Dict[str, List[Diagnostic]]) -> Dict[str, FixResult]:
+    """The earlier pass's results that hold again: the file was left as it was (nothing applied,
+    nothing refused, no error), its text is still the one fixed, and the findings handed in are
+    equal. Passes share select/ignore/unsafe/pins (one `fix` command)."""
+    kept: Dict[str, FixResult] = {}
+    for result in earlier.results:
+        diags = by_file.get(result.filename)
+        if diags is None or result.changed or result.error or result.failed or result.internal:
+            continue
+        if earlier.inputs.get(result.filename) != tuple(diags):
+            continue
+        try:
+            with open(result.filename, encoding="utf-8", newline="") as fh:
+                if fh.read() != result.original:
+                    continue
+        except (OSError, UnicodeDecodeError):
+            continue
+        kept[result.filename] = result
+    return kept
 
 
 #: path -> (its findings, unsafe, select, ignore): set before the workers fork, so they inherit it

@@ -129,18 +129,20 @@ def _apply_in_passes(report: FixReport, paths: List[Path], unsafe: bool, select,
     from fxlint.fix.api import fix_paths, merge_reports
 
     unwritten = _write([r for r in report.results if r.changed])
+    latest = report  # the last pass's own report (``report`` becomes the merge of all passes)
     for _ in range(MAX_PASSES - 1):
         if not any(r.changed and r.filename not in unwritten for r in report.results):
             break
         progress = _Progress.on_terminal("pass 2+: ")
         try:
             later = fix_paths(paths, unsafe=unsafe, select=select, ignore=ignore, pins=pins or {}, jobs=jobs,
-                              progress=progress, pass_cache=pass_cache)
+                              progress=progress, pass_cache=pass_cache, earlier=latest)
         finally:
             if progress is not None:
                 progress.clear()
         # a file an internal error left untouched fails the same way again: its report stays
         later = replace(later, results=tuple(r for r in later.results if not r.internal))
+        latest = later
         changed = [r for r in later.results if r.changed and r.filename not in unwritten]
         unwritten.update(_write(changed))
         report = merge_reports(report, later)
