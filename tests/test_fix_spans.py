@@ -49,13 +49,16 @@ def test_tree_matches_libcst(name, text):
     assert spans_module._TRUSTED, "the fast position state failed its self-test on this LibCST"
     assert list(fast.items()) == list(_provider_spans(module).items())
     tree_module._CHILDREN.clear()
+    tree_module._UNSORTED.clear()
+    tree_module._SPANS = fast
     index = tree_module._Index(module, fast)
     visitor = _Parents()
     module.visit(visitor)
     assert index.parents == visitor.parents
     contexts = dict(cst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(ExpressionContextProvider))
     assert index.contexts == contexts
-    for node, children in list(tree_module._CHILDREN.values()):
+    for node in fast:
+        children = tree_module._children_in_order(node)
         expected = tuple(node.children)
         assert set(children) == set(expected)
         assert [c for c in children if not isinstance(c, _LAYOUT)] == [c for c in expected if not isinstance(c, _LAYOUT)]

@@ -11,7 +11,9 @@ a Tree and a Tree was 55% of `fix` on timm.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import libcst as cst
@@ -55,6 +57,9 @@ class Tree:
         self.spans: Dict[cst.CSTNode, Span] = spans_of(self.module)
         self.ranges = _Ranges(self.spans)
         _CHILDREN.clear()
+        _UNSORTED.clear()
+        global _SPANS
+        _SPANS = self.spans
         index = _Index(self.module, self.spans)
         self.contexts: Dict[cst.CSTNode, ExpressionContext] = index.contexts
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = index.parents
@@ -172,6 +177,12 @@ class Tree:
 _CHILDREN: Dict[int, Tuple[cst.CSTNode, Tuple[cst.CSTNode, ...]]] = {}
 
 
+#: the children the current Tree's walk found, by id, in field order, until :func:`walk` first needs
+#: them in source order (most nodes are never walked: sorting them all was a third of a Tree)
+_UNSORTED: Dict[int, Tuple[cst.CSTNode, List[cst.CSTNode]]] = {}
+_SPANS: Dict[cst.CSTNode, Span] = {}  #: the current Tree's spans, to sort them by
+
+
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node under ``node`` (itself included), parents first."""
     cache = _CHILDREN
@@ -181,8 +192,19 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         yield current
         entry = cache.get(id(current))
         if entry is None or entry[0] is not current:
-            entry = cache[id(current)] = (current, tuple(current.children))
+            entry = cache[id(current)] = (current, _children_in_order(current))
         stack.extend(reversed(entry[1]))
+
+
+def _children_in_order(node: cst.CSTNode) -> Tuple[cst.CSTNode, ...]:
+    """LibCST's ``children`` (source order): from the current Tree's walk when it saw ``node``."""
+    found = _UNSORTED.pop(id(node), None)
+    if found is None or found[0] is not node:
+        return () if node in _SPANS else tuple(node.children)  # the Tree's walk kept no empty list
+    children = found[1]
+    if len(children) > 1:
+        children.sort(key=_SPANS.__getitem__)
+    return tuple(children)
 
 
 def paren(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -236,32 +258,35 @@ class _Index:
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.contexts: Dict[cst.CSTNode, ExpressionContext] = {}
         self.names: "set[str]" = set()
+        parents, contexts, names, special_cases = self.parents, self.contexts, self.names, _SPECIAL
+        unsorted = _UNSORTED
         stack: List[Tuple[cst.CSTNode, Optional[ExpressionContext]]] = [(module, _LOAD)]
-        while stack:
-            node, context = stack.pop()
+        pop, push = stack.pop, stack.extend
+        while stack:  # one loop, few calls: it runs once per node (~14k per timm model file)
+            node, context = pop()
+            cls = node.__class__
             children = _all_children(node)
-            if len(children) > 1:
-                children.sort(key=spans.__getitem__)
-            _CHILDREN[id(node)] = (node, tuple(children))
-            for child in children:
-                self.parents[child] = node
-            stack.extend(self._contexts(node, context, children))
-
-    def _contexts(self, node: cst.CSTNode, context: Optional[ExpressionContext], children: List[cst.CSTNode]):
-        """Record ``node``'s context; (child, its context) for each child."""
-        if node.__class__ is cst.Name:
-            self.names.add(node.value)  # type: ignore[attr-defined]
-        if context is None:
-            return [(c, None) for c in children]
-        if node.__class__ in _HAS_CONTEXT:  # LibCST's parser builds these classes, not subclasses
-            self.contexts[node] = context
-        special = _SPECIAL.get(node.__class__)
-        if special is None:
-            return [(c, context) for c in children]
-        rest, own = special
-        given = {id(c): (context if ctx == "same" else ctx) for c, ctx in own(node)}
-        default = context if rest == "same" else None
-        return [(c, given.get(id(c), default)) for c in children]
+            if cls is cst.Name:
+                names.add(node.value)  # type: ignore[attr-defined]
+            if not children:
+                if context is not None and cls in _HAS_CONTEXT:
+                    contexts[node] = context
+                continue
+            unsorted[id(node)] = (node, children)
+            parents.update(dict.fromkeys(children, node))
+            if context is None:
+                push(zip(children, repeat(None)))
+                continue
+            if cls in _HAS_CONTEXT:  # LibCST's parser builds these classes, not subclasses
+                contexts[node] = context
+            special = special_cases.get(cls)
+            if special is None:
+                push(zip(children, repeat(context)))
+                continue
+            rest, own = special
+            given = {id(c): (context if ctx == "same" else ctx) for c, ctx in own(node)}
+            default = context if rest == "same" else None
+            push([(c, given.get(id(c), default)) for c in children])
 
 
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
@@ -272,7 +297,7 @@ def _all_children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """Every node held in ``node``'s fields (whitespace and punctuation included)."""
     names = _FIELDS.get(node.__class__)
     if names is None:
-        names = _FIELDS[node.__class__] = tuple(f.name for f in dataclasses.fields(node))
+        names = _FIELDS[node.__class__] = _node_fields(node.__class__)
     out: List[cst.CSTNode] = []
     kinds = _IS_NODE
     for name in names:
@@ -290,6 +315,18 @@ def _all_children(node: cst.CSTNode) -> List[cst.CSTNode]:
                 if k == 1:
                     out.append(v)
     return out
+
+
+def _node_fields(node_type: type) -> Tuple[str, ...]:
+    """The fields of ``node_type`` that may hold a node: not those annotated as plain values
+    (`value: str` of a Name, `star: Literal["", "*"]` of a Param)."""
+    try:
+        hints = typing.get_type_hints(node_type)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: read the field
+        hints = {}
+    plain = (str, bool, int, float, bytes)
+    return tuple(f.name for f in dataclasses.fields(node_type)
+                 if not (hints.get(f.name) in plain or typing.get_origin(hints.get(f.name)) is typing.Literal))
 
 
 def _kind(value: object) -> int:
