@@ -10,6 +10,7 @@ import os
 import re
 
 import bench_fix
+import bench_fix_speed
 import bench_hf
 import bench_libs
 import bench_speed
@@ -61,6 +62,9 @@ def full_markdown(res):
         out += ["", _peers_note(res)]
     out += ["", "### Fixes on timm (`fxlint fix`, then re-trace every family from the fixed copy)", "",
             bench_fix.markdown(res["fix"]) if res.get("fix") else "_not run_"]
+    if res.get("fix_speed"):
+        out += ["", "### `fix` on whole packages beside `check` (`bench_fix_speed.py`)", "",
+                _fix_speed_when(res["fix_speed"]), "", bench_fix_speed.markdown(res["fix_speed"])]
     if res.get("hf"):
         out += ["", "### transformers proving ground (tiny-config models: eager bit for bit, trace, fix, check)", "",
                 bench_hf.markdown(res["hf"])]
@@ -205,6 +209,20 @@ def _fix_lines(fix):
                       "hoists (`fx.wrap` added)", "quantization coverage"], rows)]
 
 
+def _fix_speed_when(section):
+    note = section.get("measured_alone")
+    return (f"Measured {section['date']} with `python tests/benchmarks/bench_fix_speed.py --merge-results`"
+            + (f" ({note})" if note else "") + ".")
+
+
+def _fix_speed_lines(section):
+    if not section:
+        return []
+    return ["", "**`fix` on whole packages** (`fix --apply --unsafe-fixes` beside `check`, same run, default jobs; "
+            + _fix_speed_when(section)[0].lower() + _fix_speed_when(section)[1:] + "):", "",
+            bench_fix_speed.markdown(section)]
+
+
 def verdict(res):
     """Every target with met/missed: issue 2 section 8's speed targets, the FP goal, the run's wall time."""
     v = dict((res.get("speed") or {}).get("verdict") or {})
@@ -216,6 +234,11 @@ def verdict(res):
         if var.get("retrace"):
             t = var["retrace"]
             v[f"fix {name}: every passing family still passes"] = t["still_pass"] == t["previously_passing"]
+    for name, r in ((res.get("fix_speed") or {}).get("corpora") or {}).items():
+        v[f"{name} whole package: fix never fails inside fxlint, writes only parsable code, converges"] = \
+            r["internal_errors"] == 0 and not r["unparsable_outputs"] and not r["second_run_would_fix"]
+        v[f"{name} whole package: fix wall <= {bench_fix_speed.TARGET_RATIO:.0f}x check wall"] = \
+            (r["fix_over_check_wall"] or 99) <= bench_fix_speed.TARGET_RATIO
     for name, lib in ((res.get("libs") or {}).get("libraries") or {}).items():
         t = (lib.get("fix") or {}).get("retrace")
         if t:
@@ -232,6 +255,7 @@ def readme_section(res):
     if _peers_note(res):
         out += ["", _peers_note(res)]
     out += [""] + _fix_lines(res.get("fix"))
+    out += _fix_speed_lines(res.get("fix_speed"))
     out += _libs_lines(res.get("libs"))
     out += ["", f"Targets ({len(v) - len(missed)}/{len(v)} met):", ""]
     out += [f"- {k}: {'met' if ok else '**missed**'}" for k, ok in v.items()]

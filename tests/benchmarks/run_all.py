@@ -19,6 +19,8 @@ Sections (each also runnable alone, see the scripts):
                              positives, `fix --apply --unsafe-fixes` gate bit for bit (--no-libs skips it)
   speed       bench_speed.py one file, then check cold (1 process, default parallel) and warm beside LibCST
                              parse on timm, then on transformers' models/ (the longest part, last)
+  fix_speed   bench_fix_speed.py (run alone, not by run_all: a whole-package transformers fix takes longer than
+              this budget) `fix --apply --unsafe-fixes` on whole packages beside `check`; carried over
   peers       TorchFix / Fixit on timm in their own venvs (~8 min, part of the 30-minute budget); --no-peers
               carries the figures of the last run that measured them over from results.json, shown with its date
 --quick: speed on timm only, one round, no single-process run; fix with --apply only; no peers.
@@ -184,6 +186,10 @@ def main():
     elif previous and previous.get("hf"):
         res["hf"] = previous["hf"]   # carried over: the section states its own date and fxlint revision
         log(f"[run_all] --no-hf: the transformers section of {previous['hf'].get('date')} is carried over")
+    if previous and previous.get("fix_speed"):
+        # bench_fix_speed.py runs alone (a whole transformers fix is longer than this budget): its section
+        # states its own date and is carried over
+        res["fix_speed"] = previous["fix_speed"]
     if not args.no_libs:
         t = time.time()
         loads["libs"] = _load()
