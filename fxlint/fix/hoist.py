@@ -136,6 +136,19 @@ def _submodule_call_site(tree: Tree, caller: str, callee_class: str) -> "Optiona
     inherits: then the call site is in ``Base``'s method, and ``Entry``'s own factory methods may
     build the submodule (MONAI GlobalNet: `self.output_block = self.build_output_block()` in
     RegUNet, GlobalNet's `build_output_block` returning `AffineHead(...)`)."""
+    key = (_submodule_call_site, caller, callee_class)
+    if key not in tree.memo:  # asked once per finding reached through the call: walks whole classes
+        tree.memo[key] = _call_site_statement(tree, caller, callee_class)
+    found = tree.memo[key]
+    if found is None:
+        return None
+    stmt, func = found
+    region = _region_of(tree, stmt, func)
+    return region if isinstance(region, _Region) else None
+
+
+def _call_site_statement(tree: Tree, caller: str, callee_class: str):
+    """(the statement of ``caller`` that calls its ``callee_class`` submodule, the method) or None."""
     entry_name = caller.split(".", 1)[0]
     defined = caller.partition(" (")[2].rstrip(")") if " (" in caller else caller
     cls_name, method = defined.split(".", 1) if "." in defined else (defined, "")
@@ -160,8 +173,7 @@ def _submodule_call_site(tree: Tree, caller: str, callee_class: str) -> "Optiona
     if not calls:
         return None
     stmt = tree.statement(calls[0])
-    region = _region_of(tree, stmt, func) if stmt is not None else None
-    return region if isinstance(region, _Region) else None
+    return (stmt, func) if stmt is not None else None
 
 
 def _on_row(tree: Tree, row: int, column: int) -> Optional[cst.CSTNode]:
