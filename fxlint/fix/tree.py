@@ -2,10 +2,9 @@
 
 Fix runs only on files with findings, so positions of every node (a full re-render, as LibCST's
 PositionProvider computes them: fxlint/fix/spans.py) are affordable here, unlike in `check` (see
-fxlint/positions.py). Parents, expression contexts and the children the
-rewrites walk come from one walk over the nodes' fields (:class:`_Index`): LibCST's visitor rebuilds
-every node it passes and ExpressionContextProvider visits the module twice; together they were 70% of
-a Tree and a Tree was 55% of `fix` on timm.
+fxlint/positions.py). Parents, expression contexts and the children the rewrites walk come from one
+walk over the nodes' fields (:class:`_Index`): LibCST's visitor rebuilds every node it passes and
+ExpressionContextProvider visits the module twice; with PositionProvider they were 55% of `fix` on timm.
 """
 
 from __future__ import annotations
@@ -48,9 +47,8 @@ class Tree:
     """A parsed module with the metadata the rewrites need; nodes are those of ``self.module``."""
 
     def __init__(self, text: str, module: Optional[cst.Module] = None) -> None:
-        """``module``: ``text`` already parsed by the caller (who then holds it no more)."""
-        # the module was parsed here and nobody else holds it: the defensive deep copy
-        # MetadataWrapper makes by default cost as much as the parse (measured on timm's fix)
+        """``module``: ``text`` already parsed by the caller (nodes are never changed in place: the
+        check of the same text may read them too)."""
         self.module: cst.Module = module if module is not None else cst.parse_module(text)
         self.text = text
         #: every node's (start line, start column, end line, end column), as PositionProvider's ranges
