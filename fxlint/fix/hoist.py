@@ -39,7 +39,7 @@ recognised by name (one level of same-file wrapping), not through imports of ano
 from __future__ import annotations
 
 import textwrap
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
@@ -49,7 +49,7 @@ from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix import bindings
 from fxlint.fix import methods as copied_methods
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
-from fxlint.fix.tree import Tree, walk
+from fxlint.fix.tree import Tree, children, walk
 
 #: methods of tensors/parameters that may be called on a `self.<attr>` inside a hoisted region
 TENSOR_METHODS = {
@@ -391,8 +391,18 @@ def _to_tail(region: _Region) -> Optional[_Region]:
 
 
 def _binds_any(tree: Tree, stmt: cst.CSTNode, wanted: Sequence[str]) -> bool:
-    return any(isinstance(n, cst.Name) and n.value in wanted and tree.contexts.get(n) == ExpressionContext.STORE
-               for n in _own_nodes(stmt))
+    return not _stored_names(tree, stmt).isdisjoint(wanted)
+
+
+def _stored_names(tree: Tree, stmt: cst.CSTNode) -> FrozenSet[str]:
+    """Names ``stmt`` binds outside nested scopes; per tree (asked for every earlier statement of a
+    block by each region grown upwards)."""
+    key = (_stored_names, stmt)
+    found = tree.memo.get(key)
+    if found is None:
+        found = tree.memo[key] = frozenset(n.value for n in _own_nodes(stmt) if isinstance(n, cst.Name)
+                                           and tree.contexts.get(n) == ExpressionContext.STORE)
+    return found  # type: ignore[return-value]
 
 
 #: calls whose answer depends on FX tracing (True, or a Proxy, while FX traces): code written around
@@ -634,7 +644,7 @@ def _own_nodes(stmt: cst.CSTNode) -> Iterable[cst.CSTNode]:
         yield node
         if node is not stmt and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        stack.extend(node.children)
+        stack.extend(children(node))
 
 
 def _buffer_rebinds(region: _Region) -> "Dict[cst.Assign, str] | Decline":
@@ -914,7 +924,15 @@ def _constructs_module(value: cst.BaseExpression) -> bool:
 
 
 def _binding_sources(tree: Tree, func: cst.FunctionDef, name: str) -> List[cst.BaseExpression]:
-    """The expressions a local is bound from in ``func``: assignment values and `for` iterables."""
+    """The expressions a local is bound from in ``func``: assignment values and `for` iterables
+    (per tree: asked for each call of a local in each candidate region)."""
+    key = (_binding_sources, func, name)
+    if key not in tree.memo:
+        tree.memo[key] = _find_binding_sources(func, name)
+    return list(tree.memo[key])  # type: ignore[call-overload]
+
+
+def _find_binding_sources(func: cst.FunctionDef, name: str) -> List[cst.BaseExpression]:
     out: List[cst.BaseExpression] = []
     for node in walk(func.body):
         if isinstance(node, cst.Assign) and any(_binds(t.target, name) for t in node.targets):
@@ -981,8 +999,8 @@ class _Names:
         self.bound_before: Set[str] = set(params)
         self.read_outside: Set[str] = set()
         looped = tree.in_loop_within(region.stmts[0], func)
-        for node in walk(func.body):
-            if not isinstance(node, cst.Name) or region.inside(node):
+        for node in _names_in(tree, func):
+            if region.inside(node):
                 continue
             ctx = tree.contexts.get(node)
             if ctx == ExpressionContext.STORE and tree.start(node) < region.start:
@@ -1020,22 +1038,46 @@ def _is_keyword(tree: Tree, node: cst.Name) -> bool:
     return isinstance(parent, cst.Arg) and parent.keyword is node
 
 
+def _names_in(tree: Tree, func: cst.FunctionDef) -> List[cst.Name]:
+    """The Name nodes of ``func``'s body in walk order (per tree: every region of the function asks)."""
+    key = (_names_in, func)
+    if key not in tree.memo:
+        tree.memo[key] = [n for n in walk(func.body) if isinstance(n, cst.Name)]
+    return tree.memo[key]  # type: ignore[return-value]
+
+
 def _tainted(region: _Region, names: _Names) -> Set[str]:
     """Names that hold (or derive from) a traced value before the region: the function's parameters,
     then anything assigned from them or from a submodule call, propagated in source order."""
     tree = region.tree
     tainted = set(names.params)
-    statements = [n for n in walk(region.func.body) if isinstance(n, (cst.SimpleStatementLine, cst.For, cst.With))
-                  and tree.start(n) < region.start]
+    statements = [(flow, start) for flow, start in _statement_flows(tree, region.func) if start < region.start]
     for _ in range(2):  # twice: loop-carried assignments
-        for stmt in statements:
+        for (reads, calls_self, stores), _start in statements:
+            if calls_self or not reads.isdisjoint(tainted):
+                tainted |= stores
+    return tainted
+
+
+def _statement_flows(tree: Tree, func: cst.FunctionDef):
+    """Per simple line / `for` / `with` header of ``func`` (walk order, nested ones included): ((names
+    its sources read, whether they call a submodule, names its targets bind), its start). Per tree."""
+    key = (_statement_flows, func)
+    if key not in tree.memo:
+        flows = []
+        for stmt in walk(func.body):
+            if not isinstance(stmt, (cst.SimpleStatementLine, cst.For, cst.With)):
+                continue
             sources, targets = _flow(stmt)
             nodes = [n for s in sources for n in walk(s)]
-            reads = {n.value for n in nodes if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.LOAD}
-            if reads & tainted or any(isinstance(n, cst.Call) and _root_name(n.func) == "self" for n in nodes):
-                tainted |= {n.value for t in targets for n in walk(t) if isinstance(n, cst.Name)
-                            and tree.contexts.get(n) == ExpressionContext.STORE}
-    return tainted
+            reads = frozenset(n.value for n in nodes if isinstance(n, cst.Name)
+                              and tree.contexts.get(n) == ExpressionContext.LOAD)
+            calls_self = any(isinstance(n, cst.Call) and _root_name(n.func) == "self" for n in nodes)
+            stores = frozenset(n.value for t in targets for n in walk(t) if isinstance(n, cst.Name)
+                               and tree.contexts.get(n) == ExpressionContext.STORE)
+            flows.append(((reads, calls_self, stores), tree.start(stmt)))
+        tree.memo[key] = flows
+    return tree.memo[key]
 
 
 def _flow(stmt: cst.CSTNode) -> Tuple[List[cst.CSTNode], List[cst.CSTNode]]:

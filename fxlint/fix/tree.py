@@ -194,6 +194,14 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         stack.extend(reversed(entry[1]))
 
 
+def children(node: cst.CSTNode) -> Tuple[cst.CSTNode, ...]:
+    """LibCST's ``children`` of ``node`` (source order), kept as :func:`walk` keeps them."""
+    entry = _CHILDREN.get(id(node))
+    if entry is None or entry[0] is not node:
+        entry = _CHILDREN[id(node)] = (node, _children_in_order(node))
+    return entry[1]
+
+
 def _children_in_order(node: cst.CSTNode) -> Tuple[cst.CSTNode, ...]:
     """LibCST's ``children`` (source order): from the current Tree's walk when it saw ``node``."""
     found = _UNSORTED.pop(id(node), None)
