@@ -311,7 +311,11 @@ def _analyze(paths: List[str], jobs: int, blocks: FrozenSet[str]):
     _BLOCKS, _CHECKER = blocks, None
     _DEPENDENCY_DIGESTS.clear()
     if not _parallel(jobs, len(paths)):
-        return [_check_one(p) for p in paths]
+        try:
+            return [_check_one(p) for p in paths]
+        finally:
+            if _CHECKER is not None:  # the report is built next: let it reuse the trees' memory
+                _CHECKER.release_trees()
     gc.freeze()  # forked workers then share the parent's objects without copying them
     try:
         return _in_workers(_check_one, paths, jobs)

@@ -267,8 +267,12 @@ def _emit(result, output_format: str, statistics: bool, show_fixes: bool, quiet:
     for line in render.problem_lines(result.problems):
         click.echo(f"fxlint: {line}", err=True)
     if output_format == "json":
-        click.echo(render.render_json(_attach_fix_titles(result, edits=True) if show_fixes else result,
-                                      with_summary=statistics))
+        out = click.get_text_stream("stdout")
+        for piece in render.json_pieces(_attach_fix_titles(result, edits=True) if show_fixes else result,
+                                        with_summary=statistics):
+            out.write(piece)  # ASCII (json escapes the rest): what click.echo would write
+        out.write("\n")
+        out.flush()
         return
     if output_format == "sarif":
         click.echo(render.render_sarif(_attach_fix_titles(result, edits=True), registry.all_rules()))

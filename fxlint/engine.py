@@ -33,8 +33,10 @@ MAX_FILE_BYTES = 2_000_000
 
 SYNTAX_ERROR_CODE = "TRC901"
 
-#: parsed files kept for cross-file analysis; helpers (timm/layers, transformers' utils) stay warm
-MAX_CACHED_TREES = 32
+#: lines of LibCST trees kept for cross-file analysis; helpers (timm/layers, transformers' utils) stay
+#: warm. Counted in lines, not files: a dependency holds only the methods entered (a few dozen lines)
+#: where a whole file holds thousands; 32 files held ~7-12k lines on transformers' models/.
+MAX_TREE_LINES = 40_000
 MAX_INDEXED_MODULES = 4096  #: an index is the file's text plus a few dicts
 #: dependency indexes kept between Checkers while fix runs (:func:`sharing_dependencies`)
 MAX_SHARED_DEPENDENCIES = 48
@@ -268,17 +270,20 @@ class Checker:
             self._used_at[path] = self._clock
 
     def _trim(self) -> None:
-        """Keep the LibCST trees (~1 MB per 1k lines; a dependency file's are partial, see
-        ModuleSource) of at most MAX_CACHED_TREES files, and MAX_INDEXED_MODULES `ast` indexes. A dropped tree is re-parsed if entered again; a dropped index is re-read. Trees
-        go first: re-reading an index costs an `ast` parse, which is cheap, but a checked file's
-        imports are consulted again and again (dropping them made timm re-parse each ~6 times)."""
-        # only the modules that reported a tree, least recently used first (scanning every index
-        # here made the trim quadratic: 4% of a cold transformers run)
-        with_tree = sorted((p for p in self._holding if p in self._loaded and self._loaded[p].module is not None
-                            and self._loaded[p].module.has_tree), key=self._used_at.__getitem__)
-        self._holding.intersection_update(with_tree)
-        for path in with_tree[:max(0, len(with_tree) - MAX_CACHED_TREES)]:
-            self._loaded[path].module.release_tree()
+        """Keep at most MAX_TREE_LINES lines of LibCST trees (~1 MB per 1k lines; a dependency
+        file's are partial, see ModuleSource), dropping whole files' trees least recently used
+        first, and MAX_INDEXED_MODULES `ast` indexes. A dropped tree is re-parsed if entered again;
+        a dropped index is re-read. Trees go first: re-reading an index costs an `ast` parse, which
+        is cheap, but a checked file's imports are consulted again and again (dropping them made
+        timm re-parse each ~6 times)."""
+        with_tree = self._files_with_trees()
+        held = sum(self._loaded[p].module.tree_lines for p in with_tree)  # type: ignore[union-attr]
+        for path in with_tree:
+            if held <= MAX_TREE_LINES:
+                break
+            module = self._loaded[path].module
+            held -= module.tree_lines  # type: ignore[union-attr]
+            module.release_tree()  # type: ignore[union-attr]
             self._drop_tree_memos(path)
             self._holding.discard(path)
         while len(self._loaded) > MAX_INDEXED_MODULES:
@@ -287,6 +292,34 @@ class Checker:
             self._suppressions.pop(path, None)
             self.project.forget(path)
             self._drop_tree_memos(path)
+
+    def _files_with_trees(self) -> List[str]:
+        """The files holding a LibCST tree, least recently used first. A file whose tree handed out
+        a node since the last trim counts as used now: most uses find a node kept on a FunctionRef
+        and never look the file up (transformers' `DistributedMixin.init_parallel_plans`, run by
+        every model's `post_init`, was dropped as unused and parsed again 641 times). Only the
+        modules that reported a tree are looked at (scanning every index here made the trim
+        quadratic: 4% of a cold transformers run)."""
+        with_tree = [p for p in self._holding if p in self._loaded and self._loaded[p].module is not None
+                     and self._loaded[p].module.has_tree]  # type: ignore[union-attr]
+        self._holding.intersection_update(with_tree)
+        with_tree.sort(key=self._used_at.__getitem__)
+        for path in with_tree:  # in their old order, so the ones used keep theirs among themselves
+            module = self._loaded[path].module
+            if module.tree_used:  # type: ignore[union-attr]
+                module.tree_used = False  # type: ignore[union-attr]
+                self._touch(path)
+        with_tree.sort(key=self._used_at.__getitem__)
+        return with_tree
+
+    def release_trees(self) -> None:
+        """Drop every LibCST tree and what was kept per node of them (the indexes stay): at the end
+        of a run, so the memory they held (~2.4 MB per 1k lines held, memos included) serves the
+        report instead of adding to it. Trees hold no cycles: they go by reference counting."""
+        for path in self._files_with_trees():
+            self._loaded[path].module.release_tree()  # type: ignore[union-attr]
+            self._drop_tree_memos(path)
+        self._holding.clear()
 
     def _drop_tree_memos(self, path: str) -> None:
         """Forget what was kept per node of ``path``'s trees (they are released or re-parsed)."""

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from fxlint import __version__
 from fxlint.diagnostics import (DOCS_URL, Applicability, CheckResult, Diagnostic, FileProblem, Location,
@@ -203,10 +203,26 @@ def diagnostic_json(d: Diagnostic) -> Dict[str, object]:
 def render_json(result: CheckResult, with_summary: bool = False) -> str:
     """ruff's shape, a list of findings; ``with_summary`` (`--statistics`): an object holding that
     list as ``diagnostics`` and a ``summary`` (the list stays the default: consumers read it)."""
+    return "".join(json_pieces(result, with_summary))
+
+
+def json_pieces(result: CheckResult, with_summary: bool = False, size: int = 1 << 20) -> Iterator[str]:
+    """``render_json``'s text in pieces of about ``size`` characters, for a caller that writes them
+    as they come: the whole text of a large report (34 MB for transformers' models/) and its encoded
+    copy were a quarter of the peak memory of a one-process run. The same text as ``json.dumps``
+    (which joins these chunks of the same encoder)."""
     rows = [diagnostic_json(d) for d in result.diagnostics]
-    if not with_summary:
-        return json.dumps(rows, indent=2)
-    return json.dumps({"summary": summary_json(result), "diagnostics": rows}, indent=2)
+    doc = {"summary": summary_json(result), "diagnostics": rows} if with_summary else rows
+    pending: List[str] = []
+    held = 0
+    for chunk in json.JSONEncoder(indent=2).iterencode(doc):
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield "".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def summary_json(result: CheckResult) -> Dict[str, object]:

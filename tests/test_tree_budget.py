@@ -1,5 +1,5 @@
-"""The engine keeps the LibCST trees of at most MAX_CACHED_TREES files across checks (the bulk of
-its memory), and dropping trees never changes what a check finds."""
+"""The engine keeps at most MAX_TREE_LINES lines of LibCST trees across checks (the bulk of its
+memory), and dropping trees never changes what a check finds."""
 
 import hashlib
 from pathlib import Path
@@ -58,8 +58,12 @@ def _holding_trees(checker: Checker) -> list:
     return [p for p, loaded in checker._loaded.items() if loaded.module is not None and loaded.module.has_tree]
 
 
+def _lines_held(checker: Checker) -> int:
+    return sum(checker._loaded[p].module.tree_lines for p in _holding_trees(checker))
+
+
 def _check_all(paths, limit, monkeypatch) -> list:
-    monkeypatch.setattr(engine, "MAX_CACHED_TREES", limit)
+    monkeypatch.setattr(engine, "MAX_TREE_LINES", limit)
     checker = Checker(registry.all_rules(), roots=(paths[0].parent.parent,))
     found = []
     for path in paths:
@@ -67,15 +71,15 @@ def _check_all(paths, limit, monkeypatch) -> list:
         assert problem is None
         found.append([(d.filename, d.location.row, d.code, d.message) for d in diagnostics])
         checker._trim()
-        assert len(_holding_trees(checker)) <= limit
+        assert _lines_held(checker) <= limit
     return found
 
 
-@pytest.mark.parametrize("limit", [1, 2])
+@pytest.mark.parametrize("limit", [1, 12])
 def test_trees_are_dropped_beyond_the_budget_and_findings_do_not_change(tmp_path, monkeypatch, limit):
     paths = _package(tmp_path, 6)
     small = _check_all(paths, limit, monkeypatch)
-    large = _check_all(paths, 1000, monkeypatch)
+    large = _check_all(paths, 100_000, monkeypatch)
     assert small == large
     assert any(small)  # the shared helper's branch is found through every model
 
@@ -163,3 +167,21 @@ def test_work_is_handed_out_in_shrinking_runs_of_neighbours(count):
     assert sizes == sorted(sizes, reverse=True) and max(sizes) <= 16 and sizes[-1] == 1
     if count >= 304:
         assert sizes[0] == 16 and sizes[-8:] == [1] * 8
+
+
+def test_a_tree_still_in_use_outlives_one_looked_up_later(tmp_path, monkeypatch):
+    """A use of a kept node (a base class's method reached again, not looked up by name) counts as a
+    use of its file's tree: the file least recently *used* loses its tree, not the one least recently
+    looked up (transformers' DistributedMixin was parsed again for every model)."""
+    paths = _package(tmp_path, 1)
+    checker = Checker(registry.all_rules(), roots=(tmp_path,))
+    shared = checker._load_for_project(tmp_path / "pkg" / "shared.py")
+    model = checker._load_for_project(paths[0])  # looked up after shared.py
+    shared_forward = shared.classes["Shared"].methods["forward"]
+    shared_forward.node, model.classes["Model0"].methods["forward"].node  # a tree each
+    checker._trim()  # both were used: both stay, and the flags are cleared
+    assert sorted(_holding_trees(checker)) == sorted([shared.path, model.path])
+    shared_forward.node  # kept on the FunctionRef: no lookup of shared.py
+    monkeypatch.setattr(engine, "MAX_TREE_LINES", shared.tree_lines)
+    checker._trim()
+    assert _holding_trees(checker) == [shared.path]

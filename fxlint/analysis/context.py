@@ -59,6 +59,10 @@ class RuleContext:
         #: node -> its code, kept by the engine while the tree lives (a helper's findings are
         #: reported again in the check of every file reaching it), or None
         self.codes: Optional[Dict[cst.CSTNode, str]] = None
+        #: the last node ``qualified`` named, and its name: every rule's ``visit_Call`` asks for the
+        #: callee of the same Call in turn (14 rules: 5.7 M lookups on transformers' models/). Facts
+        #: do not change while the rules run.
+        self._named: Tuple[Optional[cst.CSTNode], str] = (None, "")
 
     # ------------------------------------------------------------- where we are
     @property
@@ -115,14 +119,14 @@ class RuleContext:
 
     def qualified(self, node: cst.CSTNode) -> str:
         """Dotted name a callee denotes: "torch.zeros", "numpy.asarray", "builtins.len", or ""."""
+        named = self._named
+        if named[0] is node and node is not None:
+            return named[1]
         v = self.value(node)
-        if v is None:
-            return ""
-        if v.kind is Kind.EXTERNAL:
-            return str(v.ref)
-        if v.kind is Kind.FUNCTION:
-            return v.ref[0].qualname
-        return ""
+        name = "" if v is None else str(v.ref) if v.kind is Kind.EXTERNAL else \
+            v.ref[0].qualname if v.kind is Kind.FUNCTION else ""
+        self._named = (node, name)
+        return name
 
     def external(self, node: cst.CSTNode) -> str:
         """Dotted name of a callee defined outside the checked files ("numpy.clip"), else ""."""

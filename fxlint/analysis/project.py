@@ -81,12 +81,14 @@ class FunctionRef:
     def node(self) -> cst.FunctionDef:
         if self._node is None:
             self._node, self._tree = self.module.cst_function(self.qualname)
+        self.module.tree_used = True  # a node kept from an earlier parse is a use of the tree too
         return self._node
 
     @property
     def tree(self) -> cst.Module:
         if self._tree is None:
             self._node, self._tree = self.module.cst_function(self.qualname)
+        self.module.tree_used = True
         return self._tree
 
     @property
@@ -152,6 +154,12 @@ class ModuleSource:
         #: called with the path when the file gets a LibCST tree (whole or partial): the engine keeps
         #: the trees of a few files only and must know which files hold one
         self.on_tree: Optional[Callable[[str], None]] = None
+        #: set whenever a node of the file's trees is handed out; the engine reads and clears it to
+        #: know which files' trees are still in use (most uses find the node kept on a FunctionRef
+        #: and never reach this object's parse functions)
+        self.tree_used = False
+        #: lines of LibCST trees the file holds (whole or partial): what the engine's budget counts
+        self.tree_lines = 0
         #: the file's stdlib `ast`, while the engine checks this file (read by init_syntax); else None
         self.kept_ast: Optional[object] = None
         self.imports: Dict[str, str] = {}  #: local name -> dotted target
@@ -171,6 +179,7 @@ class ModuleSource:
         #: function), each with the text it was parsed from and that text's first line in the file - 1
         self._partials: Dict[Optional[Tuple], Optional[Tuple[cst.Module, str, int]]] = {}
         if tree is not None:
+            self.tree_lines = text.count("\n") + 1
             self._index()
         else:
             from fxlint.analysis.light_index import index_with_ast
@@ -182,6 +191,7 @@ class ModuleSource:
         on demand. Called once a checked file is done: most are never entered again."""
         self._tree = None
         self._partials = {}
+        self.tree_lines = 0
         for ref in self.functions.values():
             ref._node = ref._tree = ref.syntax = None
         for cls in self.classes.values():
@@ -208,6 +218,7 @@ class ModuleSource:
                 self.release_tree()
             self._report_tree()
             self._tree = parse_module(self.text)
+            self.tree_lines += self.text.count("\n") + 1
         return self._tree
 
     def _report_tree(self) -> None:
@@ -272,19 +283,25 @@ class ModuleSource:
         body = lines_of(self.text, first, last)
         header = f"class {owner}:" + ("\r\n" if body.split("\n", 1)[0].endswith("\r") else "\n")
         try:
-            return parse_module(header + body), header + body, first - 2
+            tree = parse_module(header + body)
         except Exception:  # noqa: BLE001 - the class statement decides, as before
             return None
+        self.tree_lines += last - first + 2
+        return tree, header + body, first - 2
 
     def _parse_partial(self, span: Optional[Tuple[int, int]]) -> Tuple[cst.Module, str, int]:
         if span is not None:
             text = lines_of(self.text, span[0], span[1])
             try:
-                return parse_module(text), text, span[0] - 1
+                tree = parse_module(text)
             except Exception:  # noqa: BLE001 - whatever the statement alone does, the whole file decides
                 pass
+            else:
+                self.tree_lines += span[1] - span[0] + 1
+                return tree, text, span[0] - 1
         if None not in self._partials:
             self._partials[None] = (parse_module(self.text), self.text, 0)
+            self.tree_lines += self.text.count("\n") + 1
         return self._partials[None]  # type: ignore[return-value]
 
     @property
