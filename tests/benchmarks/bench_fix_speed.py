@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpora  # noqa: E402
-from _measure import HERE, fxlint_cmd, fxlint_env, log, machine, md_table, run_measured, write_json  # noqa: E402
+from _measure import HERE, fxlint_cmd, fxlint_env, git_rev, log, machine, md_table, run_measured, write_json  # noqa: E402
 
 TARGET_RATIO = 2.0
 DEFAULT_CORPORA = ("timm", "monai", "x_transformers", "transformers")
@@ -136,7 +136,8 @@ def main():
     ap.add_argument("--merge-results", action="store_true")
     args = ap.parse_args()
     cache = corpora.cache_dir(args.cache)
-    section = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "corpora": {}}
+    section = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "fxlint_git": git_rev(),
+               "corpora": {}}
     for name in [c for c in args.corpora.split(",") if c]:
         section["corpora"][name] = measure(name, *package_dir(cache, name), args.timeout)
     if args.out:

@@ -211,8 +211,8 @@ def _fix_lines(fix):
 
 def _fix_speed_when(section):
     note = section.get("measured_alone")
-    return (f"Measured {section['date']} with `python tests/benchmarks/bench_fix_speed.py --merge-results`"
-            + (f" ({note})" if note else "") + ".")
+    return (f"Measured {section['date']} at {section.get('fxlint_git') or 'an unrecorded revision'} with "
+            f"`python tests/benchmarks/bench_fix_speed.py --merge-results`" + (f" ({note})" if note else "") + ".")
 
 
 def _fix_speed_lines(section):
