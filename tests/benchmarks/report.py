@@ -219,7 +219,7 @@ def _fix_speed_lines(section):
     if not section:
         return []
     return ["", "**`fix` on whole packages** (`fix --apply --unsafe-fixes` beside `check`, same run, default jobs; "
-            + _fix_speed_when(section)[0].lower() + _fix_speed_when(section)[1:] + "):", "",
+            + _fix_speed_when(section)[0].lower() + _fix_speed_when(section)[1:].rstrip(".") + "):", "",
             bench_fix_speed.markdown(section)]
 
 
