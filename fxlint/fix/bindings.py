@@ -52,21 +52,18 @@ class Flow:
 
 
 class _Analysis:
-    """One forward pass. ``target``: a statement whose entry states are collected (intersected)."""
+    """One forward pass. ``record``: collect the entry state of every statement in ``entries``."""
 
-    def __init__(self, target: Optional[cst.CSTNode] = None, every_statement: bool = False) -> None:
-        """``every_statement``: collect the entry states of every statement (``entries``), as a pass
-        with that statement as ``target`` would (the pass itself does not depend on the target)."""
-        self.every_statement = every_statement
+    def __init__(self, record: bool = False) -> None:
+        self.record = record
+        #: statement -> (names definitely bound at every arrival (joined), names bound on some path
+        #: before some arrival: so far in source order, and on the second pass of an enclosing loop
+        #: the ones its body binds after the statement; an over-approximation)
         self.entries: Dict[cst.CSTNode, Tuple[State, Set[str]]] = {}
         self.reads: List[str] = []
         self.may: Set[str] = set()
         self.deleted: Set[str] = set()
         self.problem = ""
-        self.target = target
-        self.at_target: State = None
-        self.maybe_at_target: Set[str] = set()  #: bound on some path before some arrival at the target
-        self.seen_target = False
         self.loops: List[Tuple[List[State], List[State]]] = []  #: per loop: (break states, continue states)
 
     # ------------------------------------------------------------------ statements
@@ -81,16 +78,10 @@ class _Analysis:
         return self.block([suite], state)  # SimpleStatementSuite: `if c: x = 1`
 
     def statement(self, stmt: cst.CSTNode, state: State) -> State:
-        if self.every_statement:
+        if self.record:
             at, maybe = self.entries.get(stmt, (None, set()))
             maybe |= self.may | (state or frozenset())
             self.entries[stmt] = (state if at is None else _join(at, state), maybe)
-        if stmt is self.target:
-            self.seen_target = True
-            self.at_target = state if self.at_target is None else _join(self.at_target, state)
-            # names bound so far in source order, and on the second pass of an enclosing loop the
-            # ones its body binds after the target: an over-approximation of "bound on some path"
-            self.maybe_at_target |= self.may | (state or frozenset())
         if state is None:
             return None  # unreachable code binds nothing that matters
         handler = getattr(self, "_" + type(stmt).__name__, None)
@@ -468,7 +459,7 @@ _MAX_ENTRIES = 16
 def _entries(func: cst.FunctionDef) -> Tuple[_Analysis, FrozenSet[str]]:
     found = _ENTRIES.get(func)
     if found is None:
-        analysis = _Analysis(every_statement=True)
+        analysis = _Analysis(record=True)
         params = frozenset(_param_names(func.params))
         analysis.body(func.body, params)
         found = _ENTRIES[func] = (analysis, params)

@@ -218,8 +218,9 @@ def _fix_speed_when(section):
 def _fix_speed_lines(section):
     if not section:
         return []
+    when = _fix_speed_when(section)
     return ["", "**`fix` on whole packages** (`fix --apply --unsafe-fixes` beside `check`, same run, default jobs; "
-            + _fix_speed_when(section)[0].lower() + _fix_speed_when(section)[1:].rstrip(".") + "):", "",
+            + when[0].lower() + when[1:].rstrip(".") + "):", "",
             bench_fix_speed.markdown(section)]
 
 
