@@ -328,15 +328,16 @@ def _parallel(jobs: int, count: int) -> bool:
     return jobs > 1 and count >= PARALLEL_THRESHOLD
 
 
-def _in_workers(work, paths: List[str], jobs: int, progress=None) -> list:
+def _in_workers(work, paths: List[str], jobs: int, progress=None, largest: int = 16) -> list:
     """``[work(p) for p in paths]``, in a pool of forked processes (results in order);
-    ``progress(done, total)`` after each batch (`fix` shows it on a terminal)."""
+    ``progress(done, total)`` after each batch (`fix` shows it on a terminal). ``largest``: the most
+    files handed to a worker at once (see :func:`_batches`)."""
     import functools
     import multiprocessing  # ~45 ms: not for single-process runs and cache hits
 
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with context.Pool(min(jobs, len(paths))) as pool:
-        done = pool.imap(functools.partial(_each, work), _batches(paths, jobs))
+        done = pool.imap(functools.partial(_each, work), _batches(paths, jobs, largest))
         results: list = []
         for batch in done:
             results.extend(batch)

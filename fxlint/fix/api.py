@@ -271,7 +271,7 @@ _TASKS: Dict[str, tuple] = {}
 
 def _fix_all(tasks: Dict[str, tuple], jobs: int, progress) -> List[FixResult]:
     """Each file fixed on its own (its findings come from the whole-project check), in the worker
-    pool `check` uses when there are enough files; results in path order."""
+    pool `check` uses when there are enough files; results in no set order (fix_paths sorts them)."""
     global _TASKS
     from fxlint.api import _in_workers, _parallel
 
@@ -284,10 +284,23 @@ def _fix_all(tasks: Dict[str, tuple], jobs: int, progress) -> List[FixResult]:
                 progress(len(results), len(paths))
         return results
     _TASKS = tasks
+    # largest files first, one per task: fixing one file costs 0.1-30 s, so check's batches of
+    # neighbours left one worker fixing a late batch of big files alone (x-transformers: its
+    # 5,000-line module started last). Results come back in this order; fix_paths sorts them.
+    paths.sort(key=_size, reverse=True)
     try:
-        return _in_workers(_fix_task, paths, jobs, progress)
+        return _in_workers(_fix_task, paths, jobs, progress, largest=1)
     finally:
         _TASKS = {}
+
+
+def _size(path: str) -> int:
+    """A file's size in bytes, the cost estimate fixing is scheduled by (0 when it cannot be read:
+    fixing it only reports that)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _fix_task(path: str) -> FixResult:

@@ -79,9 +79,25 @@ class _Region:
     def inside(self, node: cst.CSTNode) -> bool:
         return self.start <= self.tree.start(node) and self.tree.end(node) <= self.end
 
-    def nodes(self) -> Iterable[cst.CSTNode]:
-        for stmt in self.stmts:
-            yield from walk(stmt)
+    def nodes(self) -> Tuple[cst.CSTNode, ...]:
+        """Every node of the region, parents first. Kept per tree: planning asks a region (and the
+        regions widened from it) a dozen questions, each a walk; x-transformers' largest module
+        walked ~7 M nodes this way."""
+        key = ("region_nodes",) + tuple(map(id, self.stmts))
+        found = self.tree.memo.get(key)
+        if found is None:
+            found = self.tree.memo[key] = tuple(node for stmt in self.stmts for node in walk(stmt))
+        return found  # type: ignore[return-value]
+
+    def of(self, *types: type) -> Tuple[cst.CSTNode, ...]:
+        """The region's nodes of these concrete LibCST classes, in :meth:`nodes` order, kept per tree.
+        `type(n) in types` is `isinstance` for them (none has subclasses) without ABCMeta's slow path,
+        which a dozen filters over the same nodes made a tenth of a fix."""
+        key = ("region_of", types) + tuple(map(id, self.stmts))
+        found = self.tree.memo.get(key)
+        if found is None:
+            found = self.tree.memo[key] = tuple(node for node in self.nodes() if type(node) in types)
+        return found  # type: ignore[return-value]
 
 
 def region_for(tree: Tree, d: Diagnostic) -> "Optional[_Region] | Decline":
@@ -154,21 +170,21 @@ def _call_site_statement(tree: Tree, caller: str, callee_class: str):
     cls_name, method = defined.split(".", 1) if "." in defined else (defined, "")
     classes = {c.name.value: c for c in tree.module.body if isinstance(c, cst.ClassDef)}
     cls = classes.get(cls_name)
-    func = next((f for f in walk(cls) if isinstance(f, cst.FunctionDef) and f.name.value == method), None) \
+    func = next((f for f in tree.typed(cls, cst.FunctionDef) if f.name.value == method), None) \
         if cls is not None else None
     if func is None:
         return None
     owners = [c for c in (cls, classes.get(entry_name)) if c is not None]
-    builders = {f.name.value for owner in owners for f in walk(owner) if isinstance(f, cst.FunctionDef)
-                and any(isinstance(c, cst.Call) and _call_name(c.func) == callee_class
-                        for r in walk(f) if isinstance(r, cst.Return) and r.value is not None for c in walk(r.value))}
+    builders = {f.name.value for owner in owners for f in tree.typed(owner, cst.FunctionDef)
+                if any(_call_name(c.func) == callee_class for r in tree.typed(f, cst.Return)
+                       if r.value is not None for c in tree.typed(r.value, cst.Call))}
     attrs = set()
-    for node in walk(cls):
-        if isinstance(node, cst.Assign) and len(node.targets) == 1 and _root_name(node.targets[0].target) == "self" \
-                and any(isinstance(c, cst.Call) and (_call_name(c.func) == callee_class or (
-                    _root_name(c.func) == "self" and _call_name(c.func) in builders)) for c in walk(node.value)):
+    for node in tree.typed(cls, cst.Assign):
+        if len(node.targets) == 1 and _root_name(node.targets[0].target) == "self" \
+                and any(_call_name(c.func) == callee_class or (
+                    _root_name(c.func) == "self" and _call_name(c.func) in builders) for c in tree.typed(node.value, cst.Call)):
             attrs.add(_self_attr(node.targets[0].target))
-    calls = [n for n in walk(func.body) if isinstance(n, cst.Call) and _root_name(n.func) == "self"
+    calls = [n for n in tree.typed(func.body, cst.Call) if _root_name(n.func) == "self"
              and _self_attr(n.func) in attrs and _call_name(n.func) in attrs | {""}]
     if not calls:
         return None
@@ -202,7 +218,7 @@ def hoist(tree: Tree, region: _Region, diagnostics: Sequence[Diagnostic], taken:
         # `if stop: break` / `if empty: continue`: the loop it leaves is hoisted whole (its trip count
         # is data-dependent, so the loop cannot stay in the graph anyway)
         return hoist(tree, _Region(tree, region.func, [loop], False), diagnostics, taken)
-    guard = tracing_guard(tree, region.nodes())
+    guard = tracing_guard(tree, region.of(cst.Call))
     if guard:
         return Decline(f"the region calls {guard}, which answers differently while FX traces: hoisted into a "
                        "wrapped function it would see real values (or hand a Proxy back) and the code's own "
@@ -465,7 +481,7 @@ def _with_key_readers(region: _Region) -> Optional[_Region]:
     with (`self.experts[idx](x)`, then `gate[:, idx : idx + 1]`): the key is an integer tensor, and
     integer arithmetic left in the graph gets a FakeQuantize that fails at run time (notes §5)."""
     tree = region.tree
-    keys = {n.value for node in region.nodes() if isinstance(node, cst.Call) and isinstance(node.func, cst.Subscript)
+    keys = {n.value for node in region.of(cst.Call) if isinstance(node.func, cst.Subscript)
             and _root_name(node.func) == "self" for n in walk(node.func.slice[0]) if isinstance(n, cst.Name)}
     wider = _with_next(region) if keys else None
     if wider is None:
@@ -493,17 +509,15 @@ def _shadowing_names(region: _Region) -> Set[str]:
     module_names = tree.memo.get("module-names")
     if module_names is None:
         module_names = tree.memo["module-names"] = {
-            n.value for stmt in tree.module.body if not isinstance(stmt, cst.ClassDef) for n in walk(stmt)
-            if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.STORE}
+            n.value for n in tree.name_nodes if tree.contexts.get(n) == ExpressionContext.STORE
+            and not isinstance(tree.top_level(n), cst.ClassDef)}
     return set(_locals(region.func, tree)) | module_names  # type: ignore[operator]
 
 
 def _binds_container(region: _Region, name: str) -> bool:
     """Does the region bind ``name`` to a list/dict (`xs = []`, `xs = list(x.shape)`, or unpacked:
     `xs, ys = [], []`)?"""
-    for node in region.nodes():
-        if not isinstance(node, cst.Assign):
-            continue
+    for node in region.of(cst.Assign):
         for t in node.targets:
             if isinstance(t.target, cst.Name) and t.target.value == name and _is_container(region, node.value):
                 return True
@@ -650,7 +664,7 @@ def _own_nodes(stmt: cst.CSTNode) -> Iterable[cst.CSTNode]:
 def _buffer_rebinds(region: _Region) -> "Dict[cst.Assign, str] | Decline":
     """`self.<buffer> = value` statements of the region, to become `<buffer>.set_(value)`."""
     if not any(isinstance(n, (cst.Attribute, cst.Subscript, cst.AugAssign)) and _stores_on_self(region.tree, n)
-               for n in region.nodes()):
+               for n in region.of(cst.Attribute, cst.Subscript, cst.AugAssign)):
         return {}
     from fxlint.fix.silent import _registered_buffers
 
@@ -679,12 +693,17 @@ def _deletes_own_item(region: _Region, node: cst.Del) -> bool:
     return False
 
 
+#: the node classes :func:`_unsupported` looks at
+_UNSUPPORTED_KINDS = (cst.Yield, cst.Await, cst.Global, cst.Nonlocal, cst.FunctionDef, cst.ClassDef, cst.Lambda,
+                      cst.Del, cst.Name, cst.Break, cst.Continue, cst.Attribute, cst.Subscript, cst.AugAssign)
+
+
 def _unsupported(region: _Region, allowed_stores: "frozenset" = frozenset()) -> str:
     """Why the region cannot move into a function; ``allowed_stores``: Assign statements of buffer
     rebinds that are rewritten (see fxlint/fix/methods.py)."""
     tree = region.tree
     allowed_targets = {t.target for a in allowed_stores for t in a.targets}
-    for node in region.nodes():
+    for node in region.of(*_UNSUPPORTED_KINDS):
         if node in allowed_targets:
             continue
         if isinstance(node, (cst.Yield, cst.Await)):
@@ -712,7 +731,7 @@ def _unsupported(region: _Region, allowed_stores: "frozenset" = frozenset()) -> 
 def _escaped_loop(region: _Region) -> Optional[cst.BaseStatement]:
     """The outermost loop (of the same function) left by a `break`/`continue` of the region."""
     tree = region.tree
-    loops = [_loop_of(tree, n) for n in region.nodes() if isinstance(n, (cst.Break, cst.Continue))]
+    loops = [_loop_of(tree, n) for n in region.of(cst.Break, cst.Continue)]
     outside = [loop for loop in loops if loop is not None and not region.inside(loop)]
     return min(outside, key=tree.start) if outside else None
 
@@ -746,8 +765,8 @@ def _self_chains(region: _Region) -> Dict[cst.Attribute, str]:
     (`self.pos.flatten(2)`) the method name is left out."""
     tree = region.tree
     chains: Dict[cst.Attribute, str] = {}
-    for node in region.nodes():
-        if not isinstance(node, cst.Attribute) or not _pure_chain(node):
+    for node in region.of(cst.Attribute):
+        if not _pure_chain(node):
             continue
         parent = tree.parents.get(node)
         if isinstance(parent, cst.Attribute) and parent.value is node and _pure_chain(parent):
@@ -805,9 +824,7 @@ def _hidden_calls(region: _Region, chains: Dict[cst.Attribute, str]) -> Set[str]
     tree = region.tree
     local = _locals(region.func, tree)
     hidden = set()
-    for node in region.nodes():
-        if not isinstance(node, cst.Call):
-            continue
+    for node in region.of(cst.Call):
         func = node.func
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
             continue  # a method of a call's result (`self.q(x).view`): the inner call is checked itself
@@ -835,8 +852,8 @@ def _unknown_callables(region: _Region) -> Set[str]:
     tree = region.tree
     modules = _module_attrs(tree, region.func)
     out = set()
-    for node in region.nodes():
-        if not isinstance(node, cst.Call) or _is_tensor_method(node.func):
+    for node in region.of(cst.Call):
+        if _is_tensor_method(node.func):
             continue
         if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Call):
             continue  # a method of a call's result: the inner call is checked itself
@@ -906,7 +923,7 @@ def _module_factories(tree: Tree) -> "frozenset":
                 continue
             for f in cls.body.body:
                 if isinstance(f, cst.FunctionDef):
-                    returns = [r.value for r in walk(f.body) if isinstance(r, cst.Return)]
+                    returns = [r.value for r in tree.typed(f.body, cst.Return)]
                     verdict[f.name.value] = verdict.get(f.name.value, True) and bool(returns) and all(
                         v is not None and _constructs_module(v) for v in returns)
         tree.memo[key] = frozenset(name for name, ok in verdict.items() if ok and name != "forward")
@@ -928,13 +945,17 @@ def _binding_sources(tree: Tree, func: cst.FunctionDef, name: str) -> List[cst.B
     (per tree: asked for each call of a local in each candidate region)."""
     key = (_binding_sources, func, name)
     if key not in tree.memo:
-        tree.memo[key] = _find_binding_sources(func, name)
+        tree.memo[key] = _find_binding_sources(tree, func, name)
     return list(tree.memo[key])  # type: ignore[call-overload]
 
 
-def _find_binding_sources(func: cst.FunctionDef, name: str) -> List[cst.BaseExpression]:
+#: the statements and clauses that bind names (:func:`_find_binding_sources`)
+_BINDERS = (cst.Assign, cst.For, cst.CompFor, cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.WithItem)
+
+
+def _find_binding_sources(tree: Tree, func: cst.FunctionDef, name: str) -> List[cst.BaseExpression]:
     out: List[cst.BaseExpression] = []
-    for node in walk(func.body):
+    for node in tree.typed(func.body, *_BINDERS):
         if isinstance(node, cst.Assign) and any(_binds(t.target, name) for t in node.targets):
             out.append(node.value)
         elif isinstance(node, (cst.For, cst.CompFor)) and _binds(node.target, name):
@@ -956,8 +977,7 @@ def _locals(func: cst.FunctionDef, tree: Tree) -> Set[str]:
     names = tree.memo.get(key)
     if names is None:
         names = {p.name.value for p in _params(func)}
-        names |= {n.value for n in walk(func.body) if isinstance(n, cst.Name)
-                  and tree.contexts.get(n) == ExpressionContext.STORE}
+        names |= {n.value for n in tree.typed(func.body, cst.Name) if tree.contexts.get(n) == ExpressionContext.STORE}
         tree.memo[key] = names
     return names  # type: ignore[return-value]
 
@@ -975,14 +995,13 @@ class _Names:
     def __init__(self, region: _Region) -> None:
         tree, func = region.tree, region.func
         self.region = region
-        comp_targets = {id(n) for c in region.nodes() if isinstance(c, cst.CompFor)
-                        for n in walk(c.target) if isinstance(n, cst.Name)}
+        comp_targets = {id(n) for c in region.of(cst.CompFor) for n in walk(c.target) if isinstance(n, cst.Name)}
         self.loads: Set[str] = set()
         self.stores: Set[str] = set()
         self.first_seen: List[str] = []
         self.all_names: List[str] = []
-        for node in region.nodes():
-            if not isinstance(node, cst.Name) or node.value == "self":
+        for node in region.of(cst.Name):
+            if node.value == "self":
                 continue
             ctx = tree.contexts.get(node)
             if ctx is not None:
@@ -1021,7 +1040,7 @@ def _mutated(region: _Region) -> Set[str]:
     """Names changed in place by the region: `x[i] = v`, `x.attr = v`, `xs.append(v)`, `t.add_(v)`."""
     tree = region.tree
     out = set()
-    for node in region.nodes():
+    for node in region.of(cst.Subscript, cst.Attribute, cst.Call):
         if isinstance(node, (cst.Subscript, cst.Attribute)) and tree.contexts.get(node) == ExpressionContext.STORE:
             root = _root_name(node)
             if root and root != "self":
@@ -1042,7 +1061,7 @@ def _names_in(tree: Tree, func: cst.FunctionDef) -> List[cst.Name]:
     """The Name nodes of ``func``'s body in walk order (per tree: every region of the function asks)."""
     key = (_names_in, func)
     if key not in tree.memo:
-        tree.memo[key] = [n for n in walk(func.body) if isinstance(n, cst.Name)]
+        tree.memo[key] = list(tree.typed(func.body, cst.Name))
     return tree.memo[key]  # type: ignore[return-value]
 
 
@@ -1108,7 +1127,7 @@ def _shape_only_inputs(region: _Region, positional: Sequence[str], used: Set[str
     tree, out = region.tree, {}
     taken = set(used)
     for name in positional:
-        reads = [n for n in region.nodes() if isinstance(n, cst.Name) and n.value == name
+        reads = [n for n in region.of(cst.Name) if n.value == name
                  and tree.contexts.get(n) is not None]
         uses = [_shape_use(tree, n) for n in reads]
         if not reads or any(u is None for u in uses):
@@ -1246,14 +1265,14 @@ def _rebound_only_when_not_none(region: _Region, name: str) -> bool:
     `position_bias` sliced under `if position_bias is not None:`, None for BERT, came back a Proxy
     and the traced model called `.contiguous()` on None). Eager: the same value either way."""
     tree = region.tree
-    stores = [n for n in region.nodes() if isinstance(n, cst.Name) and n.value == name
+    stores = [n for n in region.of(cst.Name) if n.value == name
               and tree.contexts.get(n) == ExpressionContext.STORE]
     return bool(stores) and all(_under_not_none_test(region, store, name) for store in stores)
 
 
 def _may_bind_none(region: _Region, name: str) -> bool:
     """Does the region bind ``name`` to a literal None (`name = None`, `name = a if c else None`)?"""
-    for node in region.nodes():
+    for node in region.of(cst.Assign, cst.AnnAssign):
         if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
                                                 for t in node.targets) and _none_literal(node.value):
             return True
@@ -1291,7 +1310,7 @@ def _none_literal(value: cst.BaseExpression) -> bool:
 
 def _none_tested(region: _Region, name: str) -> bool:
     """Does the region compare ``name`` with None (`is None` / `is not None`)?"""
-    return any(_none_test(n) in ((name, True), (name, False)) for n in region.nodes())
+    return any(_none_test(n) in ((name, True), (name, False)) for n in region.of(cst.Comparison))
 
 
 def _none_test(node: cst.CSTNode) -> Optional[Tuple[str, bool]]:

@@ -48,8 +48,8 @@ def inlinable_methods(region, unknown: Set[str], submodules: bool = False) -> "U
     cls = next((a for a in tree.ancestors(region.func) if isinstance(a, cst.ClassDef)), None)
     methods = _methods_of(cls)
     found: Dict[str, cst.FunctionDef] = {}
-    for node in region.nodes():
-        if not isinstance(node, cst.Call) or f"`{tree.code(node.func)}`" not in unknown:
+    for node in region.of(cst.Call):
+        if f"`{tree.code(node.func)}`" not in unknown:
             continue
         func = node.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"):
@@ -142,9 +142,7 @@ def module_names(tree: Tree) -> Set[str]:
 def _bare_names(tree: Tree) -> Set[str]:
     parents = tree.parents
     out = set()
-    for node in walk(tree.module):
-        if not isinstance(node, cst.Name):
-            continue
+    for node in tree.name_nodes:  # a set: the order nodes are met in does not matter
         parent = parents.get(node)
         if isinstance(parent, cst.Attribute) and parent.attr is node or isinstance(parent, cst.Arg) \
                 and parent.keyword is node:
@@ -203,7 +201,7 @@ def buffer_rebinds(region, buffers: Set[str]) -> "Union[Dict[cst.Assign, str], s
     when the region stores on `self` some other way."""
     tree = region.tree
     out: Dict[cst.Assign, str] = {}
-    for node in region.nodes():
+    for node in region.of(cst.AugAssign, cst.Attribute, cst.Subscript):
         if isinstance(node, cst.AugAssign) and _self_root(node.target):
             return f"the region updates `{tree.code(node.target)}`"
         if not isinstance(node, (cst.Attribute, cst.Subscript)) or tree.contexts.get(node) != ExpressionContext.STORE \

@@ -59,12 +59,9 @@ def _forward_anchor(tree: Tree, node: cst.CSTNode) -> "Tuple[cst.FunctionDef, st
 
 def _module_names(tree: Tree) -> Set[str]:
     """Names bound at module level (imports, functions, classes, constants)."""
-    names: Set[str] = set()
+    names: Set[str] = {n.value for n in tree.name_nodes
+                       if tree.contexts.get(n) == ExpressionContext.STORE and tree.function_of(n) is None}
     for stmt in tree.module.body:
-        for n in walk(stmt):
-            if isinstance(n, cst.Name) and tree.contexts.get(n) == ExpressionContext.STORE \
-                    and tree.function_of(n) is None:
-                names.add(n.value)
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             names.add(stmt.name.value)
         elif isinstance(stmt, cst.SimpleStatementLine):

@@ -65,6 +65,8 @@ class Tree:
         #: region: on a 4,500-line file the repeated walks made fix quadratic)
         self.memo: Dict[object, object] = {}
         self._names = frozenset(index.names)
+        #: every Name node of the module, in no set order (for module-wide name sets)
+        self.name_nodes: List[cst.Name] = index.name_nodes
         self._by_start: Dict[Pos, List[cst.CSTNode]] = {}
         by_start = self._by_start
         for node, span in self.spans.items():
@@ -149,6 +151,18 @@ class Tree:
         """`Class.method` for a method, the function's name otherwise (for generated docstrings)."""
         cls = self.parents.get(self.parents.get(func))
         return f"{cls.name.value}.{func.name.value}" if isinstance(cls, cst.ClassDef) else func.name.value
+
+    def typed(self, node: cst.CSTNode, *types: type) -> Tuple[cst.CSTNode, ...]:
+        """The nodes under ``node`` (itself included) of these concrete LibCST classes, in :func:`walk`
+        order, kept per tree: planning walks the same class or function body once per finding or
+        candidate region. `type(n) in types` is `isinstance` for LibCST's concrete classes (none
+        has subclasses) without ABCMeta's slow path. Blind spot: not for abstract bases
+        (`BaseExpression`), which would match nothing."""
+        key = ("typed", id(node), types)
+        entry = self.memo.get(key)
+        if entry is None or entry[0] is not node:  # type: ignore[index]
+            entry = self.memo[key] = (node, tuple(n for n in walk(node) if type(n) in types))
+        return entry[1]  # type: ignore[index]
 
     def top_level(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The module-level statement containing ``node``."""
@@ -264,7 +278,9 @@ class _Index:
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.contexts: Dict[cst.CSTNode, ExpressionContext] = {}
         self.names: "set[str]" = set()
+        self.name_nodes: List[cst.Name] = []
         parents, contexts, names, special_cases = self.parents, self.contexts, self.names, _SPECIAL
+        name_nodes = self.name_nodes
         unsorted = _UNSORTED
         stack: List[Tuple[cst.CSTNode, Optional[ExpressionContext]]] = [(module, _LOAD)]
         pop, push = stack.pop, stack.extend
@@ -274,6 +290,7 @@ class _Index:
             children = _all_children(node)
             if cls is cst.Name:
                 names.add(node.value)  # type: ignore[attr-defined]
+                name_nodes.append(node)  # type: ignore[arg-type]
             if not children:
                 if context is not None and cls in _HAS_CONTEXT:
                     contexts[node] = context
