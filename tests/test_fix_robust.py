@@ -299,3 +299,37 @@ def test_a_later_pass_reuses_only_results_whose_text_and_findings_are_unchanged(
     manual.write_text(manual.read_text() + "\n")  # same findings, other text: fixed again
     third = fix_paths([tmp_path], unsafe=True, jobs=1, earlier=first)
     assert not any(r is e for r in third.results for e in first.results)
+
+
+def _package_with_helper(root: Path) -> Path:
+    """`pkg/models/net.py`, whose forward calls a hazardous helper of `pkg/helpers.py`."""
+    (root / "pkg" / "models").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "models" / "__init__.py").write_text("")
+    (root / "pkg" / "helpers.py").write_text(
+        "def scale(x):\n    if x.sum() > 0:\n        return x * 2\n    return x\n")
+    (root / "pkg" / "models" / "net.py").write_text(
+        "import torch.nn as nn\n\nfrom ..helpers import scale\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n\n"
+        "    def forward(self, x):\n        y = self.fc(x)\n        if y.sum() > 0:\n            y = y * 2\n"
+        "        return scale(y)\n")
+    return root / "pkg"
+
+
+def test_fix_writes_only_the_paths_given(tmp_path, monkeypatch):
+    """A helper module outside the paths given, reached from a checked model, has findings the
+    check reports; `fix` leaves it as it is and says so (on transformers, fixing the whole package
+    rewrote 8 files outside it before)."""
+    pkg = _package_with_helper(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    helper = (pkg / "helpers.py").read_text()
+    result = run("pkg/models", "--apply", "--unsafe-fixes")
+    assert (pkg / "helpers.py").read_text() == helper
+    assert "torch.where" in (pkg / "models" / "net.py").read_text()
+    assert "Left alone: findings in 1 file(s) outside the paths given" in result.output
+    assert "  pkg/helpers.py\n" in result.output
+    doc = json.loads(run("pkg/models", "--unsafe-fixes", "--format", "json").stdout)
+    assert doc["summary"]["outside_paths"] == [str((pkg / "helpers.py").resolve())]
+    assert all(Path(f["filename"]).name != "helpers.py" for f in doc["files"])
+    named = run("pkg", "--unsafe-fixes", "--format", "json")  # named, it is fixed
+    assert "helpers.py" in {Path(f["filename"]).name for f in json.loads(named.stdout)["files"] if f["applied"]}

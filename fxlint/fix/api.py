@@ -81,6 +81,9 @@ class FixReport:
     problems: Tuple[FileProblem, ...] = field(default=())
     files_checked: int = 0
     unmatched_pins: Tuple[str, ...] = ()  #: named pins whose `Class.forward.input` no finding comes from
+    #: files outside the paths given whose code a checked model reaches and where findings lie (an
+    #: imported helper module): never fixed or written, as a linter touches only what it is given
+    outside: Tuple[str, ...] = ()
     #: path -> the whole-project findings each result was fixed from: a later pass handed the same
     #: file text and the same findings reuses the result (fix_paths ``earlier``) instead of redoing it
     inputs: Mapping[str, Tuple[Diagnostic, ...]] = field(default_factory=dict, compare=False, repr=False)
@@ -231,6 +234,9 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     for d in checked.diagnostics:
         if _selected(d.code, select, ignore) or d.code == "TRC901":
             by_file.setdefault(os.path.abspath(d.filename), []).append(d)
+    outside = tuple(sorted(set(by_file) - _given_files(paths, config)))
+    for path in outside:
+        del by_file[path]
     pins = {**dict(config.fix_pins), **pins}
     tasks = {path: (diags, unsafe, tuple(select), tuple(ignore), pins) for path, diags in sorted(by_file.items())}
     keys = {pin_key(d) for d in checked.diagnostics}
@@ -241,7 +247,16 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
         fixed = _fix_all({p: t for p, t in tasks.items() if p not in kept}, jobs, progress)
     results = tuple(sorted(fixed + list(kept.values()), key=lambda r: r.filename))
     return FixReport(results, checked.problems, checked.files_checked, tuple(sorted(k for k in pins if k not in keys)),
-                     inputs={path: tuple(diags) for path, diags in by_file.items()})
+                     outside, inputs={path: tuple(diags) for path, diags in by_file.items()})
+
+
+def _given_files(paths: Sequence[Path], config) -> set:
+    """The absolute paths of the files `check` collected from ``paths`` (the same exclusions),
+    under the name the findings carry."""
+    from fxlint.files import canonical, collect
+
+    files, _ = collect(paths, config)
+    return {os.path.abspath(canonical(f)) for f in files}
 
 
 def _unchanged_since(earlier: FixReport, by_file: Dict[str, List[Diagnostic]]) -> Dict[str, FixResult]:
@@ -325,7 +340,8 @@ def merge_reports(earlier: FixReport, later: FixReport) -> FixReport:
                               failed=failed, internal=first.internal or second.internal))
     merged.extend(now.values())
     return FixReport(tuple(sorted(merged, key=lambda r: r.filename)), later.problems, later.files_checked,
-                     tuple(k for k in earlier.unmatched_pins if k in later.unmatched_pins))
+                     tuple(k for k in earlier.unmatched_pins if k in later.unmatched_pins),
+                     tuple(sorted(set(earlier.outside) | set(later.outside))))
 
 
 def _fix_file(path: str, diagnostics: List[Diagnostic], unsafe: bool, select, ignore,

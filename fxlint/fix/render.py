@@ -59,7 +59,21 @@ def summary_lines(report, outcome: Outcome, detail: bool = False) -> List[str]:
     if broken:
         lines.append(f"Not fixed: {len(broken)} file(s) (left as they were)")
         lines += [f"  {show(path)}: {why}" for path, why in broken.items()]
-    return lines
+    return lines + _outside_lines(report.outside, detail)
+
+
+#: files outside the given paths listed by name in the short summary (all of them with ``detail``)
+OUTSIDE_SHOWN = 5
+
+
+def _outside_lines(outside: Sequence[str], detail: bool) -> List[str]:
+    if not outside:
+        return []
+    shown = list(outside) if detail else list(outside[:OUTSIDE_SHOWN])
+    more = len(outside) - len(shown)
+    return ([f"Left alone: findings in {len(outside)} file(s) outside the paths given, reached from the checked "
+             "code (name them to fix them too):"] + [f"  {show(path)}" for path in shown]
+            + ([f"  ... and {more} more (--show-fixes lists them all)"] if more else []))
 
 
 def fix_json(report, outcome: Outcome) -> Dict[str, object]:
@@ -97,6 +111,7 @@ def fix_summary(report, outcome: Outcome) -> Dict[str, object]:
                               for r in report.results if r.error and not r.internal] + problems,
         "rolled_back": [{"filename": os.path.abspath(path), "reason": why}
                         for path, why in outcome.rolled_back.items()],
+        "outside_paths": list(report.outside),  #: findings there were left alone
     }
 
 
