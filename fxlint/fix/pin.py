@@ -40,7 +40,7 @@ import libcst as cst
 
 from fxlint.diagnostics import Applicability, Diagnostic
 from fxlint.fix.plan import Decline, Plan, unique_name, wrapped_def
-from fxlint.fix.tree import Tree, walk
+from fxlint.fix.tree import Tree
 
 Outcome = Union[Plan, Decline, None]
 
@@ -167,9 +167,7 @@ def _builders(tree: Tree) -> Dict[str, List[cst.ClassDef]]:
     found = tree.memo.get(_builders)
     if found is None:
         found = {}
-        for node in walk(tree.module):
-            if not isinstance(node, cst.Call):
-                continue
+        for node in tree.typed(tree.module, cst.Call):
             func = node.func
             name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
             owner = next((a for a in tree.ancestors(node) if isinstance(a, cst.ClassDef)), None) if name else None
