@@ -62,3 +62,72 @@ def test_tree_matches_libcst(name, text):
         expected = tuple(node.children)
         assert set(children) == set(expected)
         assert [c for c in children if not isinstance(c, _LAYOUT)] == [c for c in expected if not isinstance(c, _LAYOUT)]
+
+
+#: module-level layout a statement-by-statement reparse must keep: header comments, comments and
+#: blank lines between statements, a block's deeper trailing comments, no final newline
+_LAYOUT_CASE = '''# licence header
+
+"""doc"""
+import torch
+# about Net
+
+
+class Net(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            x = x * 2
+        return x
+        # deeper trailing comment
+
+    # body-level trailing comment
+# column-zero comment
+
+
+def helper(x):  # trailing
+    return len(x)
+'''
+
+
+def _first_round(text, filename="case.py"):
+    """(tree, the module round 1's plans make) of ``text``, or None when nothing is planned."""
+    from fxlint.api import check_source
+    from fxlint.fix.api import plan_round
+    from fxlint.fix.apply import choose, rewritten
+    from fxlint.fix.tree import Tree
+
+    tree = Tree(text)
+    plans = choose(tree, plan_round(tree, check_source(text, filename, (), (), tree.module), unsafe=True))
+    return (tree, rewritten(tree, plans)) if plans else None
+
+
+def _fix_inputs():
+    yield "layout", _LAYOUT_CASE
+    yield "layout-no-final-newline", _LAYOUT_CASE.rstrip("\n")
+    for rel in SOURCES:
+        text = (ROOT / rel).read_text(encoding="utf-8")
+        if "forward" in text:
+            yield rel, text
+
+
+@pytest.mark.parametrize("name,text", list(_fix_inputs()), ids=lambda v: v if len(v) < 80 else None)
+def test_reparsed_rewrite_is_what_the_parser_makes(name, text):
+    """fix re-parses only the module-level statements a round rewrote (fxlint/fix/apply.py
+    `reparsed`): the result must be exactly LibCST's parse of the new text."""
+    from fxlint.fix.apply import reparsed
+
+    try:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        pytest.skip("a fixture that does not parse, on purpose")
+    planned = _first_round(text, name)
+    if planned is None:
+        pytest.skip("nothing to rewrite")
+    tree, new = planned
+    new_text, module = reparsed(tree.module, new)
+    assert new_text == new.code
+    assert module.deep_equals(cst.parse_module(new_text))
+    assert module.code == new_text
+    kept = {id(s) for s in tree.module.body}
+    if name.startswith("layout") and new.has_trailing_newline:
+        assert any(id(s) in kept for s in module.body)  # untouched statements are reused, not re-parsed

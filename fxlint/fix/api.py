@@ -19,11 +19,11 @@ import libcst as cst
 
 from fxlint.diagnostics import Applicability, Diagnostic, FileProblem
 from fxlint.fix import hoist as hoisting
-from fxlint.fix.apply import apply, choose, import_problem
+from fxlint.fix.apply import choose, import_problem, reparsed, rewritten
 from fxlint.fix.inline import INLINE
 from fxlint.fix.pin import named_pin, pin_key
 from fxlint.fix.plan import Decline, Plan
-from fxlint.fix.tree import Tree
+from fxlint.fix.tree import NotItsText, Tree
 from fxlint.fix.wrapped import outside_wrapped
 
 MAX_ROUNDS = 8
@@ -184,19 +184,19 @@ def _try_apply(tree: Tree, plans: Sequence[Plan], filename: str) -> Tuple[Option
     """The new tree and "", or None and why it is refused: building it raised, or the new text does
     not parse with LibCST, does not round-trip, or does not compile."""
     try:
-        text = apply(tree, plans)
-        module = cst.parse_module(text)
+        text, module = reparsed(tree.module, rewritten(tree, plans))
     except cst.ParserSyntaxError as exc:
         return None, f"the rewritten code does not parse: {_first_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - a broken rewrite must not end the run
         return None, f"the rewrite raised {type(exc).__name__}: {_first_line(exc)}"
-    if module.code != text:
-        return None, "the rewritten code does not round-trip through LibCST"
     try:
         compile(text, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         return None, f"the rewritten code does not compile: {_first_line(exc)}"
-    return Tree(text, module), ""
+    try:
+        return Tree(text, module), ""
+    except NotItsText:
+        return None, "the rewritten code does not round-trip through LibCST"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -109,14 +109,21 @@ class Net(Base, metaclass=Meta):  # comment
 
 def spans_of(module: cst.Module) -> Dict[cst.CSTNode, Span]:
     """Every node's span, as PositionProvider's CodeRange would give it."""
+    return spans_and_code(module)[0]
+
+
+def spans_and_code(module: cst.Module) -> Tuple[Dict[cst.CSTNode, Span], str]:
+    """Every node's span and the module's code, from one codegen (the code for free: a caller
+    handed a module and its text checks they agree without a second codegen)."""
     global _TRUSTED
     if _TRUSTED is None:
         _TRUSTED = _self_test()
     if _TRUSTED:
         spans: Dict[cst.CSTNode, Span] = {}
-        module._codegen(_SpanState(module, spans))
-        return spans
-    return _provider_spans(module)
+        state = _SpanState(module, spans)
+        module._codegen(state)
+        return spans, "".join(state.tokens)
+    return _provider_spans(module), module.code
 
 
 def _provider_spans(module: cst.Module) -> Dict[cst.CSTNode, Span]:

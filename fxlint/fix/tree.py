@@ -18,7 +18,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
-from fxlint.fix.spans import Span, spans_of
+from fxlint.fix.spans import Span, spans_and_code
 
 Pos = Tuple[int, int]  #: (line 1-based, column 0-based)
 
@@ -43,6 +43,11 @@ class _Ranges(Mapping):
         return len(self._spans)
 
 
+class NotItsText(ValueError):
+    """A Tree was built from a module whose code is not the text handed with it (a rewrite whose
+    result does not round-trip through LibCST)."""
+
+
 class Tree:
     """A parsed module with the metadata the rewrites need; nodes are those of ``self.module``."""
 
@@ -52,7 +57,10 @@ class Tree:
         self.module: cst.Module = module if module is not None else cst.parse_module(text)
         self.text = text
         #: every node's (start line, start column, end line, end column), as PositionProvider's ranges
-        self.spans: Dict[cst.CSTNode, Span] = spans_of(self.module)
+        self.spans: Dict[cst.CSTNode, Span]
+        self.spans, code = spans_and_code(self.module)
+        if module is not None and code != text:
+            raise NotItsText("the module's code is not the text it was given with")
         self.ranges = _Ranges(self.spans)
         _CHILDREN.clear()
         _UNSORTED.clear()
