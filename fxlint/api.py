@@ -21,6 +21,8 @@ from fxlint.diagnostics import CheckResult, Diagnostic, FileProblem, merge_all_r
 from fxlint.files import canonical, collect
 
 if TYPE_CHECKING:
+    import ast
+
     import libcst as cst
 
     from fxlint.analysis.references import References
@@ -39,10 +41,23 @@ def check_source(source: str, filename: str = "<string>.py", select: Sequence[st
 
     from fxlint.analysis.references import references
 
+    syntax = _stdlib_ast(source)
     checker = Checker(registry.all_rules(), roots=(Path(filename).resolve().parent,),
-                      blocks=references(source).imported)
-    found = checker.check_source(source, filename, tree)
+                      blocks=references(source, syntax).imported)
+    found = checker.check_source(source, filename, tree, syntax)
     return [d for d in found if _selected(d.code, select, ignore)]
+
+
+def _stdlib_ast(source: str) -> "Optional[ast.Module]":
+    """``source``'s stdlib `ast`, parsed once for the references, the positions and the blocks'
+    scan (each parsed it again: a tenth of `fix`, which checks every file after each round); None
+    when `ast` rejects it (each reader then reports or skips as before)."""
+    import ast
+
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def check_paths(paths: Sequence[Path], config: Config, jobs: int = 0, use_cache: bool = True) -> CheckResult:

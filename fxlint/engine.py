@@ -367,15 +367,17 @@ class Checker:
     def _used_besides(self, path: str) -> Tuple[str, ...]:
         return tuple(sorted(p for p in self.project.used_paths if p != path))
 
-    def check_source(self, text: str, filename: str, tree: Optional[cst.Module] = None) -> Tuple[Diagnostic, ...]:
-        """``tree``: ``text`` parsed by the caller, if it has it (the analysis only reads it)."""
+    def check_source(self, text: str, filename: str, tree: Optional[cst.Module] = None,
+                     syntax_tree: Optional[ast.Module] = None) -> Tuple[Diagnostic, ...]:
+        """``tree``, ``syntax_tree``: ``text`` parsed by LibCST and by `ast`, if the caller has them
+        (the analysis only reads them)."""
         loaded = parse_text(text, Path(filename), module_name=Path(filename).stem, tree=tree)
         self._remember(filename, loaded)
         if loaded.syntax_error is not None:
             return (loaded.syntax_error,)
         if loaded.problem is not None or loaded.module is None:
             return ()
-        return self.check_module(loaded.module)[0]
+        return self.check_module(loaded.module, syntax_tree=syntax_tree)[0]
 
     def check_module(self, module: ModuleSource, classes: Optional[List[ClassInfo]] = None,
                      syntax_tree: Optional[ast.Module] = None) -> Tuple[Tuple[Diagnostic, ...], None, Tuple[str, ...]]:
