@@ -176,3 +176,32 @@ def test_reaching_bindings_and_definite_binding():
     assert definitely_bound(tree, func, "x", expr)  # a parameter
     reaching = reaching_bindings(tree, func, expr)
     assert len(reaching) == 1 and tree.code(reaching[0].value) == "y"
+
+
+def _names_around_a_loop(count: int):
+    """(tree, forward, the returned expression): ``count`` names, each rebound in a loop from the
+    next two. Proving one meets the others under ever new hypotheses: the search grows ~16x per
+    two names (9 names: 1.6 M steps)."""
+    names = [f"v{i}" for i in range(count)]
+    body = "".join(f"            {names[i]} = {names[(i + 1) % count]} + {names[(i + 2) % count]}\n"
+                   for i in range(count))
+    tree = Tree(f"def forward(x, k):\n    {' = '.join(names)} = 0\n    for i in range(k):\n        if i:\n"
+                f"{body}    return {names[0]}\n")
+    func = tree.module.body[0]
+    returned = next(n for n in walk(tree.module) if isinstance(n, cst.Return)).value
+    return tree, func, returned
+
+
+def test_a_proof_stops_at_its_step_budget():
+    """A proof longer than _MAX_STEPS proves nothing: one transformers module fixed with its
+    package's findings spent over 30 minutes in this search (qwen2_5_omni); 11 s now."""
+    from fxlint.fix import eager
+
+    assert eager_kind(*_names_around_a_loop(3)) is NUMBER  # 313 steps: proven
+    tree, func, returned = _names_around_a_loop(9)
+    with pytest.raises(eager._OutOfSteps):
+        with eager._budget():
+            eager._Prover(tree, func).kind(returned, eager._DEPTH)
+    assert not eager._STEPS  # released: the next proof gets a whole budget
+    assert eager_kind(tree, func, returned) is UNKNOWN
+    assert integer(tree, func, returned) is None

@@ -33,6 +33,7 @@ or `nn` rebound at module level after their import; `exec`/`locals()` writes.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import weakref
 from dataclasses import dataclass
@@ -133,6 +134,33 @@ _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _DEPTH = 120
 
 
+#: expressions one proof may look at, nested proofs of method results included. Names bound in
+#: loops are proven under hypotheses and their verdicts are not kept, so a function where many
+#: names feed each other around loops made the search exponential: one transformers module
+#: (qwen2_5_omni, fixed with the whole package's findings) ran for over 30 minutes in it. The
+#: largest proof measured took 343 steps (MONAI networks; timm 49, x-transformers 41, 7 transformers
+#: model folders 16, the fixtures 25).
+_MAX_STEPS = 10_000
+#: steps left in the running outermost proof (empty: none is running)
+_STEPS: List[int] = []
+
+
+class _OutOfSteps(Exception):
+    """A proof took more than _MAX_STEPS steps: it proves nothing (the rewrite needing it declines)."""
+
+
+@contextlib.contextmanager
+def _budget():
+    outermost = not _STEPS
+    if outermost:
+        _STEPS.append(_MAX_STEPS)
+    try:
+        yield
+    finally:
+        if outermost:
+            _STEPS.clear()
+
+
 # ----------------------------------------------------------------------------------------- API
 def eager_kind(tree: Tree, func: Optional[cst.FunctionDef], expr: cst.BaseExpression,
                at: Optional[cst.CSTNode] = None) -> EagerKind:
@@ -141,8 +169,9 @@ def eager_kind(tree: Tree, func: Optional[cst.FunctionDef], expr: cst.BaseExpres
     if func is None:
         return UNKNOWN
     try:
-        return _Prover(tree, func, at).kind(expr, _DEPTH)
-    except RecursionError:  # a deeper expression than the interpreter allows: no proof
+        with _budget():
+            return _Prover(tree, func, at).kind(expr, _DEPTH)
+    except (RecursionError, _OutOfSteps):  # deeper than the interpreter allows, or too long: no proof
         return UNKNOWN
 
 
@@ -161,8 +190,9 @@ def integer(tree: Tree, func: Optional[cst.FunctionDef], expr: cst.BaseExpressio
     if func is None:
         return None
     try:
-        return _Prover(tree, func).integer(expr, _DEPTH)
-    except RecursionError:
+        with _budget():
+            return _Prover(tree, func).integer(expr, _DEPTH)
+    except (RecursionError, _OutOfSteps):
         return None
 
 
@@ -417,6 +447,15 @@ def _is_name(expr: cst.CSTNode, value: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------ prover
+def _spend() -> None:
+    """One step of the running proof (:data:`_MAX_STEPS`)."""
+    steps = _STEPS
+    if steps:
+        steps[0] -= 1
+        if steps[0] < 0:
+            raise _OutOfSteps()
+
+
 class _Prover:
     def __init__(self, tree: Tree, func: cst.FunctionDef, at: Optional[cst.CSTNode] = None) -> None:
         self.tree, self.func, self.at = tree, func, at
@@ -429,6 +468,7 @@ class _Prover:
     def kind(self, expr: cst.BaseExpression, depth: int) -> EagerKind:
         if depth <= 0:
             return UNKNOWN
+        _spend()
         depth -= 1
         if isinstance(expr, (cst.Integer, cst.Float)):
             return NUMBER
@@ -589,6 +629,7 @@ class _Prover:
 
     # ------------------------------------------------------------------ integers
     def integer(self, expr: cst.BaseExpression, depth: int) -> Optional[bool]:
+        _spend()
         if depth <= 0:
             return None
         depth -= 1
