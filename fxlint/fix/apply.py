@@ -176,8 +176,6 @@ def _import_position(body: List[cst.CSTNode]) -> int:
     return position
 
 
-
-
 def reparsed(old: cst.Module, new: cst.Module) -> Tuple[str, cst.Module]:
     """(``new``'s text, the module LibCST's parser makes of that text), parsing only the module-level
     statements that differ from ``old``'s: a statement no rewrite touched is the same node in both,
