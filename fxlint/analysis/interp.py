@@ -427,13 +427,16 @@ class Analysis:
         return self.project.global_value(frame.module, name)
 
     def _ex_Integer(self, node: cst.Integer, frame: Frame) -> Value:
-        return _number_literal(node)
+        # a literal evaluated before (a loop's second run, another call) has its constant recorded:
+        # reading the text again made an equal Value (and an escaped string costs an `ast` parse)
+        known = self.facts.get(node)
+        return known if known is not None else _number_literal(node)
 
-    def _ex_Float(self, node: cst.Float, frame: Frame) -> Value:
-        return _number_literal(node)
+    _ex_Float = _ex_Integer
 
     def _ex_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
-        return _string_literal(node)
+        known = self.facts.get(node)  # see _ex_Integer
+        return known if known is not None else _string_literal(node)
 
     def _ex_FormattedString(self, node: cst.FormattedString, frame: Frame) -> Value:
         values = [self.eval(p.expression, frame) for p in node.parts if isinstance(p, cst.FormattedStringExpression)]

@@ -368,7 +368,8 @@ class Project:
     def call(self, callee: Value, args: List[Value], kwargs: Dict[str, Value], node: cst.Call,
              frame: Frame, analysis: Analysis) -> Value:
         every = args + list(kwargs.values())
-        if isinstance(node.func, cst.Attribute):
+        on_attribute = node.func.__class__ is cst.Attribute  # exact type: see Analysis.run_small
+        if on_attribute:
             receiver = analysis.value(node.func.value)
             if receiver is not None and receiver.kind in (Kind.PROXY, Kind.BUFFER):
                 key = _kwargs_key(receiver, node)
@@ -380,7 +381,7 @@ class Project:
                 return out
             if receiver is not None and receiver.kind is Kind.CONTAINER and receiver.traced:
                 return _container_method(receiver, node.func.attr.value, every)
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in REGISTRY_GETTERS:
+        if on_attribute and node.func.attr.value in REGISTRY_GETTERS:
             receiver = analysis.value(node.func.value)
             if receiver is not None and _is_registry(receiver):  # `FUNCS.get_interface(impl, default)`
                 defaults = [a for a in args[1:2] if a.kind is Kind.FUNCTION]
@@ -400,7 +401,7 @@ class Project:
             return self._call_external(str(callee.ref), args, kwargs, node, frame, analysis)
         if callee.kind is Kind.PROXY:
             return proxy_from([callee] + every)
-        if isinstance(node.func, cst.Attribute):
+        if on_attribute:
             receiver = analysis.value(node.func.value)
             if receiver is not None:
                 return self._call_method(receiver, node.func.attr.value, every)
