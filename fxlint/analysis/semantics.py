@@ -60,6 +60,13 @@ class Project:
         self._inits: Dict[str, Optional[Tuple[str, str]]] = {}
         self.roots: List[Path] = list(roots)
         self.used_paths: Set[str] = set()  #: files whose definitions the analysis used
+        #: (module, name) -> what ``global_value`` answered in the check under way (see start_check)
+        self._globals: Dict[Tuple[ModuleSource, str], Value] = {}
+
+    def start_check(self) -> None:
+        """A new file's check: a new record of the files consulted, and of the globals read."""
+        self.used_paths = set()
+        self._globals = {}
 
     # ------------------------------------------------------------------ loading
     def add(self, module: ModuleSource, root: Path) -> None:
@@ -221,6 +228,19 @@ class Project:
 
     # ------------------------------------------------------------------ names
     def global_value(self, module: ModuleSource, name: str) -> Value:
+        """What a module-level name of ``module`` is. Kept for the check under way: a name is read
+        again and again (every `torch.` and `nn.` of every forward and helper: ~1M reads on
+        transformers' models/), each time resolving imports through ``lookup``. The index it is read
+        from does not change during a check, and the first read records the files used (``lookup``
+        adds to ``used_paths``); later reads only skip telling the owner's LRU the file is in use,
+        which decides what is re-parsed, not what is found."""
+        key = (module, name)
+        found = self._globals.get(key)
+        if found is None:
+            found = self._globals[key] = self._global_value(module, name)
+        return found
+
+    def _global_value(self, module: ModuleSource, name: str) -> Value:
         if name in module.wrapped:  # a leaf for FX: one call_function node, not traced through
             return Value(Kind.EXTERNAL, ref=f"{WRAPPED_PREFIX}{module.name}.{name}")
         if name in module.functions:
