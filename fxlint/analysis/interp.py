@@ -152,25 +152,26 @@ class Analysis:
     # ----------------------------------------------------------------- calls
     def invoke(self, func: FunctionRef, args: Sequence[Value], kwargs: Dict[str, Value],
                self_value: Optional[Value], chain: Tuple[str, ...], entry_module: str) -> Value:
-        reach = self.reached.get(func.node)
+        node = func.node
+        reach = self.reached.get(node)
         if reach is None:
-            reach = self.reached[func.node] = Reach(func, chain)
+            reach = self.reached[node] = Reach(func, chain)
         reach.entry_modules.add(entry_module)
         if self._calling:
-            self.calls.setdefault(self._calling[-1], set()).add(func.node)
+            self.calls.setdefault(self._calling[-1], set()).add(node)
         if len(chain) > MAX_DEPTH:
             return proxy_from(list(args) + list(kwargs.values()))
         env = self._bind(func, args, kwargs, self_value, is_entry=len(chain) == 1)
-        key = (id(func.node), entry_module, tuple(_signature(v) for v in env.values()))
+        key = (id(node), entry_module, tuple([_signature(v) for v in env.values()]))
         if key in self._memo:
             return self._memo[key]
         if key in self._active:  # recursion: assume the result is traced if an argument is
             return proxy_from(list(env.values()))
         self._active.add(key)
         frame = Frame(func, env, self_value, chain, entry_module)
-        self._calling.append(func.node)
+        self._calling.append(node)
         try:
-            self.run_block(func.node.body, frame)
+            self.run_block(node.body, frame)
         finally:
             self._calling.pop()
         self._active.discard(key)
@@ -190,16 +191,20 @@ class Analysis:
             env[positional[0].name.value] = self_value if self_value is not None else CONCRETE
             positional = positional[1:]
         rest = list(args)
-        for p in positional + list(params.kwonly_params):
+        for p in positional:
             name = p.name.value
             if name in kwargs:
                 env[name] = kwargs.pop(name)
-            elif rest and p not in params.kwonly_params:
+            elif rest:
                 env[name] = rest.pop(0)
-            elif p.default is not None:
-                env[name] = self._default_value(p.default, func.module)
             else:
-                env[name] = CONCRETE
+                env[name] = self._default_value(p.default, func.module) if p.default is not None else CONCRETE
+        for p in params.kwonly_params:  # never bound by position
+            name = p.name.value
+            if name in kwargs:
+                env[name] = kwargs.pop(name)
+            else:
+                env[name] = self._default_value(p.default, func.module) if p.default is not None else CONCRETE
         if isinstance(params.star_arg, cst.Param):
             name = params.star_arg.name.value
             env[name] = (Value(Kind.PROXY, Taint.VALUE, Origin(name, "varargs"), param=name) if is_entry
@@ -510,12 +515,13 @@ class Analysis:
         for target in node.comparisons:
             values.append(self.eval(target.comparator, frame))
             # `is`/`is not` compare identities (never traced); `in` on a Proxy raises (rule TRC401)
-            if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
+            operator = target.operator.__class__  # exact types: see run_small
+            if operator in _IDENTITY_OR_MEMBERSHIP:
                 concrete_result = True
             # `x.dtype in (torch.float16, torch.bfloat16)`: membership in a tuple/list display
             # compares with `==`, and Python takes the truth of each Proxy result: traced. Only for
             # a dtype/device read (a `len()` of a maybe-list input may be a real int: quiet)
-            if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List)) \
+            if (operator is cst.In or operator is cst.NotIn) and isinstance(target.comparator, (cst.Tuple, cst.List)) \
                     and _dtype_read(node.left) and values[-2].is_proxy and not values[-2].opaque:
                 compared = True
         if compared:
@@ -646,6 +652,7 @@ def _concatenation(a: Value, b: Value) -> Value:
                  traced[0].steps if traced else (), items=items)
 
 
+_IDENTITY_OR_MEMBERSHIP = frozenset((cst.Is, cst.IsNot, cst.In, cst.NotIn))
 _KEYWORD_CONSTANTS = {"None": const(None), "True": const(True), "False": const(False)}
 
 

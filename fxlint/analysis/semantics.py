@@ -499,12 +499,14 @@ class Project:
         if not traced:
             return CONCRETE
         if name.startswith("torch."):
-            out = proxy_from(every, Taint.VALUE if any(v.taint & Taint.VALUE for v in traced)
+            # the members' bits, not `Flag.__and__` (Python code making a member, per argument)
+            out = proxy_from(every, Taint.VALUE if any(v.taint._value_ & _VALUE_BIT for v in traced)
                              or not name.startswith("torch.Size") else None)
             return out.derived(**dtypes.function_result(name, node, args, analysis.value))
         return proxy_from(every)
 
 
+_VALUE_BIT = Taint.VALUE._value_
 #: methods that hand out a registry's function (`dict.get`, transformers' `get_interface`)
 REGISTRY_GETTERS = frozenset(("get", "get_interface", "__getitem__"))
 
