@@ -398,7 +398,7 @@ class Analysis:
         if handler is _MISSING:
             handler = _EX_HANDLERS[type(node)] = getattr(Analysis, f"_ex_{type(node).__name__}", None)
         value = handler(self, node, frame) if handler is not None else self._ex_children(node, frame)
-        old = self.facts.setdefault(node, value)  # _record, inlined: ~10M evaluations on transformers
+        old = self.facts.setdefault(node, value)  # _record, inlined: ~5M evaluations on transformers
         if old is not value:
             self._rejoin(node, old, value)
         return value

@@ -229,7 +229,7 @@ class Project:
     # ------------------------------------------------------------------ names
     def global_value(self, module: ModuleSource, name: str) -> Value:
         """What a module-level name of ``module`` is. Kept for the check under way: a name is read
-        again and again (every `torch.` and `nn.` of every forward and helper: ~1M reads on
+        again and again (every `torch.` and `nn.` of every forward and helper: ~0.5M reads on
         transformers' models/), each time resolving imports through ``lookup``. The index it is read
         from does not change during a check, and the first read records the files used (``lookup``
         adds to ``used_paths``); later reads only skip telling the owner's LRU the file is in use,
