@@ -361,7 +361,7 @@ class Checker:
         looked up in other files are dependencies of this file's result."""
         _, root = module_name_for(Path(module.path))
         self.project.add(module, root)
-        self.project.used_paths = set()
+        self.project.start_check()
         return [c for c in module.classes.values() if self.project.is_module_class(c)]
 
     def _used_besides(self, path: str) -> Tuple[str, ...]:

@@ -152,25 +152,26 @@ class Analysis:
     # ----------------------------------------------------------------- calls
     def invoke(self, func: FunctionRef, args: Sequence[Value], kwargs: Dict[str, Value],
                self_value: Optional[Value], chain: Tuple[str, ...], entry_module: str) -> Value:
-        reach = self.reached.get(func.node)
+        node = func.node
+        reach = self.reached.get(node)
         if reach is None:
-            reach = self.reached[func.node] = Reach(func, chain)
+            reach = self.reached[node] = Reach(func, chain)
         reach.entry_modules.add(entry_module)
         if self._calling:
-            self.calls.setdefault(self._calling[-1], set()).add(func.node)
+            self.calls.setdefault(self._calling[-1], set()).add(node)
         if len(chain) > MAX_DEPTH:
             return proxy_from(list(args) + list(kwargs.values()))
         env = self._bind(func, args, kwargs, self_value, is_entry=len(chain) == 1)
-        key = (id(func.node), entry_module, tuple(_signature(v) for v in env.values()))
+        key = (id(node), entry_module, tuple([_signature(v) for v in env.values()]))
         if key in self._memo:
             return self._memo[key]
         if key in self._active:  # recursion: assume the result is traced if an argument is
             return proxy_from(list(env.values()))
         self._active.add(key)
         frame = Frame(func, env, self_value, chain, entry_module)
-        self._calling.append(func.node)
+        self._calling.append(node)
         try:
-            self.run_block(func.node.body, frame)
+            self.run_block(node.body, frame)
         finally:
             self._calling.pop()
         self._active.discard(key)
@@ -190,16 +191,20 @@ class Analysis:
             env[positional[0].name.value] = self_value if self_value is not None else CONCRETE
             positional = positional[1:]
         rest = list(args)
-        for p in positional + list(params.kwonly_params):
+        for p in positional:
             name = p.name.value
             if name in kwargs:
                 env[name] = kwargs.pop(name)
-            elif rest and p not in params.kwonly_params:
+            elif rest:
                 env[name] = rest.pop(0)
-            elif p.default is not None:
-                env[name] = self._default_value(p.default, func.module)
             else:
-                env[name] = CONCRETE
+                env[name] = self._default_value(p.default, func.module) if p.default is not None else CONCRETE
+        for p in params.kwonly_params:  # never bound by position
+            name = p.name.value
+            if name in kwargs:
+                env[name] = kwargs.pop(name)
+            else:
+                env[name] = self._default_value(p.default, func.module) if p.default is not None else CONCRETE
         if isinstance(params.star_arg, cst.Param):
             name = params.star_arg.name.value
             env[name] = (Value(Kind.PROXY, Taint.VALUE, Origin(name, "varargs"), param=name) if is_entry
@@ -224,40 +229,52 @@ class Analysis:
                 self.run_small(small, frame)
 
     def run_statement(self, stmt: cst.CSTNode, frame: Frame) -> None:
-        handler = getattr(self, f"_stmt_{type(stmt).__name__}", None)
+        handler = _STMT_HANDLERS.get(stmt.__class__, _MISSING)
+        if handler is _MISSING:
+            handler = _STMT_HANDLERS[stmt.__class__] = getattr(Analysis, f"_stmt_{stmt.__class__.__name__}", None)
         if handler is not None:
-            handler(stmt, frame)
+            handler(self, stmt, frame)
 
     def _stmt_SimpleStatementLine(self, stmt: cst.SimpleStatementLine, frame: Frame) -> None:
         for small in stmt.body:
             self.run_small(small, frame)
 
     def run_small(self, small: cst.CSTNode, frame: Frame) -> None:
+        """One small statement, by its exact type (LibCST's node classes are ABCs: a chain of
+        ``isinstance`` misses cost ~0.3 us each; none of these classes has subclasses)."""
         frame.stmt = small
-        if isinstance(small, cst.Assign):
-            value = self.eval(small.value, frame)
-            for target in small.targets:
-                self.bind_target(target.target, value, frame)
-        elif isinstance(small, cst.AnnAssign):
-            if small.value is not None:
-                self.bind_target(small.target, self.eval(small.value, frame), frame)
-        elif isinstance(small, cst.AugAssign):
-            current = self.eval(small.target, frame)
-            value = self.eval(small.value, frame)
-            self.bind_target(small.target, _arith(current, value), frame, augmented=True)
-        elif isinstance(small, cst.Expr):
-            self.eval(small.value, frame)
-        elif isinstance(small, cst.Return):
-            frame.returns.append(self.eval(small.value, frame) if small.value is not None else NONE_VALUE)
-        elif isinstance(small, cst.Assert):
-            self.eval(small.test, frame)
-            if small.msg is not None:
-                self.eval(small.msg, frame)
-        elif isinstance(small, cst.Raise):
-            if small.exc is not None:
-                self.eval(small.exc, frame)
-        elif isinstance(small, cst.Del):
-            pass
+        handler = _SMALL_HANDLERS.get(small.__class__)
+        if handler is not None:
+            handler(self, small, frame)
+
+    def _small_Assign(self, small: cst.Assign, frame: Frame) -> None:
+        value = self.eval(small.value, frame)
+        for target in small.targets:
+            self.bind_target(target.target, value, frame)
+
+    def _small_AnnAssign(self, small: cst.AnnAssign, frame: Frame) -> None:
+        if small.value is not None:
+            self.bind_target(small.target, self.eval(small.value, frame), frame)
+
+    def _small_AugAssign(self, small: cst.AugAssign, frame: Frame) -> None:
+        current = self.eval(small.target, frame)
+        value = self.eval(small.value, frame)
+        self.bind_target(small.target, _arith(current, value), frame, augmented=True)
+
+    def _small_Expr(self, small: cst.Expr, frame: Frame) -> None:
+        self.eval(small.value, frame)
+
+    def _small_Return(self, small: cst.Return, frame: Frame) -> None:
+        frame.returns.append(self.eval(small.value, frame) if small.value is not None else NONE_VALUE)
+
+    def _small_Assert(self, small: cst.Assert, frame: Frame) -> None:
+        self.eval(small.test, frame)
+        if small.msg is not None:
+            self.eval(small.msg, frame)
+
+    def _small_Raise(self, small: cst.Raise, frame: Frame) -> None:
+        if small.exc is not None:
+            self.eval(small.exc, frame)
 
     def _stmt_If(self, stmt: cst.If, frame: Frame) -> None:
         test = self.eval(stmt.test, frame)
@@ -341,7 +358,8 @@ class Analysis:
     def bind_target(self, target: cst.BaseExpression, value: Value, frame: Frame, augmented: bool = False) -> None:
         step = (frame.func, frame.stmt) if frame.stmt is not None else None  # the function knows its tree
         stepped = value.with_step(step) if step is not None else value
-        if isinstance(target, cst.Name):
+        kind = target.__class__  # exact types: see run_small
+        if kind is cst.Name:
             if (value.param is not None and stepped.param is None) or \
                     (value.maybe_param is not None and stepped.maybe_param is None):
                 # `mask = attention_mask` is still the input, unchanged: its `is None` test is the
@@ -350,15 +368,15 @@ class Analysis:
                 stepped = stepped.derived(param=value.param, maybe_param=value.maybe_param, not_none=value.not_none)
             frame.env[target.value] = stepped
             self._record(target, stepped)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif kind is cst.Tuple or kind is cst.List:
             self._record(target, value)
             self._unpack(target, value, frame)
-        elif isinstance(target, (cst.Attribute, cst.Subscript)):
+        elif kind is cst.Attribute or kind is cst.Subscript:
             self.eval(target.value, frame)
-            if isinstance(target, cst.Subscript):
+            if kind is cst.Subscript:
                 self._eval_slices(target, frame)
             self._record(target, stepped)
-        elif isinstance(target, cst.StarredElement):
+        elif kind is cst.StarredElement:
             self.bind_target(target.value, value, frame)
 
     def _unpack(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
@@ -380,20 +398,26 @@ class Analysis:
         if handler is _MISSING:
             handler = _EX_HANDLERS[type(node)] = getattr(Analysis, f"_ex_{type(node).__name__}", None)
         value = handler(self, node, frame) if handler is not None else self._ex_children(node, frame)
-        self._record(node, value)
+        old = self.facts.setdefault(node, value)  # _record, inlined: ~5M evaluations on transformers
+        if old is not value:
+            self._rejoin(node, old, value)
         return value
 
     def _record(self, node: cst.CSTNode, value: Value) -> None:
         old = self.facts.setdefault(node, value)  # one lookup for a node seen the first time
         if old is not value:
-            joined = join(old, value)
-            if joined.param is None and joined.is_proxy and (old.param is None) != (value.param is None) \
-                    and old.origin == value.origin:
-                # the same read is the forward input itself in some calls (a head passes `input_ids`)
-                # and a value made from it in others (a head passes `input_ids.view(-1, n)`): its `is
-                # None` test is the input's where it is the input (transformers' MPNet heads)
-                joined = joined.derived(param=old.param or value.param)
-            self.facts[node] = joined
+            self._rejoin(node, old, value)
+
+    def _rejoin(self, node: cst.CSTNode, old: Value, value: Value) -> None:
+        """Record ``value`` for a node that already has ``old``: their join."""
+        joined = join(old, value)
+        if joined.param is None and joined.is_proxy and (old.param is None) != (value.param is None) \
+                and old.origin == value.origin:
+            # the same read is the forward input itself in some calls (a head passes `input_ids`)
+            # and a value made from it in others (a head passes `input_ids.view(-1, n)`): its `is
+            # None` test is the input's where it is the input (transformers' MPNet heads)
+            joined = joined.derived(param=old.param or value.param)
+        self.facts[node] = joined
 
     def _ex_children(self, node: cst.CSTNode, frame: Frame) -> Value:
         values = [self.eval(c, frame) for c in _subexpressions(node)]
@@ -408,13 +432,16 @@ class Analysis:
         return self.project.global_value(frame.module, name)
 
     def _ex_Integer(self, node: cst.Integer, frame: Frame) -> Value:
-        return _number_literal(node)
+        # a literal evaluated before (a loop's second run, another call) has its constant recorded:
+        # reading the text again made an equal Value (and an escaped string costs an `ast` parse)
+        known = self.facts.get(node)
+        return known if known is not None else _number_literal(node)
 
-    def _ex_Float(self, node: cst.Float, frame: Frame) -> Value:
-        return _number_literal(node)
+    _ex_Float = _ex_Integer
 
     def _ex_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
-        return _string_literal(node)
+        known = self.facts.get(node)  # see _ex_Integer
+        return known if known is not None else _string_literal(node)
 
     def _ex_FormattedString(self, node: cst.FormattedString, frame: Frame) -> Value:
         values = [self.eval(p.expression, frame) for p in node.parts if isinstance(p, cst.FormattedStringExpression)]
@@ -488,12 +515,13 @@ class Analysis:
         for target in node.comparisons:
             values.append(self.eval(target.comparator, frame))
             # `is`/`is not` compare identities (never traced); `in` on a Proxy raises (rule TRC401)
-            if isinstance(target.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)):
+            operator = target.operator.__class__  # exact types: see run_small
+            if operator in _IDENTITY_OR_MEMBERSHIP:
                 concrete_result = True
             # `x.dtype in (torch.float16, torch.bfloat16)`: membership in a tuple/list display
             # compares with `==`, and Python takes the truth of each Proxy result: traced. Only for
             # a dtype/device read (a `len()` of a maybe-list input may be a real int: quiet)
-            if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List)) \
+            if (operator is cst.In or operator is cst.NotIn) and isinstance(target.comparator, (cst.Tuple, cst.List)) \
                     and _dtype_read(node.left) and values[-2].is_proxy and not values[-2].opaque:
                 compared = True
         if compared:
@@ -582,6 +610,10 @@ class Analysis:
 
 _MISSING = object()
 _EX_HANDLERS: Dict[type, object] = {}  #: expression type -> unbound handler (or None)
+_STMT_HANDLERS: Dict[type, object] = {}  #: statement type -> unbound ``_stmt_`` handler (or None)
+#: small statement type -> unbound handler (`del`, `pass`, `import`, ...: nothing to run)
+_SMALL_HANDLERS = {cls: getattr(Analysis, f"_small_{cls.__name__}")
+                   for cls in (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Expr, cst.Return, cst.Assert, cst.Raise)}
 
 
 class ProjectLike:  # pragma: no cover - the protocol Analysis needs (implemented in semantics.py)
@@ -620,6 +652,7 @@ def _concatenation(a: Value, b: Value) -> Value:
                  traced[0].steps if traced else (), items=items)
 
 
+_IDENTITY_OR_MEMBERSHIP = frozenset((cst.Is, cst.IsNot, cst.In, cst.NotIn))
 _KEYWORD_CONSTANTS = {"None": const(None), "True": const(True), "False": const(False)}
 
 

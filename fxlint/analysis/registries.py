@@ -43,10 +43,15 @@ def _tables(module) -> Tuple[Dict[str, Tuple[str, ...]], Dict[str, Tuple[str, ..
     key = (module.path, hash(module.text))
     found = _CACHE.get(key)
     if found is None:
-        try:
-            tree = ast.parse(module.text)
-        except (SyntaxError, ValueError, RecursionError):
-            tree = ast.Module(body=[], type_ignores=[])
+        # the `ast` of the file being checked, if the engine keeps it (ModuleSource.kept_ast): the
+        # same parse of the same text, not a second one (transformers' `logger.warning_once(...)` in
+        # a forward asks for the tables of nearly every checked file)
+        tree = getattr(module, "kept_ast", None)
+        if tree is None:
+            try:
+                tree = ast.parse(module.text)
+            except (SyntaxError, ValueError, RecursionError):
+                tree = ast.Module(body=[], type_ignores=[])
         found = _CACHE[key] = (_read(tree), _read_class_registries(tree))
     return found
 

@@ -60,6 +60,13 @@ class Project:
         self._inits: Dict[str, Optional[Tuple[str, str]]] = {}
         self.roots: List[Path] = list(roots)
         self.used_paths: Set[str] = set()  #: files whose definitions the analysis used
+        #: (module, name) -> what ``global_value`` answered in the check under way (see start_check)
+        self._globals: Dict[Tuple[ModuleSource, str], Value] = {}
+
+    def start_check(self) -> None:
+        """A new file's check: a new record of the files consulted, and of the globals read."""
+        self.used_paths = set()
+        self._globals = {}
 
     # ------------------------------------------------------------------ loading
     def add(self, module: ModuleSource, root: Path) -> None:
@@ -221,6 +228,19 @@ class Project:
 
     # ------------------------------------------------------------------ names
     def global_value(self, module: ModuleSource, name: str) -> Value:
+        """What a module-level name of ``module`` is. Kept for the check under way: a name is read
+        again and again (every `torch.` and `nn.` of every forward and helper: ~0.5M reads on
+        transformers' models/), each time resolving imports through ``lookup``. The index it is read
+        from does not change during a check, and the first read records the files used (``lookup``
+        adds to ``used_paths``); later reads only skip telling the owner's LRU the file is in use,
+        which decides what is re-parsed, not what is found."""
+        key = (module, name)
+        found = self._globals.get(key)
+        if found is None:
+            found = self._globals[key] = self._global_value(module, name)
+        return found
+
+    def _global_value(self, module: ModuleSource, name: str) -> Value:
         if name in module.wrapped:  # a leaf for FX: one call_function node, not traced through
             return Value(Kind.EXTERNAL, ref=f"{WRAPPED_PREFIX}{module.name}.{name}")
         if name in module.functions:
@@ -368,7 +388,8 @@ class Project:
     def call(self, callee: Value, args: List[Value], kwargs: Dict[str, Value], node: cst.Call,
              frame: Frame, analysis: Analysis) -> Value:
         every = args + list(kwargs.values())
-        if isinstance(node.func, cst.Attribute):
+        on_attribute = node.func.__class__ is cst.Attribute  # exact type: see Analysis.run_small
+        if on_attribute:
             receiver = analysis.value(node.func.value)
             if receiver is not None and receiver.kind in (Kind.PROXY, Kind.BUFFER):
                 key = _kwargs_key(receiver, node)
@@ -380,7 +401,7 @@ class Project:
                 return out
             if receiver is not None and receiver.kind is Kind.CONTAINER and receiver.traced:
                 return _container_method(receiver, node.func.attr.value, every)
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in REGISTRY_GETTERS:
+        if on_attribute and node.func.attr.value in REGISTRY_GETTERS:
             receiver = analysis.value(node.func.value)
             if receiver is not None and _is_registry(receiver):  # `FUNCS.get_interface(impl, default)`
                 defaults = [a for a in args[1:2] if a.kind is Kind.FUNCTION]
@@ -400,7 +421,7 @@ class Project:
             return self._call_external(str(callee.ref), args, kwargs, node, frame, analysis)
         if callee.kind is Kind.PROXY:
             return proxy_from([callee] + every)
-        if isinstance(node.func, cst.Attribute):
+        if on_attribute:
             receiver = analysis.value(node.func.value)
             if receiver is not None:
                 return self._call_method(receiver, node.func.attr.value, every)
@@ -478,12 +499,14 @@ class Project:
         if not traced:
             return CONCRETE
         if name.startswith("torch."):
-            out = proxy_from(every, Taint.VALUE if any(v.taint & Taint.VALUE for v in traced)
+            # the members' bits, not `Flag.__and__` (Python code making a member, per argument)
+            out = proxy_from(every, Taint.VALUE if any(v.taint._value_ & _VALUE_BIT for v in traced)
                              or not name.startswith("torch.Size") else None)
             return out.derived(**dtypes.function_result(name, node, args, analysis.value))
         return proxy_from(every)
 
 
+_VALUE_BIT = Taint.VALUE._value_
 #: methods that hand out a registry's function (`dict.get`, transformers' `get_interface`)
 REGISTRY_GETTERS = frozenset(("get", "get_interface", "__getitem__"))
 

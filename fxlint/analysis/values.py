@@ -174,17 +174,28 @@ def const(v: Any) -> Value:
 
 
 def proxy_from(values: "Tuple[Value, ...] | list", taint: Optional[Taint] = None, scalar: bool = False) -> Value:
-    """A Proxy computed from ``values``: the provenance of the first traced one is kept."""
-    first = next((v for v in values if v.traced), None)
+    """A Proxy computed from ``values``: the provenance of the first traced one is kept.
+
+    One loop for the first traced value, the join of the taints and Python-number-ness (three
+    passes and two generators were ~2% of a transformers check: ~0.9M calls on its models/)."""
+    first = None
+    joined = 0
+    all_scalar = True
+    for v in values:
+        bits = v.taint._value_
+        if bits:
+            joined |= bits
+            if first is None:
+                first = v
+            # Python-number-ness survives only arithmetic among Python numbers: `s * 2` of an
+            # `.item()` is still a float, `y / s` is a tensor.
+            if not v.scalar:
+                all_scalar = False
     if first is None:
         return CONCRETE
-    joined = taint_of(values)
-    # Python-number-ness survives only arithmetic among Python numbers: `s * 2` of an `.item()`
-    # is still a float, `y / s` is a tensor.
-    all_scalar = all(v.scalar for v in values if v.traced)
     return Value(
         Kind.PROXY,
-        taint=taint if taint is not None else joined,
+        taint=taint if taint is not None else _BY_VALUE[joined],
         origin=first.origin,
         steps=first.steps,
         scalar=scalar or all_scalar,
@@ -201,29 +212,49 @@ def join(a: Optional[Value], b: Optional[Value], paths: bool = False) -> Value:
         return b if b is not None else CONCRETE
     if b is None or a is b:
         return a
-    if a.is_proxy or b.is_proxy:
-        base = a if a.is_proxy else b
-        if b.is_proxy and b.param is not None and a.param is None and a.origin != b.origin:
+    a_proxy, b_proxy = a.kind is _PROXY, b.kind is _PROXY
+    if a_proxy or b_proxy:
+        base = a if a_proxy else b
+        if b_proxy and b.param is not None and a.param is None and a.origin != b.origin:
             base = b  # `if mask is None: mask = torch.ones(x.shape)`: the input itself names the provenance
         other = b if base is a else a
         param = a.param if a.param == b.param else None
-        return base.derived(taint=either(a.taint, b.taint), param=param,
-                            opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque,
-                            integral=a.integral or b.integral, indices_pair=a.indices_pair or b.indices_pair,
-                            maybe_param=_maybe_param(a, b, paths) if param is None else None,
-                            not_none=param is not None and a.not_none and b.not_none)
+        return _with(base, taint=either(a.taint, b.taint), param=param,
+                     opaque=base.opaque or other.kind is Kind.CONTAINER or other.opaque,
+                     integral=a.integral or b.integral, indices_pair=a.indices_pair or b.indices_pair,
+                     maybe_param=_maybe_param(a, b, paths) if param is None else None,
+                     not_none=param is not None and a.not_none and b.not_none)
     if a.kind is b.kind and _same_ref(a.ref, b.ref):
         if a.items is not None and b.items is not None and len(a.items) == len(b.items):
             items = tuple(join(x, y) for x, y in zip(a.items, b.items))
         else:
             items = None
         base = b if b.traced and not a.traced else a  # keep the provenance of the traced side
-        return base.derived(taint=either(a.taint, b.taint), items=items,
-                            const=a.const if a.const == b.const else _UNKNOWN)
+        return _with(base, taint=either(a.taint, b.taint), items=items,
+                     const=a.const if a.const == b.const else _UNKNOWN)
     if a.traced or b.traced:
         base = a if a.traced else b
-        return base.derived(taint=either(a.taint, b.taint), items=None)
+        return _with(base, taint=either(a.taint, b.taint), items=None)
     return CONCRETE
+
+
+def _with(base: Value, **changes: Any) -> Value:
+    """``base.derived(**changes)``, or ``base`` itself when no change is one: most joins are of one
+    expression evaluated again (a loop's second run, a helper called twice) with an equal value, and
+    made a copy each time (~4M joins on transformers' models/). Values are immutable and never
+    compared by identity, so the copy was never needed. A change counts as none only if it is the
+    same object, or an equal `str` or `int` (exact types: `1 == True` and `0.0 == -0.0` differ in
+    what they print); ``items`` (a new tuple whenever elements are joined) always copies."""
+    fields = base.__dict__
+    for name, value in changes.items():
+        old = fields[name]
+        if old is not value and not (type(old) is type(value) and type(old) in _PLAIN and old == value):
+            return base.derived(**changes)
+    return base
+
+
+_PLAIN = (str, int)
+_PROXY = Kind.PROXY
 
 
 def _maybe_param(a: Value, b: Value, paths: bool) -> Optional[str]:
