@@ -106,7 +106,7 @@ def _fix_inputs():
     yield "layout-no-final-newline", _LAYOUT_CASE.rstrip("\n")
     for rel in SOURCES:
         text = (ROOT / rel).read_text(encoding="utf-8")
-        if "forward" in text:
+        if "forward" in text and not rel.endswith(".fixed.py"):  # a golden output has nothing left to fix
             yield rel, text
 
 
