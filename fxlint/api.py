@@ -116,7 +116,7 @@ def _check_paths(paths: Sequence[Path], config: Config, jobs: int, use_cache: bo
     # shown as the first of them reports it (a partly warm run listed the cached reports first)
     final = _finalize([d for s in sources for d in found_in.get(s.path, ())], config)
     return CheckResult(final, tuple(sorted(problems, key=problem_sort_key)), len(files),
-                       len(files) - len(todo))
+                       len(files) - len(todo), files=tuple(s.path for s in sources))
 
 
 class _Source:

@@ -184,6 +184,8 @@ class CheckResult:
     files_checked: int = 0
     files_cached: int = 0  #: how many results came from the cache
     warnings: Tuple[str, ...] = field(default=())  #: e.g. unknown codes in `# noqa`
+    #: the files checked, by canonical path (fix writes only these)
+    files: Tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 def problem_sort_key(p: FileProblem) -> tuple:

@@ -234,7 +234,7 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     for d in checked.diagnostics:
         if _selected(d.code, select, ignore) or d.code == "TRC901":
             by_file.setdefault(os.path.abspath(d.filename), []).append(d)
-    outside = tuple(sorted(set(by_file) - _given_files(paths, config)))
+    outside = tuple(sorted(set(by_file) - {os.path.abspath(path) for path in checked.files}))
     for path in outside:
         del by_file[path]
     pins = {**dict(config.fix_pins), **pins}
@@ -248,15 +248,6 @@ def fix_paths(paths: Sequence[Path], config=None, unsafe: bool = False, select: 
     results = tuple(sorted(fixed + list(kept.values()), key=lambda r: r.filename))
     return FixReport(results, checked.problems, checked.files_checked, tuple(sorted(k for k in pins if k not in keys)),
                      outside, inputs={path: tuple(diags) for path, diags in by_file.items()})
-
-
-def _given_files(paths: Sequence[Path], config) -> set:
-    """The absolute paths of the files `check` collected from ``paths`` (the same exclusions),
-    under the name the findings carry."""
-    from fxlint.files import canonical, collect
-
-    files, _ = collect(paths, config)
-    return {os.path.abspath(canonical(f)) for f in files}
 
 
 def _unchanged_since(earlier: FixReport, by_file: Dict[str, List[Diagnostic]]) -> Dict[str, FixResult]:
